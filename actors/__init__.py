@@ -1,0 +1,1 @@
+"""actors package (see docs/architecture.md)."""

@@ -1,0 +1,87 @@
+"""Shared benchmark plumbing: cases, the json.loads + Decimal baseline, timing, JSON lines.
+
+Benchmarks print one JSON object per line and never assert; the figures go into closing notes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+sys.path.insert(0, str(ROOT))
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+
+
+@dataclass
+class Case:
+    """One message kind of one venue.
+
+    ``frames`` are decoded in order (cycled). With ``apply`` the book events go into books built
+    by ``codec.book`` (seeded from ``snapshot`` when given, the REST body for ``symbol``); lazily
+    decoded snapshot streams are applied too (that is their whole handling). ``target`` is the
+    speed-up over the baseline the issue asks for, if any.
+    """
+
+    venue: str
+    kind: str
+    frames: list[bytes]
+    apply: bool = False
+    symbol: str | None = None
+    snapshot: bytes | None = None
+    target: float | None = None
+    codec_options: dict = field(default_factory=dict)
+    # called once per frame, after decode, instead of the default apply (rarely needed)
+    handler: Callable | None = None
+
+
+def fixture(venue: str, name: str) -> bytes:
+    return (FIXTURES / venue / name).read_bytes()
+
+
+def _convert(obj):
+    """Baseline work: every level and every numeric string becomes a Decimal."""
+    if isinstance(obj, dict):
+        return {k: _convert(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        if obj and isinstance(obj[0], list) and len(obj[0]) >= 2 and isinstance(obj[0][0], str):
+            return [[Decimal(x[0]), Decimal(x[1]), *x[2:]] for x in obj]
+        return [_convert(v) for v in obj]
+    if isinstance(obj, str) and _NUMBER.match(obj):
+        return Decimal(obj)
+    return obj
+
+
+def baseline(frame: bytes):
+    return _convert(json.loads(frame))
+
+
+def rate(fn: Callable[[bytes], object], frames: list[bytes], seconds: float = 0.4, repeats: int = 3) -> float:
+    """Best-of-``repeats`` messages per second of ``fn`` over ``frames``."""
+    best = 0.0
+    n = len(frames)
+    for _ in range(repeats):
+        count = 0
+        start = time.perf_counter()
+        deadline = start + seconds
+        while True:
+            for f in frames:
+                fn(f)
+            count += n
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        best = max(best, count / (now - start))
+    return best
+
+
+def emit(**fields) -> None:
+    print(json.dumps(fields), flush=True)

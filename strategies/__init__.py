@@ -1,0 +1,1 @@
+"""strategies package (see docs/architecture.md)."""

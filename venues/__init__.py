@@ -1,0 +1,43 @@
+"""Sans-I/O wire protocols, one package per venue, and the codec registry.
+
+``venues.codec("aster")`` builds a fresh codec; ``venues.names()`` lists the registered venues.
+Codec modules are imported on first use so a process only loads the venues it talks to.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from venues.base import Channel, Codec, HttpRequest, Subscription
+
+_REGISTRY: dict[str, str] = {
+    "aster": "venues.aster.codec:AsterCodec",
+    "backpack": "venues.backpack.codec:BackpackCodec",
+    "lighter": "venues.lighter.codec:LighterCodec",
+    "binance": "venues.binance.codec:BinanceCodec",
+    "bybit": "venues.bybit.codec:BybitCodec",
+    "hyperliquid": "venues.hyperliquid.codec:HyperliquidCodec",
+    "kucoin": "venues.kucoin.codec:KucoinCodec",
+}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def codec_class(name: str) -> type[Codec]:
+    try:
+        target = _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown venue {name!r}; known: {', '.join(_REGISTRY)}") from None
+    module, _, attr = target.partition(":")
+    return getattr(import_module(module), attr)
+
+
+def codec(name: str, **options: Any) -> Codec:
+    """A new codec for venue ``name``; ``options`` are the venue's codec options."""
+    return codec_class(name)(**options)
+
+
+__all__ = ["Channel", "Codec", "HttpRequest", "Subscription", "codec", "codec_class", "names"]
