@@ -22,6 +22,13 @@ _REGISTRY: dict[str, str] = {
 }
 
 
+def register(name: str, target: str) -> None:
+    """Register a codec as ``"module.path:ClassName"`` (third-party venues, test stubs)."""
+    if ":" not in target:
+        raise ValueError(f"codec target must look like 'module:Class', got {target!r}")
+    _REGISTRY[name] = target
+
+
 def names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
@@ -40,4 +47,4 @@ def codec(name: str, **options: Any) -> Codec:
     return codec_class(name)(**options)
 
 
-__all__ = ["Channel", "Codec", "HttpRequest", "Subscription", "codec", "codec_class", "names"]
+__all__ = ["Channel", "Codec", "HttpRequest", "Subscription", "codec", "codec_class", "names", "register"]

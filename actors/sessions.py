@@ -1,0 +1,80 @@
+"""Per-connection session bootstrap: what a venue needs before and while a socket is open.
+
+Most connections need nothing. Aster and Binance user data need a listenKey (POST before
+connecting, PUT every 30 minutes, a new one after ``listenKeyExpired``); KuCoin needs a
+bullet-public token and endpoint before every connect. A ``Session`` turns that into URL
+parameters for ``codec.url`` and a keepalive duty, reading API keys only when it uses them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from actors.config import StreamConfig
+from actors.rest import RestClient
+from market.errors import ConfigError
+from venues.base import Channel, Codec
+
+log = logging.getLogger(__name__)
+
+
+class Session:
+    """No bootstrap: connect to ``codec.url(route)`` as is."""
+
+    keepalive_interval_s: float | None = None
+
+    async def connect_params(self, codec: Codec, rest: RestClient) -> dict[str, Any]:
+        return {}
+
+    async def keepalive(self, codec: Codec, rest: RestClient) -> None:
+        return None
+
+    def expire(self) -> None:
+        return None
+
+
+class ListenKeySession(Session):
+    """Binance-style user data: a listenKey created by POST and kept alive by PUT."""
+
+    keepalive_interval_s = 30 * 60.0
+
+    def __init__(self, config: StreamConfig):
+        if config.api_key is None:
+            raise ConfigError(f"streams[{config.venue}/{config.name}].api_key: user data needs an API key")
+        self._api_key_ref = config.api_key
+        self.listen_key: str | None = None
+
+    async def connect_params(self, codec: Codec, rest: RestClient) -> dict[str, Any]:
+        if self.listen_key is None:
+            body = await rest.fetch(codec.listen_key_request("POST", api_key=self._api_key_ref.read()))
+            self.listen_key = codec.decode_listen_key(body)
+        return {"listen_key": self.listen_key}
+
+    async def keepalive(self, codec: Codec, rest: RestClient) -> None:
+        if self.listen_key is not None:
+            await rest.fetch(codec.listen_key_request("PUT", api_key=self._api_key_ref.read()))
+
+    def expire(self) -> None:
+        self.listen_key = None
+
+
+class BulletSession(Session):
+    """KuCoin: every connection starts with a bullet-public token and its endpoint."""
+
+    def __init__(self) -> None:
+        self._connects = 0
+
+    async def connect_params(self, codec: Codec, rest: RestClient) -> dict[str, Any]:
+        bullet = codec.decode_bullet(await rest.fetch(codec.bullet_request()))
+        self._connects += 1
+        return {"bullet": bullet, "connect_id": f"perpwire-{self._connects}"}
+
+
+def session_for(config: StreamConfig) -> Session:
+    wants_account = any(s.channel is Channel.ACCOUNT for s in config.subscriptions)
+    if config.venue in ("aster", "binance") and wants_account:
+        return ListenKeySession(config)
+    if config.venue == "kucoin":
+        return BulletSession()
+    return Session()
