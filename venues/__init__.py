@@ -6,6 +6,7 @@ Codec modules are imported on first use so a process only loads the venues it ta
 
 from __future__ import annotations
 
+import os
 from importlib import import_module
 from typing import Any
 
@@ -27,6 +28,13 @@ def register(name: str, target: str) -> None:
     if ":" not in target:
         raise ValueError(f"codec target must look like 'module:Class', got {target!r}")
     _REGISTRY[name] = target
+
+
+# Extra codecs from the environment, so every process of a Ray cluster sees the same registry:
+# PERPWIRE_EXTRA_CODECS="name=module:Class,other=module:Class"
+for _item in filter(None, os.environ.get("PERPWIRE_EXTRA_CODECS", "").split(",")):
+    _name, _, _target = _item.partition("=")
+    register(_name.strip(), _target.strip())
 
 
 def names() -> tuple[str, ...]:

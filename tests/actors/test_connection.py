@@ -6,13 +6,12 @@ import asyncio
 
 import pytest
 
-import venues
 from actors.config import StreamConfig
 from actors.connection import StreamConnection
 from actors.control import ResumeTimeout
 from tests.actors.stub_venue import StubServer
 
-venues.register("stub", "tests.actors.stub_venue:StubCodec")
+
 
 
 async def _until(pred, timeout=5.0):

@@ -1,0 +1,127 @@
+"""The stream actor: one Ray actor per WebSocket connection, wrapping ``StreamConnection``.
+
+Async, ``num_cpus=0`` (it waits on the network far more than it computes) and restartable:
+``__init__`` does no I/O, and every call first makes sure the connection is running, so after a
+Ray restart the first query or the coordinator's health sweep brings it back. Counters are
+exported through ``ray.util.metrics`` tagged with venue and stream every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import ray
+from ray.util import metrics
+
+from actors.config import StreamConfig
+from actors.connection import StreamConnection
+from actors.control import ResumeResult
+from actors.topology import LAYOUTS
+from market.book import BookView
+from market.events import BBO, FundingRate
+from venues.base import Subscription
+
+_EXPORTED = ("messages", "bytes", "reconnects", "resyncs", "decode_errors", "stalls", "user_events")
+
+
+def _remote_sink(handle, method: str):
+    if handle is None:
+        return None
+
+    async def push(batch):
+        await getattr(handle, method).remote(batch)
+
+    return push
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
+class StreamActor:
+    def __init__(self, config: dict, funding_sink=None, user_sink=None, metrics_period_s: float = 5.0):
+        cfg = StreamConfig.model_validate(config)
+        layout = LAYOUTS.get(cfg.venue)
+        self._conn = StreamConnection(
+            cfg,
+            funding_sink=_remote_sink(funding_sink, "on_funding"),
+            user_sink=_remote_sink(user_sink, "on_user_events"),
+            resync_by_resubscribe=bool(layout and layout.resync_by_resubscribe),
+        )
+        self._metrics_period_s = metrics_period_s
+        self._metrics_task: asyncio.Task | None = None
+        self._counters = {k: metrics.Counter(f"perpwire_{k}", tag_keys=("venue", "stream")) for k in _EXPORTED}
+        self._exported: dict[str, float] = {}
+        self._tags = {"venue": cfg.venue, "stream": cfg.name}
+
+    async def _ensure(self) -> None:
+        await self._conn.start()
+        if self._metrics_task is None or self._metrics_task.done():
+            self._metrics_task = asyncio.create_task(self._export())
+
+    async def _export(self) -> None:
+        while True:
+            await asyncio.sleep(self._metrics_period_s)
+            for key, counter in self._counters.items():
+                value = self._conn.counters.get(key, 0)
+                delta = value - self._exported.get(key, 0)
+                if delta > 0:
+                    counter.inc(delta, tags=self._tags)
+                    self._exported[key] = value
+
+    # commands
+    async def start(self) -> None:
+        await self._ensure()
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        await self._ensure()
+        await self._conn.wait_connected(timeout)
+
+    async def stop(self) -> None:
+        if self._metrics_task is not None:
+            self._metrics_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._metrics_task
+        await self._conn.stop()
+
+    async def pause(self) -> dict[str, Any]:
+        await self._ensure()
+        return await self._conn.pause()
+
+    async def resume(self, symbol: str | None = None, timeout_s: float | None = None) -> ResumeResult:
+        await self._ensure()
+        return await self._conn.resume(symbol, timeout_s)
+
+    async def prepare(self, symbol: str) -> list[str]:
+        await self._ensure()
+        return await self._conn.prepare(symbol)
+
+    async def subscribe(self, subs: list[Subscription]) -> int:
+        await self._ensure()
+        return await self._conn.subscribe(subs)
+
+    # queries (by value: Ray serialises the immutable views)
+    async def order_book(self, symbol: str, levels: int | None = 20) -> BookView | None:
+        await self._ensure()
+        return self._conn.order_book(symbol, levels)
+
+    async def order_books(self, symbols: list[str], levels: int | None = 20) -> dict[str, BookView | None]:
+        await self._ensure()
+        return self._conn.order_books(symbols, levels)
+
+    async def bbo(self, symbol: str) -> BBO | None:
+        await self._ensure()
+        return self._conn.bbo(symbol)
+
+    async def funding(self) -> dict[str, FundingRate]:
+        await self._ensure()
+        return self._conn.funding_rates()
+
+    async def user_events(self, since: int = 0) -> list:
+        return list(self._conn.user_events)[since:]
+
+    async def health(self) -> dict[str, Any]:
+        await self._ensure()
+        return self._conn.health()
+
+    async def stats(self) -> dict[str, Any]:
+        return self._conn.stats()

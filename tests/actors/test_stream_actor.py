@@ -1,0 +1,74 @@
+"""The Ray stream actor and the venue facade, on the shared local Ray, against the stub venue."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from actors.facade import VenueFacade, call
+from actors.stream import StreamActor
+from actors.topology import LAYOUTS, VenueLayout
+from tests.actors.stub_venue import StubServer
+from venues.base import Channel
+
+
+async def _until(coro_fn, timeout=15.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await coro_fn()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def server():
+    srv = await StubServer().start()
+    yield srv
+    await srv.stop()
+
+
+def _config(server, name="depth", channel="book"):
+    return {"venue": "stub", "name": name, "pausable": True, "codec_options": {"url": server.url},
+            "subscriptions": [{"channel": channel, "symbol": "AAA"}, {"channel": "account"}],
+            "backoff_base_s": 0.01, "backoff_cap_s": 0.05}
+
+
+async def test_stream_actor_serves_book_views_by_value_and_pauses(ray_local, server):
+    actor = StreamActor.remote(_config(server))
+    try:
+        await actor.wait_connected.remote()
+        view = await _until(lambda: actor.order_book.remote("AAA", 5))
+        assert view.venue == "stub" and view.symbol == "AAA"
+        views = await actor.order_books.remote(["AAA", "ZZZ"], 1)
+        assert views["ZZZ"] is None and views["AAA"].bids
+        paused = await actor.pause.remote()
+        assert paused["paused"]
+        res = await actor.resume.remote("AAA")
+        assert res.synced
+        stats = await actor.stats.remote()
+        assert stats["messages"] > 0 and stats["resumes"] == 1
+    finally:
+        await actor.stop.remote()
+
+
+async def test_facade_resume_then_depth_from_websocket(ray_local, server):
+    LAYOUTS.setdefault("stub", VenueLayout(streams={"depth": ((Channel.BOOK,), (Channel.ACCOUNT,), True)}))
+    actor = StreamActor.remote(_config(server))
+    facade = VenueFacade("stub", {"depth": actor}, codec_options={"url": server.url})
+    try:
+        await call(actor, "wait_connected")
+        await facade.pause_market_data_streams()
+        results = await facade.resume_market_data_streams("AAA")
+        assert [r.synced for r in results] == [True]
+        answer = await facade.get_order_book_depth("AAA", 5)
+        assert answer.source == "ws" and answer.view.synced
+        bbo = await facade.get_bbo("AAA")
+        assert str(bbo.bid_price) == "100" and str(bbo.ask_price) == "101"
+    finally:
+        await actor.stop.remote()
+        await facade.close()
