@@ -12,8 +12,6 @@ from actors.control import ResumeTimeout
 from tests.actors.stub_venue import StubServer
 
 
-
-
 async def _until(pred, timeout=5.0):
     deadline = asyncio.get_running_loop().time() + timeout
     while not pred():
