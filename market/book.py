@@ -59,6 +59,10 @@ class BookView(msgspec.Struct, frozen=True, kw_only=True):
     def synced(self) -> bool:
         return self.state == SyncState.SYNCED.name
 
+    def depth_for_size(self, side: Side | str, size: Decimal) -> FillEstimate:
+        """Like ``OrderBook.depth_for_size`` over the levels this view holds."""
+        return estimate_fill(self.asks if Side(side) is Side.BUY else self.bids, side, size)
+
 
 class FillEstimate(msgspec.Struct, frozen=True, kw_only=True):
     """What taking ``size`` from one side of the book would cost.
@@ -76,6 +80,32 @@ class FillEstimate(msgspec.Struct, frozen=True, kw_only=True):
     slippage: Decimal | None
     levels: int
     complete: bool
+
+
+def estimate_fill(levels: Iterable[DecLevel], side: Side | str, size: Decimal) -> FillEstimate:
+    """Walk ``levels`` (the side a ``side`` order takes from, best first) for ``size``."""
+    side = Side(side)
+    size = Decimal(size)
+    remaining = size
+    cost = Decimal(0)
+    worst = best = None
+    used = 0
+    for price, qty in levels:
+        if remaining <= 0:
+            break
+        best = price if best is None else best
+        take = min(qty, remaining)
+        cost += take * price
+        remaining -= take
+        worst = price
+        used += 1
+    filled = size - remaining
+    avg = cost / filled if filled > 0 else None
+    slip = None
+    if avg is not None and best:
+        slip = (avg - best) / best if side is Side.BUY else (best - avg) / best
+    return FillEstimate(side=side, size=size, filled=filled, avg_price=avg, worst_price=worst, best_price=best,
+                        slippage=slip, levels=used, complete=remaining <= 0)
 
 
 class _Side:
@@ -325,33 +355,10 @@ class OrderBook:
     def depth_for_size(self, side: Side | str, size: Decimal) -> FillEstimate:
         """Average price and slippage of taking ``size``: a BUY walks the asks, a SELL the bids."""
         side = Side(side)
-        size = Decimal(size)
         self._ready()
         book = self._asks if side is Side.BUY else self._bids
-        remaining = size
-        cost = Decimal(0)
-        worst = best = None
-        used = 0
-        for k in book.order():
-            if remaining <= 0:
-                break
-            p_text, q_text, _ = book.levels[k]
-            price, qty = Decimal(p_text), Decimal(q_text)
-            best = price if best is None else best
-            take = min(qty, remaining)
-            cost += take * price
-            remaining -= take
-            worst = price
-            used += 1
-        filled = size - remaining
-        avg = cost / filled if filled > 0 else None
-        slip = None
-        if avg is not None and best:
-            slip = (avg - best) / best if side is Side.BUY else (best - avg) / best
-        return FillEstimate(
-            side=side, size=size, filled=filled, avg_price=avg, worst_price=worst,
-            best_price=best, slippage=slip, levels=used, complete=remaining <= 0,
-        )
+        return estimate_fill(((Decimal(book.levels[k][0]), Decimal(book.levels[k][1])) for k in book.order()),
+                             side, size)
 
     def view(self, levels: int | None = 20, now_ms: int | None = None) -> BookView:
         """An immutable copy of the top ``levels`` with seq, timestamps, state and age."""

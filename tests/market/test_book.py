@@ -250,3 +250,11 @@ def test_book_property_any_dropped_delta_is_detected(sizes_, drop):
             resyncs += 1
     expected = 1 if drop < len(sizes_) - 1 else 0
     assert resyncs == expected
+
+
+def test_book_view_depth_for_size_matches_book():
+    book = OrderBook("t", "X", UNCHECKED)
+    book.apply(snap(1, bids=[("99", "1"), ("98", "3")], asks=[("100", "1"), ("102", "1")]))
+    view = book.view(10)
+    for side, size in (("buy", D("1.5")), ("sell", D(4)), ("sell", D(9))):
+        assert view.depth_for_size(side, size) == book.depth_for_size(side, size)
