@@ -1,0 +1,113 @@
+"""The store as a Ray actor: the one writer of funding rates, a thin shell over ``FundingStore``.
+
+Async and ``num_cpus=0`` (it waits on the disk or the database). ``__init__`` does no I/O, so a
+Ray restart only rebuilds the object; every call first makes sure the store is open and the
+chores task runs (flush every ``flush_every_s``, consolidate and prune every
+``maintain_every_s``). ``on_funding`` has the stream actors' funding-sink signature, so the
+store can be fed directly or by the coordinator. Only here is the wall clock read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import ray
+
+from actors.store import store_from_url
+from actors.store.base import DAY_MS
+from market.events import FundingRate
+from market.stats import WindowStats
+
+log = logging.getLogger(__name__)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
+class StoreActor:
+    def __init__(self, url: str | None = None, *, flush_every_s: float = 5.0, maintain_every_s: float = 300.0,
+                 **options):
+        self._store = store_from_url(url, **options)
+        self._flush_every_s = flush_every_s
+        self._maintain_every_s = maintain_every_s
+        self._open = False
+        self._opening: asyncio.Lock | None = None
+        self._chores: asyncio.Task | None = None
+
+    async def _ensure(self) -> None:
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if not self._open:
+                await self._store.open()
+                self._open = True
+        if self._chores is None or self._chores.done():
+            self._chores = asyncio.create_task(self._run_chores())
+
+    async def _run_chores(self) -> None:
+        last_maintain = time.monotonic()
+        while True:
+            await asyncio.sleep(self._flush_every_s)
+            try:
+                if time.monotonic() - last_maintain >= self._maintain_every_s:
+                    last_maintain = time.monotonic()
+                    done = await self._store.maintain(_now_ms())
+                    log.info("funding store maintenance: %s", done)
+                else:
+                    await self._store.flush()
+            except Exception:  # a failing database must not end the actor: the rows stay buffered
+                log.exception("funding store (%s): periodic write failed", self._store.backend)
+
+    # commands
+    async def start(self) -> None:
+        await self._ensure()
+
+    async def stop(self) -> None:
+        """Write everything buffered and close (call on a clean shutdown)."""
+        if self._chores is not None:
+            self._chores.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._chores
+            self._chores = None
+        if self._open:
+            self._open = False
+            await self._store.close()
+
+    async def record(self, rates: list[FundingRate]) -> int:
+        await self._ensure()
+        return await self._store.record(rates, _now_ms())
+
+    async def on_funding(self, batch: list[FundingRate]) -> None:
+        await self.record(batch)
+
+    async def backfill(self, rates: list[FundingRate]) -> int:
+        await self._ensure()
+        return await self._store.backfill(rates)
+
+    async def flush(self) -> int:
+        await self._ensure()
+        return await self._store.flush()
+
+    async def maintain(self) -> dict[str, int]:
+        await self._ensure()
+        return await self._store.maintain(_now_ms())
+
+    # queries
+    async def window_stats(self, days: float = 30.0, until_ms: int | None = None) -> list[WindowStats]:
+        """Per venue-symbol mean/std of settled rates over the last ``days`` (to seed FundingStats)."""
+        await self._ensure()
+        until = _now_ms() if until_ms is None else until_ms
+        return await self._store.window_stats(until - int(days * DAY_MS), until)
+
+    async def history(self, venue: str, symbol: str, since_ms: int = 0, until_ms: int | None = None
+                      ) -> list[FundingRate]:
+        await self._ensure()
+        return await self._store.history(venue, symbol, since_ms, until_ms)
+
+    async def stats(self) -> dict:
+        return self._store.stats()
