@@ -21,9 +21,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/codecs.py
+	$(PY) bench/funding.py
+	$(PY) bench/streams.py
 
 demo: $(STAMP)
-	@echo "perpwire demo is not built yet (issue 7): see README.md"; exit 2
+	$(VENV)/bin/perpwire demo --duration $${DEMO_SECONDS:-60}
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -111,6 +111,7 @@ class StreamConnection(StreamControl):
         self.resume_latencies_ms: deque[float] = deque(maxlen=1000)
         self.paused_seconds = 0.0
         self.connected_at: float | None = None
+        self.started_at: float | None = None
         rotate = config.rotate_after_s
         if rotate is None and self.codec.max_connection_age_s:
             rotate = max(60.0, self.codec.max_connection_age_s - 600.0)
@@ -123,6 +124,7 @@ class StreamConnection(StreamControl):
         """Start the session loop; returns at once (idempotent)."""
         if self._runner is None or self._runner.done():
             self._stopping = False
+            self.started_at = time.monotonic()
             self._runner = asyncio.create_task(self._run(), name=f"{self._ctx}:run")
 
     async def stop(self) -> None:

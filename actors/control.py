@@ -186,6 +186,7 @@ class StreamControl:
 
         return {
             "venue": self.venue, "stream": self.name, **dict(self.counters),
+            "uptime_s": round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0,
             "paused_seconds": round(paused, 3), "resume_p50_ms": pct(0.5), "resume_p99_ms": pct(0.99),
             "resumes": len(lat), "codec": self.codec.stats.as_dict(),
         }

@@ -1,0 +1,231 @@
+"""The coordinator: one named actor that turns funding streams into trades.
+
+Funding feed actors push conflated batches to ``on_funding``; the ``FundingDesk`` keeps z-scores
+and the cross-venue ranking current and books settlements. Strategies are submitted as actor
+tasks (``submit``), each run as a task that decides whenever something immediate happened or
+every ``decision_interval_s``; their commands go to the ``Executor`` (paper broker by default),
+which resumes both venues' market data just before an open or close and pauses it right after.
+Received rates are forwarded to the store actor in batches when one is attached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from decimal import Decimal
+from typing import Any
+
+import ray
+from pydantic import BaseModel, ConfigDict, Field
+
+from actors.broker import PaperBroker
+from actors.execution import Executor
+from actors.facade import VenueFacade, call
+from market.events import FundingRate, Instrument
+from market.stats import WindowStats
+from strategies.base import Close, Open, Pause, Resume, Strategy
+from strategies.desk import FundingDesk
+from strategies.funding_arb import FundingArbitrage
+from strategies.scanner import Opportunity
+
+log = logging.getLogger(__name__)
+
+COORDINATOR_NAME = "perpwire-coordinator"
+STRATEGIES: dict[str, type] = {"funding_arb": FundingArbitrage}
+
+
+class CoordinatorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    taker_fees: dict[str, Decimal] = Field(default_factory=lambda: {
+        "aster": Decimal("0.00035"), "backpack": Decimal("0.0004"), "lighter": Decimal("0"),
+        "binance": Decimal("0.0004"), "bybit": Decimal("0.00055"), "hyperliquid": Decimal("0.00045"),
+        "kucoin": Decimal("0.0006")})
+    holding_hours: Decimal = Field(Decimal(24), gt=0)
+    decision_interval_s: float = Field(1.0, gt=0)
+    paper_balance: Decimal = Field(Decimal(100_000), gt=0)
+    tradable_venues: list[str] = Field(default_factory=lambda: ["aster", "backpack", "lighter"])
+    markets: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+class _Running:
+    def __init__(self, sid: str, strategy: Strategy, task: asyncio.Task):
+        self.id = sid
+        self.strategy = strategy
+        self.task = task
+        self.decisions = 0
+        self.commands = 0
+        self.started = time.time()
+
+
+@ray.remote(num_cpus=0, max_restarts=-1)
+class Coordinator:
+    def __init__(self, config: dict | None = None):
+        self.config = CoordinatorConfig.model_validate(config or {})
+        self.desk = FundingDesk(taker_fees=self.config.taker_fees, holding_hours=self.config.holding_hours,
+                                markets=self.config.markets)
+        self.facades: dict[str, VenueFacade] = {}
+        self.executor: Executor | None = None
+        self.broker: PaperBroker | None = None
+        self.store = None
+        self._strategies: dict[str, _Running] = {}
+        self._ids = itertools.count(1)
+        self._wakes: dict[str, asyncio.Event] = {}  # one per running strategy
+        self._pending_store: list[FundingRate] = []
+        self.user_events: list = []
+        self.latencies_ms: list[float] = []  # exchange ts -> ranked, for immediate updates
+        self._busy: set[str] = set()
+
+    # --- wiring ------------------------------------------------------------------------------
+
+    async def attach(self, streams: dict[str, dict[str, Any]], codec_options: dict[str, dict] | None = None,
+                     book_symbols: dict[str, dict[str, str]] | None = None,
+                     instruments: list[Instrument] | None = None, store=None) -> list[str]:
+        """Give the coordinator the stream actor handles of each tradable venue."""
+        codec_options = codec_options or {}
+        for venue, handles in streams.items():
+            self.facades[venue] = VenueFacade(venue, handles, codec_options=codec_options.get(venue),
+                                              book_symbols=(book_symbols or {}).get(venue))
+        self.broker = PaperBroker(self.facades, taker_fees=self.config.taker_fees,
+                                  default_balance=self.config.paper_balance)
+        self.executor = Executor(self.facades, self.broker, self.desk.ledger,
+                                 instruments={(i.venue, i.symbol): i for i in instruments or []})
+        self.store = store
+        return sorted(self.facades)
+
+    async def load_stats(self, windows: list[WindowStats]) -> int:
+        return self.desk.load(windows)
+
+    # --- inputs ------------------------------------------------------------------------------
+
+    async def on_funding(self, batch: list[FundingRate]) -> None:
+        now = int(time.time() * 1000)
+        if self.desk.ingest(batch, now):
+            newest = max((e.ts for e in batch), default=0)
+            if newest:
+                self.latencies_ms.append(max(0, now - newest))
+                del self.latencies_ms[:-1000]
+            for wake in self._wakes.values():
+                wake.set()
+        if self.store is not None:
+            self._pending_store.extend(batch)
+            if len(self._pending_store) >= 200:
+                await self.flush_store()
+
+    async def flush_store(self) -> int:
+        batch, self._pending_store = self._pending_store, []
+        if batch and self.store is not None:
+            await call(self.store, "record", batch)
+        return len(batch)
+
+    async def on_user_events(self, events: list) -> None:
+        self.user_events.extend(events)
+        del self.user_events[:-1000]
+
+    # --- queries -----------------------------------------------------------------------------
+
+    async def opportunities(self, top: int = 20) -> list[Opportunity]:
+        return self.desk.opportunities(top)
+
+    async def positions(self) -> list[dict]:
+        out = []
+        for p in self.desk.ledger.positions.values():
+            out.append({"id": p.id, "asset": p.asset, "long": f"{p.long.venue}:{p.long.symbol}",
+                        "short": f"{p.short.venue}:{p.short.symbol}", "qty": str(p.long.qty), "open": p.is_open,
+                        "close_reason": p.close_reason, "payments": p.payments,
+                        **{k: str(v) for k, v in p.pnl().items()}})
+        return out
+
+    async def summary(self) -> dict[str, Any]:
+        lat = sorted(self.latencies_ms)
+        return {
+            "ledger": {k: str(v) for k, v in self.desk.ledger.summary().items()},
+            "rates_ingested": self.desk.ingested, "immediate": self.desk.immediate,
+            "settlements": self.desk.settlements, "symbols": len(self.desk.stats),
+            "executions": [{"action": r.action, "ok": r.ok, "reason": r.reason, "sources": list(r.book_sources)}
+                           for r in (self.executor.reports if self.executor else [])],
+            "update_to_rank_p50_ms": lat[len(lat) // 2] if lat else None,
+            "update_to_rank_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
+            "strategies": await self.strategies(),
+        }
+
+    # --- strategies --------------------------------------------------------------------------
+
+    async def submit(self, name: str, params: dict | None = None) -> str:
+        """Start strategy ``name`` with ``params`` (validated); returns its id."""
+        if name not in STRATEGIES:
+            raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
+        if self.executor is None:
+            raise RuntimeError("coordinator has no venues attached yet")
+        strategy = STRATEGIES[name](params)
+        sid = f"{name}-{next(self._ids)}"
+        self._wakes[sid] = asyncio.Event()
+        task = asyncio.create_task(self._run(sid, strategy))
+        self._strategies[sid] = _Running(sid, strategy, task)
+        log.info("strategy %s started", sid)
+        return sid
+
+    async def strategies(self) -> list[dict]:
+        return [{"id": r.id, "name": r.strategy.name, "running": not r.task.done(), "decisions": r.decisions,
+                 "commands": r.commands} for r in self._strategies.values()]
+
+    async def stop_strategy(self, sid: str) -> bool:
+        run = self._strategies.get(sid)
+        if run is None or run.task.done():
+            return False
+        run.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run.task
+        log.info("strategy %s stopped", sid)
+        return True
+
+    async def _run(self, sid: str, strategy: Strategy) -> None:
+        run = None
+        wake = self._wakes[sid]
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.config.decision_interval_s)
+            wake.clear()
+            run = run or self._strategies[sid]
+            tradable = [o for o in self.desk.opportunities(50)
+                        if o.long_venue in self.facades and o.short_venue in self.facades]
+            commands = strategy.decide(tradable, self.desk.position_views(), int(time.time() * 1000))
+            run.decisions += 1
+            for cmd in commands:
+                run.commands += 1
+                await self._execute(cmd, tradable)
+
+    async def _execute(self, cmd, tradable: list[Opportunity]) -> None:
+        if isinstance(cmd, Open):
+            if cmd.asset in self._busy:
+                return
+            self._busy.add(cmd.asset)
+            try:
+                op = next((o for o in tradable if o.asset == cmd.asset), None)
+                on_z = op is not None and max(abs(op.long_z or 0), abs(op.short_z or 0)) >= 2
+                await self.executor.open(cmd, entry_spread_per_hour=op.spread_per_hour if op else Decimal(0),
+                                         entered_on_z=on_z)
+            finally:
+                self._busy.discard(cmd.asset)
+        elif isinstance(cmd, Close):
+            pos = self.desk.ledger.positions.get(cmd.position_id)
+            if pos is not None and pos.is_open and pos.id not in self._busy:
+                self._busy.add(pos.id)
+                try:
+                    await self.executor.close(pos, cmd.reason)
+                finally:
+                    self._busy.discard(pos.id)
+        elif isinstance(cmd, Resume) and cmd.venue in self.facades:
+            await self.facades[cmd.venue].resume_market_data_streams(cmd.symbol)
+        elif isinstance(cmd, Pause) and cmd.venue in self.facades:
+            await self.facades[cmd.venue].pause_market_data_streams()
+
+    async def stop(self) -> None:
+        for sid in list(self._strategies):
+            await self.stop_strategy(sid)
+        await self.flush_store()
+        for f in self.facades.values():
+            await f.close()

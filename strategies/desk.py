@@ -1,0 +1,97 @@
+"""The funding desk: what the coordinator knows, as a pure object.
+
+It ingests conflated funding batches (ordered by exchange time; stale and duplicate rates are
+dropped by ``market.stats``), keeps z-scores current, re-ranks the asset of a rate whose trigger
+is immediate (|z| > 2, a crossing of ±2/±3, a change above 10 %) and the rest every batch
+period, books funding settlements on open positions when a venue's next funding time rolls
+over, marks positions to the mark price, and builds the ``PositionView`` each strategy sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from market.events import FundingRate
+from market.ledger import Ledger, PairPosition
+from market.stats import IMMEDIATE, REJECTED, FundingStats, Trigger, WindowStats
+from strategies.base import Leg, PositionView
+from strategies.scanner import FundingScanner, Opportunity
+
+
+class FundingDesk:
+    def __init__(self, *, taker_fees: Mapping[str, Decimal], holding_hours: Decimal | int = 24,
+                 markets: Mapping[str, Mapping[str, str]] | None = None, ledger: Ledger | None = None,
+                 stats: FundingStats | None = None):
+        self.stats = stats or FundingStats()
+        self.scanner = FundingScanner(taker_fees, holding_hours=holding_hours, markets=markets)
+        self.ledger = ledger or Ledger()
+        self.latest: dict[tuple[str, str], FundingRate] = {}
+        self.settlements = 0
+        self.ingested = 0
+        self.immediate = 0
+
+    def load(self, windows: Iterable[WindowStats]) -> int:
+        return self.stats.load(windows)
+
+    def ingest(self, batch: Iterable[FundingRate], now_ms: int) -> bool:
+        """Take a batch; True when something immediate happened (strategies should decide now)."""
+        urgent = False
+        for ev in sorted(batch, key=lambda e: e.ts):
+            key = (ev.venue, ev.symbol)
+            trig = self.stats.update(ev, received_ms=now_ms)
+            if trig & REJECTED:
+                continue
+            self.ingested += 1
+            prev = self.latest.get(key)
+            self.latest[key] = ev
+            self._settle(prev, ev, now_ms)
+            if ev.mark_price is not None:
+                self.ledger.mark(ev.venue, ev.symbol, ev.mark_price)
+            if trig & IMMEDIATE:
+                self.immediate += 1
+                self.scanner.update(self.stats[key])
+                urgent = True
+            elif trig & Trigger.NEW:
+                # a first sighting joins the ranking now: an urgent rate elsewhere needs its pair
+                self.scanner.update(self.stats[key])
+        for s in self.stats.take_batch(now_ms):
+            self.scanner.update(s)
+        return urgent
+
+    def _settle(self, prev: FundingRate | None, ev: FundingRate, now_ms: int) -> None:
+        """The next funding time moved on: the previous estimate was settled at that time."""
+        if prev is None or prev.next_funding_ts is None or ev.next_funding_ts is None:
+            return
+        if ev.next_funding_ts > prev.next_funding_ts and now_ms >= prev.next_funding_ts:
+            mark = prev.mark_price or ev.mark_price
+            if mark is not None and any(True for _ in self.ledger.legs_on(ev.venue, ev.symbol)):
+                self.ledger.settle_funding(ev.venue, ev.symbol, prev.rate, mark)
+                self.settlements += 1
+
+    def opportunities(self, top: int | None = 20, min_net_per_hour: Decimal | None = None) -> list[Opportunity]:
+        return self.scanner.ranked(top=top, min_net_per_hour=min_net_per_hour)
+
+    def _rate(self, leg: Leg) -> tuple[Decimal | None, float | None, int | None]:
+        s = self.stats.get(leg.venue, leg.symbol)
+        if s is None:
+            return None, None, None
+        return s.rate_per_hour, s.z, s.next_funding_ts
+
+    def view(self, pos: PairPosition) -> PositionView:
+        long, short = Leg(venue=pos.long.venue, symbol=pos.long.symbol), Leg(venue=pos.short.venue,
+                                                                               symbol=pos.short.symbol)
+        lr, lz, ln = self._rate(long)
+        sr, sz, sn = self._rate(short)
+        spread = None if lr is None or sr is None else sr - lr
+        nexts = [t for t in (ln, sn) if t is not None]
+        notional = pos.notional
+        return PositionView(
+            id=pos.id, asset=pos.asset, long=long, short=short, notional=notional, opened_ms=pos.opened_ms,
+            entry_spread_per_hour=pos.entry_spread_per_hour, current_spread_per_hour=spread, long_z=lz, short_z=sz,
+            price_pnl_fraction=pos.price_pnl() / notional if notional else Decimal(0), funding_pnl=pos.funding,
+            next_funding_ts=min(nexts) if nexts else None, entered_on_z=pos.entered_on_z,
+        )
+
+    def position_views(self) -> list[PositionView]:
+        return [self.view(p) for p in self.ledger.open_positions()]
