@@ -2,8 +2,9 @@
 
 Most connections need nothing. Aster and Binance user data need a listenKey (POST before
 connecting, PUT every 30 minutes, a new one after ``listenKeyExpired``); KuCoin needs a
-bullet-public token and endpoint before every connect. A ``Session`` turns that into URL
-parameters for ``codec.url`` and a keepalive duty, reading API keys only when it uses them.
+bullet-public token and endpoint before every connect; Hyperliquid needs its coin list. A
+``Session`` turns that into URL parameters for ``codec.url`` and a keepalive duty, reading API
+keys only when it uses them.
 """
 
 from __future__ import annotations
@@ -71,10 +72,21 @@ class BulletSession(Session):
         return {"bullet": bullet, "connect_id": f"perpwire-{self._connects}"}
 
 
+class MetaSession(Session):
+    """Hyperliquid: an unknown coin closes the whole socket, so the codec must know the venue's
+    coins (its meta) before it builds a subscription; load it once per connection."""
+
+    async def connect_params(self, codec: Codec, rest: RestClient) -> dict[str, Any]:
+        codec.decode_instruments(await rest.fetch(codec.instruments_request()))
+        return {}
+
+
 def session_for(config: StreamConfig) -> Session:
     wants_account = any(s.channel is Channel.ACCOUNT for s in config.subscriptions)
     if config.venue in ("aster", "binance") and wants_account:
         return ListenKeySession(config)
     if config.venue == "kucoin":
         return BulletSession()
+    if config.venue == "hyperliquid" and not config.codec_options.get("coins"):
+        return MetaSession()
     return Session()

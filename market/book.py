@@ -26,7 +26,7 @@ from enum import Enum
 
 import msgspec
 
-from market.errors import BookError
+from market.errors import BookError, DecodeError
 from market.events import BookDelta, BookSnapshot, LazyBookSnapshot, Level, Resync, Side
 from market.sequence import PU_CHAIN, SequenceRule
 
@@ -193,6 +193,7 @@ class OrderBook:
         self.ts = 0
         self.recv_ts = 0
         self.uncrossed = 0  # levels dropped on read because they crossed newer ones
+        self.bad_frames = 0  # lazy snapshots that failed to decode on read
         self._materialize = materialize
         self._lazy: LazyBookSnapshot | None = None
         self._bridged = False
@@ -296,7 +297,15 @@ class OrderBook:
             return
         if self._materialize is None:
             raise BookError(f"{self.venue} {self.symbol}: lazy snapshot but no materialize")
-        snap = self._materialize(lazy)
+        try:
+            snap = self._materialize(lazy)
+        except DecodeError:
+            # a bad frame must not reach the reader: the book is out of sync until the next one
+            self._bids.replace((), self._stamp)
+            self._asks.replace((), self._stamp)
+            self.state = SyncState.RESYNCING
+            self.bad_frames += 1
+            return
         self._stamp += 1
         try:
             self._bids.replace(snap.bids, self._stamp)

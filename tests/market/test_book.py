@@ -258,3 +258,15 @@ def test_book_view_depth_for_size_matches_book():
     view = book.view(10)
     for side, size in (("buy", D("1.5")), ("sell", D(4)), ("sell", D(9))):
         assert view.depth_for_size(side, size) == book.depth_for_size(side, size)
+
+
+def test_book_lazy_snapshot_that_fails_to_decode_resyncs_instead_of_raising():
+    from market.errors import DecodeError
+
+    def materialize(lazy):
+        raise DecodeError("t", "bad levels", lazy.payload)
+
+    book = OrderBook("t", "X", UNCHECKED, materialize=materialize)
+    book.apply(LazyBookSnapshot(venue="t", symbol="X", payload=b"{bad}"))
+    assert book.top(5) == ((), ())
+    assert book.state is SyncState.RESYNCING and book.bad_frames == 1

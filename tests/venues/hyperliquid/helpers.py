@@ -1,0 +1,25 @@
+"""Shared test drivers for the Hyperliquid codec: fixture bytes and a codec that knows some coins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from venues.hyperliquid.codec import HyperliquidCodec
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "hyperliquid"
+USER = "0x15f43d1f2dee81424afd891943262aa90f22cc2a"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def codec(**options) -> HyperliquidCodec:
+    options.setdefault("coins", ("BTC", "ETH", "SOL", "kPEPE", "xyz:SP500"))
+    return HyperliquidCodec(**options)
+
+
+def one(c: HyperliquidCodec, name: str):
+    events = c.decode(fixture(name))
+    assert len(events) == 1, events
+    return events[0]

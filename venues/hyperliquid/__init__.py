@@ -1,0 +1,1 @@
+"""Hyperliquid perps: ``codec.HyperliquidCodec`` (WebSocket + ``POST /info``), wire types in ``schemas``."""
