@@ -1,0 +1,47 @@
+"""Benchmark cases for the Binance USD-M codec: book streams and funding, real frames first.
+
+``depth20@100ms`` was never captured live, so its frame is built from the live SUSHIUSDT REST
+snapshot (top 20 levels per side) in the live combined-stream envelope; the diff-depth case
+replays the 255 live SUSHIUSDT frames on top of that snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+
+from harness import Case, fixture
+
+V = "binance"
+
+
+def depth20_frames(snapshot: bytes, stream: str, symbol: str, count: int = 32) -> list[bytes]:
+    """Combined-stream partial-depth frames, each 20 levels a side from a REST snapshot.
+
+    Frame ``k`` starts ``k`` levels deeper, so consecutive frames differ as the live ones do
+    (several frames also keep the harness's clock reads from dominating a 5 µs decode).
+    """
+    book = json.loads(snapshot)
+    last = book["lastUpdateId"]
+    frames = []
+    for k in range(count):
+        data = {
+            "e": "depthUpdate", "E": 1626992741364 + 100 * k, "T": 1626992741335 + 100 * k, "s": symbol,
+            "U": last + 10 * k - 5, "u": last + 10 * k, "pu": last + 10 * k - 9,
+            "b": book["bids"][k : k + 20], "a": book["asks"][k : k + 20],
+        }
+        frames.append(json.dumps({"stream": stream, "data": data}, separators=(",", ":")).encode())
+    return frames
+
+
+def cases() -> list[Case]:
+    snapshot = fixture(V, "rest_depth.json")
+    recorded = json.loads(fixture(V, "depthUpdate_sequence_SUSHIUSDT.json"))
+    diffs = [json.dumps(f, separators=(",", ":")).encode() for f in recorded]
+    depth20 = depth20_frames(snapshot, "sushiusdt@depth20@100ms", "SUSHIUSDT")
+    return [
+        Case(V, "depth20@100ms", depth20, apply=True, target=15),
+        Case(V, "depth@100ms", diffs, apply=True, symbol="SUSHIUSDT", snapshot=snapshot, target=3),
+        Case(V, "bookTicker", [fixture(V, "bookTicker.json")]),
+        Case(V, "markPriceUpdate", [fixture(V, "markPriceUpdate.json")]),
+        Case(V, "!markPrice@arr", [fixture(V, "markPrice_arr_sdk_post_cm_migration.json")]),
+    ]

@@ -1,0 +1,47 @@
+"""The Aster codec: ``BinanceCodec`` with Aster's hosts, one route and slower heartbeats.
+
+Aster's futures API is Binance USD-M as it was before the 2026 routed paths: the same stream
+names, event shapes, ``U/u/pu`` chain, control frames and listenKey lifecycle, so everything is
+inherited. What differs is declared here: the hosts; a single route with no path prefix
+(``/ws/<stream>``, ``/stream?streams=``, user data at ``/ws/<listenKey>``); the server pings
+every 5 min and waits 15 min for the pong (Binance: 3 / 10); a few REST weights; PUT listenKey
+answers ``{}`` (``decode_listen_key`` gives None); and there is no WS-API host. Only V1 (HMAC)
+keys are supported; V3 EIP-712 agent signing is not implemented.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+from urllib.parse import quote
+
+from market.errors import SubscriptionError
+from venues.base import Channel
+from venues.binance.codec import BinanceCodec
+
+
+class AsterCodec(BinanceCodec):
+    """Aster futures (V1 API). Same options as ``BinanceCodec`` (``user_events`` is unused)."""
+
+    name: ClassVar[str] = "aster"
+    ROUTES: ClassVar[dict[Channel, str]] = dict.fromkeys(Channel, "market")
+    USER_ROUTE: ClassVar[str] = "market"
+    server_ping_interval_s: ClassVar[float] = 300.0
+    pong_timeout_s: ClassVar[float] = 900.0
+    default_rest_url: ClassVar[str] = "https://fapi.asterdex.com"
+    default_ws_url: ClassVar[str] = "wss://fstream.asterdex.com"
+    default_ws_api_url: ClassVar[str | None] = None
+    premium_index_all_weight: ClassVar[int] = 1
+    funding_info_weight: ClassVar[int] = 1
+    book_ticker_weights: ClassVar[tuple[int, int]] = (1, 2)
+
+    def _path(self, route: str) -> str:
+        return ""  # no routed paths
+
+    def _user_url(self, base: str, route: str, listen_key: str, topics: list[str]) -> str:
+        """``/ws/<listenKey>``; with market streams too, the key is one more combined stream."""
+        key = quote(listen_key, safe="")
+        if not topics:
+            return f"{base}/ws/{key}"
+        if not self.combined:
+            raise SubscriptionError(f"{self.name}: user data plus market streams need a combined connection")
+        return f"{base}/stream?streams={'/'.join([key, *topics])}"

@@ -1,0 +1,291 @@
+"""The Binance USD-M codec (Aster subclasses it): frames in, ``market.events`` out.
+
+Combined-stream frames (``{"stream","data"}``) are routed by stream name, because partial
+and diff depth share ``e == "depthUpdate"``; raw frames by the event type ``e``. Partial-depth
+frames (``<sym>@depth20@100ms``, a full top-20 book ten times a second) are not decoded at all:
+they become ``LazyBookSnapshot`` holding the frame, with the symbol from the stream name, and
+``materialize`` decodes one only when the book is read. The venue's compact combined frames
+take a fast path (stream name read off the front of the bytes; other streams decoded in one
+pass into ``BinanceCombined``); anything else goes through ``BinanceFrame``, an envelope whose
+``data`` stays ``msgspec.Raw``, where acks, ``LIST_SUBSCRIPTIONS`` replies and error frames are
+recognised by their keys. Events are the tagged union ``schemas.BinanceEvent``, normalised in
+``normalise``; unknown event types are counted, never fatal. Funding rates are a fraction per
+interval; the interval per symbol is codec state learned from ``decode_funding_info`` (default
+``funding_interval_hours``, 8 h). URLs and subscriptions live in ``streams``, REST in ``rest``,
+signing in ``auth``, WS-API frames in ``ws_api``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import msgspec
+
+from market.errors import DecodeError
+from market.events import BookSnapshot, Event, FundingRate, LazyBookSnapshot, MarkPrice
+from market.funding import per_hour
+from market.sequence import PU_CHAIN
+from venues.base import Codec
+from venues.binance import normalise
+from venues.binance.rest import DECODE_FAILURES, BinanceRest
+from venues.binance.schemas import (
+    KNOWN_EVENTS,
+    BinanceAccountUpdate,
+    BinanceAggTrade,
+    BinanceBookTicker,
+    BinanceCombined,
+    BinanceDepthUpdate,
+    BinanceEvent,
+    BinanceForceOrder,
+    BinanceFrame,
+    BinanceListenKeyExpired,
+    BinanceMarginCall,
+    BinanceMarkPriceUpdate,
+    BinanceOrderTradeUpdate,
+    BinanceProbe,
+    BinanceSnapshotFrame,
+    BinanceTradeLite,
+)
+from venues.binance.streams import BinanceStreams
+
+_STREAM_PREFIX = b'{"stream":"'
+_EVENT_PREFIX = b'{"e":"'
+_ARRAY_PREFIX = b'[{"e":"'
+_frame = msgspec.json.Decoder(BinanceFrame | list[msgspec.Raw])
+_event = msgspec.json.Decoder(BinanceEvent | list[BinanceMarkPriceUpdate])
+_combined = msgspec.json.Decoder(BinanceCombined)
+_snapshot_frame = msgspec.json.Decoder(BinanceSnapshotFrame)
+_depth = msgspec.json.Decoder(BinanceDepthUpdate)
+_probe = msgspec.json.Decoder(BinanceProbe | list[BinanceProbe])
+
+_SIMPLE: dict[type, Callable[[str, Any], list[Event]]] = {
+    BinanceBookTicker: normalise.book_ticker,
+    BinanceDepthUpdate: normalise.depth_update,
+    BinanceForceOrder: normalise.force_order,
+    BinanceAggTrade: normalise.agg_trade,
+    BinanceOrderTradeUpdate: normalise.order_trade_update,
+    BinanceAccountUpdate: normalise.account_update,
+    BinanceMarginCall: normalise.margin_call,
+    BinanceListenKeyExpired: normalise.listen_key_expired,
+    BinanceTradeLite: normalise.trade_lite,
+}
+
+
+class BinanceCodec(BinanceStreams, BinanceRest, Codec):
+    """Binance USD-M futures. Options (all keyword, all optional):
+
+    ``rest_url`` / ``ws_url`` / ``ws_api_url`` — base URLs (the simulator serves 127.0.0.1);
+    ``combined`` — connections use ``/stream`` framing (default True; False: raw ``/ws``);
+    ``funding_interval_hours`` — interval of symbols not in fundingInfo (default 8);
+    ``funding_intervals`` — known ``{symbol: hours}`` to start with;
+    ``book_levels`` / ``book_speed`` — the BOOK stream (``depth20@100ms``);
+    ``depth_speed`` — the DEPTH diff stream (``depth@100ms``; None: the venue's 250 ms);
+    ``funding_speed`` — markPrice cadence (``1s``; None: 3 s);
+    ``user_events`` — Binance ``/private`` event filter (default: none, every event);
+    ``first_request_id`` — id of the first SUBSCRIBE/UNSUBSCRIBE request (default 1).
+    """
+
+    name: ClassVar[str] = "binance"
+    sequence_rule = PU_CHAIN
+    heartbeat_interval_s = None  # the server pings at protocol level; websockets answers
+    max_connection_age_s = 24 * 3600.0
+    example_symbol = "BTCUSDT"
+    server_ping_interval_s: ClassVar[float] = 180.0  # server ping frame every 3 min ...
+    pong_timeout_s: ClassVar[float] = 600.0  # ... and a pong within 10 min, or it closes
+    listen_key_ttl_s: ClassVar[float] = 3600.0
+    listen_key_keepalive_s: ClassVar[float] = 1800.0  # PUT every 30 min, half the key's life
+    default_rest_url: ClassVar[str] = "https://fapi.binance.com"
+    default_ws_url: ClassVar[str] = "wss://fstream.binance.com"
+    default_ws_api_url: ClassVar[str | None] = "wss://ws-fapi.binance.com/ws-fapi/v1"
+
+    def __init__(
+        self,
+        *,
+        rest_url: str | None = None,
+        ws_url: str | None = None,
+        ws_api_url: str | None = None,
+        combined: bool = True,
+        funding_interval_hours: int = 8,
+        funding_intervals: dict[str, int] | None = None,
+        book_levels: int = 20,
+        book_speed: str | None = "100ms",
+        depth_speed: str | None = "100ms",
+        funding_speed: str | None = "1s",
+        user_events: Iterable[str] = (),
+        first_request_id: int = 1,
+    ):
+        super().__init__()
+        self.rest_url = (rest_url or self.default_rest_url).rstrip("/")
+        self.ws_url = (ws_url or self.default_ws_url).rstrip("/")
+        self.ws_api_url = ws_api_url or self.default_ws_api_url
+        self.combined = combined
+        if book_levels not in (5, 10, 20):
+            raise ValueError(f"book_levels must be 5, 10 or 20, got {book_levels}")
+        if funding_interval_hours <= 0:
+            raise ValueError(f"funding_interval_hours must be positive, got {funding_interval_hours}")
+        self.book_levels = book_levels
+        self.book_speed = book_speed
+        self.depth_speed = depth_speed
+        self.funding_speed = funding_speed
+        self.user_events = tuple(user_events)
+        self.funding_interval_hours = funding_interval_hours
+        self._intervals: dict[str, int] = {}
+        self.set_funding_intervals(funding_intervals or {})
+        if first_request_id < 0:
+            raise ValueError(f"request ids are unsigned, got {first_request_id}")
+        self._next_id = first_request_id
+        self._reset_connection(None)
+
+    # --- funding interval state --------------------------------------------------------------
+
+    def funding_interval(self, symbol: str) -> int:
+        """Funding interval of ``symbol`` in hours: learned, else ``funding_interval_hours``."""
+        return self._intervals.get(symbol, self.funding_interval_hours)
+
+    def set_funding_intervals(self, intervals: dict[str, int]) -> None:
+        for symbol, hours in intervals.items():
+            if int(hours) <= 0:
+                raise ValueError(f"funding interval of {symbol} must be positive, got {hours}")
+        self._intervals.update({s.upper(): int(h) for s, h in intervals.items()})
+
+    # --- decoding ----------------------------------------------------------------------------
+
+    def decode(self, frame: bytes | str) -> list[Event]:
+        self.stats.frames += 1
+        try:
+            if frame[:11] == _STREAM_PREFIX:
+                # The venue's compact combined frame. A partial-depth stream is recognised from
+                # the name at the front and kept whole, unparsed: the hot path is a few byte
+                # operations (the name ends well before byte 64; no early field holds "@depth").
+                at = frame.find(b"@depth", 11, 64)
+                if at > 0 and 48 <= frame[at + 6] <= 57:
+                    self.stats.events += 1
+                    return [LazyBookSnapshot(venue=self.name, symbol=frame[11:at].decode().upper(), payload=frame)]
+                out = self._decode_combined(frame)
+            elif frame[:6] == _EVENT_PREFIX or frame[:7] == _ARRAY_PREFIX:
+                out = self._decode_raw(frame)
+            else:
+                out = self._decode(frame)
+        except DecodeError:
+            raise
+        except DECODE_FAILURES as exc:
+            raise self._error(f"{type(exc).__name__}: {exc}", frame) from None
+        self.stats.events += len(out)
+        return out
+
+    def _decode_combined(self, frame: bytes) -> list[Event]:
+        """Any other compact combined frame, decoded in one pass into ``BinanceCombined``.
+
+        Frames that do not fit (unknown events, errors) take the general path, which gives the
+        same events for the frames that do: this is only a shortcut.
+        """
+        try:
+            m = _combined.decode(frame)
+        except msgspec.DecodeError:
+            return self._decode(frame)
+        return self._handle(m.data)
+
+    def _decode_raw(self, frame: bytes) -> list[Event]:
+        """A compact raw (``/ws``) event or event array, decoded in one pass; a shortcut too."""
+        if self._book_symbols and frame.startswith(b'{"e":"depthUpdate"'):
+            return self._decode(frame)  # may be a partial-depth frame, kept lazily
+        try:
+            m = _event.decode(frame)
+        except msgspec.DecodeError:
+            return self._decode(frame)
+        return self._handle(m)
+
+    def _decode(self, frame: bytes | str) -> list[Event]:
+        """The general path: any frame, read through the ``BinanceFrame`` envelope."""
+        f = _frame.decode(frame)
+        if type(f) is list:  # a raw array: !markPrice@arr on a /ws connection
+            return self._events(frame)
+        name = f.stream
+        if name is not None:
+            at = name.find("@depth")
+            if at > 0 and name[at + 6 : at + 7].isdigit():  # <sym>@depth<N>...: a top-N snapshot
+                payload = frame if isinstance(frame, bytes) else frame.encode()
+                return [LazyBookSnapshot(venue=self.name, symbol=name[:at].upper(), payload=payload)]
+            return self._events(f.data)
+        if f.e is not None:
+            if f.e == "depthUpdate" and f.s in self._book_symbols:  # raw partial-depth frame
+                payload = frame if isinstance(frame, bytes) else frame.encode()
+                return [LazyBookSnapshot(venue=self.name, symbol=f.s, payload=payload)]
+            return self._events(frame)
+        if f.code is not None or f.error is not None:
+            return self._rejected(f)
+        if f.status is not None:
+            return self._unknown("ws_api_result")  # WS-API answers are read with decode_ws_api
+        if f.id is not None and len(f.result):
+            return self._ack(f)
+        return self._unknown("no_event_type")
+
+    def _events(self, data: bytes | str | msgspec.Raw) -> list[Event]:
+        try:
+            m = _event.decode(data)
+        except msgspec.ValidationError:
+            probe = _probe.decode(data)
+            kind = (probe[0].e if probe else "empty_array") if type(probe) is list else probe.e
+            if kind in KNOWN_EVENTS:
+                raise  # a known event that does not fit its schema is broken, not new
+            return self._unknown(kind or "no_event_type")
+        return self._handle(m)
+
+    def _handle(self, m: Any) -> list[Event]:
+        handler = _SIMPLE.get(type(m))
+        if handler is not None:
+            return handler(self.name, m)
+        if type(m) is BinanceMarkPriceUpdate:
+            return self._mark_price(m)
+        out: list[Event] = []
+        for item in m:  # !markPrice@arr: one entry per symbol
+            out.extend(self._mark_price(item))
+        return out
+
+    def _mark_price(self, m: BinanceMarkPriceUpdate) -> list[Event]:
+        mark, index = Decimal(m.mark_price), Decimal(m.index_price)
+        if not m.funding_rate:  # delivery contracts have no funding: mark and index only
+            return [MarkPrice(venue=self.name, symbol=m.symbol, mark_price=mark, index_price=index, ts=m.event_time)]
+        rate = Decimal(m.funding_rate)
+        hours = self.funding_interval(m.symbol)
+        return [FundingRate(
+            venue=self.name, symbol=m.symbol, rate=rate, interval_hours=hours, rate_per_hour=per_hour(rate, hours),
+            mark_price=mark, index_price=index, next_funding_ts=m.next_funding_time or None, ts=m.event_time,
+        )]
+
+    def materialize(self, lazy: LazyBookSnapshot) -> BookSnapshot:
+        """Decode a partial-depth frame kept by ``decode``: the top-N book, ``seq`` = ``u``.
+
+        The payload is the whole frame as received: a combined ``{"stream","data"}`` frame
+        (whose stream must be a partial-depth stream) or a raw ``depthUpdate`` event.
+        """
+        try:
+            f = _snapshot_frame.decode(lazy.payload)
+            if f.stream is None:
+                d = _depth.decode(lazy.payload)
+            else:
+                at = f.stream.find("@depth")
+                if f.data is None or at <= 0 or not f.stream[at + 6 : at + 7].isdigit():
+                    raise ValueError(f"not a partial-depth frame: stream {f.stream!r}")
+                d = f.data
+        except DECODE_FAILURES as exc:
+            raise self._error(f"{type(exc).__name__}: {exc}", lazy.payload) from None
+        return BookSnapshot(
+            venue=self.name, symbol=lazy.symbol, bids=d.bids, asks=d.asks, seq=d.last_id, ts=d.event_time or lazy.ts
+        )
+
+    def decoders(self) -> dict[str, Callable[[bytes], object]]:
+        return {
+            **super().decoders(),
+            "decode_funding_history": self.decode_funding_history,
+            "decode_funding_info": self.decode_funding_info,
+            "decode_instruments": self.decode_instruments,
+            "decode_bbo": self.decode_bbo,
+            "decode_listen_key": self.decode_listen_key,
+            "decode_ws_api": self.decode_ws_api,
+            "materialize": lambda body: self.materialize(
+                LazyBookSnapshot(venue=self.name, symbol=self.example_symbol, payload=body)
+            ),
+        }

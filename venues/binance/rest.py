@@ -1,0 +1,355 @@
+"""REST side of the Binance-compatible codec: request builders, body decoders, HTTP errors.
+
+``BinanceRest`` is a mixin of ``BinanceCodec``: builders return ``HttpRequest`` (base URL from
+the codec's ``rest_url`` option, params in the venue's order, the venue's request weight) and
+decoders turn response bodies into ``market.events``. A body that is the venue's error object
+``{"code":-1121,"msg":"Invalid symbol."}`` raises ``BinanceRestError`` — a ``VenueError`` that is
+also a ``DecodeError``, so callers that only skip unreadable bodies stay correct; an unreadable
+body raises ``DecodeError``. ``rate_limited`` turns HTTP 429/418 and ``Retry-After`` into
+``RateLimited`` for the I/O layer. Signed order builders live here too (signing in ``auth``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, ClassVar, TypeVar
+
+import msgspec
+
+from market.errors import DecodeError, PeerError, RateLimited, UsageError, VenueError
+from market.events import BBO, BookSnapshot, FundingRate, Instrument, Side
+from market.funding import asset, per_hour
+from venues.base import HttpRequest
+from venues.binance import auth
+from venues.binance.schemas import (
+    BinanceBookTickerRest,
+    BinanceErrorBody,
+    BinanceExchangeInfo,
+    BinanceFundingInfo,
+    BinanceFundingRate,
+    BinanceListenKey,
+    BinancePremiumIndex,
+    BinanceRestDepth,
+    BinanceWsApiResponse,
+)
+
+T = TypeVar("T")
+
+#: everything a decoder may raise on bad input; turned into DecodeError at the boundary
+DECODE_FAILURES = (msgspec.DecodeError, ValueError, KeyError, IndexError, TypeError, ArithmeticError)
+#: GET /fapi/v1/depth: allowed limits and their weights (same on Aster)
+DEPTH_WEIGHTS = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
+_SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
+_FORM = ("Content-Type", "application/x-www-form-urlencoded")
+
+_depth = msgspec.json.Decoder(BinanceRestDepth)
+_premium = msgspec.json.Decoder(list[BinancePremiumIndex] | BinancePremiumIndex)
+_history = msgspec.json.Decoder(list[BinanceFundingRate])
+_funding_info = msgspec.json.Decoder(list[BinanceFundingInfo])
+_exchange_info = msgspec.json.Decoder(BinanceExchangeInfo)
+_book_ticker = msgspec.json.Decoder(list[BinanceBookTickerRest] | BinanceBookTickerRest)
+_listen_key = msgspec.json.Decoder(BinanceListenKey)
+_ws_api = msgspec.json.Decoder(BinanceWsApiResponse)
+_rest_error = msgspec.json.Decoder(BinanceErrorBody)
+
+
+class BinanceRestError(VenueError, DecodeError):
+    """The venue answered a REST / WS-API request with ``{"code", "msg"}``.
+
+    A ``VenueError`` (code and message from the venue) and, so that decoders keep their
+    "result or DecodeError" contract, a ``DecodeError`` too.
+    """
+
+    def __init__(self, venue: str, code: int, message: str, status: int | None = None):
+        self.venue = venue
+        self.code = code
+        self.message = message
+        self.status = status
+        self.reason = f"venue error {code}"
+        self.head = ""
+        # no frame head: WS-API error bodies may echo request params
+        PeerError.__init__(self, f"{venue}: error {code}: {message}")
+
+
+def rate_limited(venue: str, status: int, retry_after: str | None = None) -> RateLimited | None:
+    """``RateLimited`` for HTTP 429 (slow down) and 418 (IP banned), else None.
+
+    ``retry_after`` is the ``Retry-After`` header text (seconds, as Binance and Aster send it);
+    a missing or unreadable header gives ``retry_after_s=None`` (the caller backs off itself).
+    """
+    if status not in (418, 429):
+        return None
+    seconds: float | None = None
+    if retry_after is not None:
+        try:
+            seconds = max(0.0, float(retry_after.strip()))
+        except ValueError:
+            seconds = None
+    what = "IP banned" if status == 418 else "too many requests"
+    return RateLimited(venue, status, seconds, what)
+
+
+def _guarded(fn: Callable[..., T]) -> Callable[..., T]:
+    """Decoder boundary: venue errors pass through, anything else becomes DecodeError."""
+
+    @functools.wraps(fn)
+    def wrapper(self: BinanceRest, *args: Any) -> T:
+        try:
+            return fn(self, *args)
+        except DecodeError:
+            raise
+        except DECODE_FAILURES as exc:
+            raise self._error(f"{type(exc).__name__}: {exc}", args[-1]) from None
+
+    return wrapper
+
+
+class BinanceRest:
+    """REST builders and decoders; mixed into ``BinanceCodec`` (needs ``name``, ``rest_url``)."""
+
+    name: ClassVar[str]
+    rest_url: str
+    #: weights that differ between Binance and Aster
+    premium_index_all_weight: ClassVar[int] = 10
+    funding_info_weight: ClassVar[int] = 0  # Binance: shares the 500 / 5 min pool with fundingRate
+    book_ticker_weights: ClassVar[tuple[int, int]] = (2, 5)  # (one symbol, all)
+
+    _error: Callable[[str, Any], DecodeError]
+    funding_interval: Callable[[str], int]
+    set_funding_intervals: Callable[[dict[str, int]], None]
+
+    # --- request builders --------------------------------------------------------------------
+
+    def _get(self, path: str, params: tuple[tuple[str, str], ...] = (), weight: int = 1) -> HttpRequest:
+        return HttpRequest(method="GET", url=self.rest_url + path, params=params, weight=weight)
+
+    def depth_request(self, symbol: str, limit: int = 1000) -> HttpRequest:
+        if limit not in DEPTH_WEIGHTS:
+            raise UsageError(f"{self.name}: depth limit must be one of {sorted(DEPTH_WEIGHTS)}, got {limit}")
+        params = (("symbol", symbol.upper()), ("limit", str(limit)))
+        return self._get("/fapi/v1/depth", params, DEPTH_WEIGHTS[limit])
+
+    def funding_request(self, symbol: str | None = None) -> HttpRequest:
+        if symbol is None:
+            return self._get("/fapi/v1/premiumIndex", weight=self.premium_index_all_weight)
+        return self._get("/fapi/v1/premiumIndex", (("symbol", symbol.upper()),))
+
+    def funding_history_request(
+        self, symbol: str, start_ms: int | None = None, end_ms: int | None = None, limit: int = 1000
+    ) -> HttpRequest:
+        if not 1 <= limit <= 1000:
+            raise UsageError(f"{self.name}: fundingRate limit must be 1..1000, got {limit}")
+        params = [("symbol", symbol.upper())]
+        if start_ms is not None:
+            params.append(("startTime", str(int(start_ms))))
+        if end_ms is not None:
+            params.append(("endTime", str(int(end_ms))))
+        params.append(("limit", str(limit)))
+        return self._get("/fapi/v1/fundingRate", tuple(params))
+
+    def funding_info_request(self) -> HttpRequest:
+        return self._get("/fapi/v1/fundingInfo", weight=self.funding_info_weight)
+
+    def instruments_request(self) -> HttpRequest:
+        return self._get("/fapi/v1/exchangeInfo")
+
+    def bbo_request(self, symbol: str | None = None) -> HttpRequest:
+        one, every = self.book_ticker_weights
+        if symbol is None:
+            return self._get("/fapi/v1/ticker/bookTicker", weight=every)
+        return self._get("/fapi/v1/ticker/bookTicker", (("symbol", symbol.upper()),), one)
+
+    def listen_key_request(self, method: str, api_key: str) -> HttpRequest:
+        """POST starts (or returns and extends) the key, PUT keeps it alive, DELETE closes it."""
+        if method not in ("POST", "PUT", "DELETE"):
+            raise UsageError(f"{self.name}: listenKey method must be POST, PUT or DELETE, got {method}")
+        return HttpRequest(
+            method=method, url=self.rest_url + "/fapi/v1/listenKey", headers=(("X-MBX-APIKEY", api_key),)
+        )
+
+    def new_order_request(
+        self,
+        credentials: auth.Credentials,
+        *,
+        symbol: str,
+        side: Side | str,
+        quantity: Decimal,
+        timestamp_ms: int,
+        price: Decimal | None = None,
+        order_type: str | None = None,
+        time_in_force: str = "GTC",
+        reduce_only: bool = False,
+        client_order_id: str | None = None,
+        recv_window_ms: int | None = auth.DEFAULT_RECV_WINDOW_MS,
+    ) -> HttpRequest:
+        """Signed ``POST /fapi/v1/order``: LIMIT when ``price`` is given, else MARKET."""
+        kind = order_type or ("LIMIT" if price is not None else "MARKET")
+        params = [("symbol", symbol.upper()), ("side", Side(side).value.upper()), ("type", kind)]
+        if kind == "LIMIT":
+            if price is None:
+                raise UsageError(f"{self.name}: a LIMIT order needs a price")
+            params.append(("timeInForce", time_in_force))
+        params.append(("quantity", _plain(quantity)))
+        if price is not None:
+            params.append(("price", _plain(price)))
+        if reduce_only:
+            params.append(("reduceOnly", "true"))
+        if client_order_id is not None:
+            params.append(("newClientOrderId", client_order_id))
+        return self._signed("POST", "/fapi/v1/order", credentials, params, timestamp_ms, recv_window_ms)
+
+    def cancel_order_request(
+        self,
+        credentials: auth.Credentials,
+        *,
+        symbol: str,
+        timestamp_ms: int,
+        order_id: str | int | None = None,
+        client_order_id: str | None = None,
+        recv_window_ms: int | None = auth.DEFAULT_RECV_WINDOW_MS,
+    ) -> HttpRequest:
+        """Signed ``DELETE /fapi/v1/order`` by venue order id or by our client order id."""
+        if (order_id is None) == (client_order_id is None):
+            raise UsageError(f"{self.name}: cancel needs exactly one of order_id and client_order_id")
+        params = [("symbol", symbol.upper())]
+        if order_id is not None:
+            params.append(("orderId", str(order_id)))
+        else:
+            params.append(("origClientOrderId", str(client_order_id)))
+        return self._signed("DELETE", "/fapi/v1/order", credentials, params, timestamp_ms, recv_window_ms)
+
+    def _signed(
+        self,
+        method: str,
+        path: str,
+        credentials: auth.Credentials,
+        params: list[tuple[str, str]],
+        timestamp_ms: int,
+        recv_window_ms: int | None,
+    ) -> HttpRequest:
+        body = auth.signed_body(credentials.secret, params, timestamp_ms, recv_window_ms)
+        headers = (("X-MBX-APIKEY", credentials.api_key), _FORM)
+        return HttpRequest(method=method, url=self.rest_url + path, headers=headers, body=body)
+
+    def rate_limit_error(self, status: int, retry_after: str | None = None) -> RateLimited | None:
+        """``rate_limited`` for this venue: what the I/O layer raises on HTTP 429 / 418."""
+        return rate_limited(self.name, status, retry_after)
+
+    # --- decoders ----------------------------------------------------------------------------
+
+    def _body(self, decoder: msgspec.json.Decoder, body: bytes) -> Any:
+        try:
+            return decoder.decode(body)
+        except msgspec.ValidationError as first:
+            try:
+                err = _rest_error.decode(body)
+            except msgspec.DecodeError:
+                raise first from None  # not the venue's error object either
+            raise BinanceRestError(self.name, err.code, err.msg) from None
+
+    @_guarded
+    def decode_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
+        d = self._body(_depth, body)
+        return BookSnapshot(
+            venue=self.name, symbol=symbol.upper(), bids=d.bids, asks=d.asks, seq=d.last_update_id,
+            ts=d.event_time or d.txn_time,
+        )
+
+    @_guarded
+    def decode_funding(self, body: bytes) -> list[FundingRate]:
+        """``premiumIndex`` (one object, or an array without ``symbol``); delivery contracts,
+        whose ``lastFundingRate`` is empty, are skipped."""
+        got = self._body(_premium, body)
+        rows = got if isinstance(got, list) else [got]
+        out = []
+        for p in rows:
+            if not p.lastFundingRate:
+                continue
+            rate = Decimal(p.lastFundingRate)
+            hours = self.funding_interval(p.symbol)
+            out.append(FundingRate(
+                venue=self.name, symbol=p.symbol, rate=rate, interval_hours=hours,
+                rate_per_hour=per_hour(rate, hours), mark_price=Decimal(p.markPrice),
+                index_price=Decimal(p.indexPrice), next_funding_ts=p.nextFundingTime or None, ts=p.time,
+            ))
+        return out
+
+    @_guarded
+    def decode_funding_history(self, body: bytes) -> list[FundingRate]:
+        out = []
+        for f in self._body(_history, body):
+            rate = Decimal(f.fundingRate)
+            hours = self.funding_interval(f.symbol)
+            out.append(FundingRate(
+                venue=self.name, symbol=f.symbol, rate=rate, interval_hours=hours,
+                rate_per_hour=per_hour(rate, hours), mark_price=Decimal(f.markPrice) if f.markPrice else None,
+                ts=f.fundingTime, settled=True,
+            ))
+        return out
+
+    @_guarded
+    def decode_funding_info(self, body: bytes) -> dict[str, int]:
+        """Per-symbol funding intervals (hours); also remembered for later funding events."""
+        intervals = {f.symbol: f.fundingIntervalHours for f in self._body(_funding_info, body)}
+        self.set_funding_intervals(intervals)
+        return intervals
+
+    @_guarded
+    def decode_instruments(self, body: bytes) -> list[Instrument]:
+        """Perpetual contracts from ``exchangeInfo`` (quarterlies are skipped)."""
+        out = []
+        for s in self._body(_exchange_info, body).symbols:
+            if s.contractType != "PERPETUAL":
+                continue
+            f = {flt.filterType: flt for flt in s.filters}
+            price, lot, notional = f.get("PRICE_FILTER"), f.get("LOT_SIZE"), f.get("MIN_NOTIONAL")
+            out.append(Instrument(
+                venue=self.name, symbol=s.symbol, asset=asset(s.symbol), quote=s.quoteAsset,
+                tick_size=_opt(price and price.tickSize), step_size=_opt(lot and lot.stepSize),
+                min_size=_opt(lot and lot.minQty), min_notional=_opt(notional and notional.notional),
+                funding_interval_hours=self.funding_interval(s.symbol), status=s.status,
+            ))
+        return out
+
+    @_guarded
+    def decode_bbo(self, body: bytes) -> list[BBO]:
+        got = self._body(_book_ticker, body)
+        return [
+            BBO(venue=self.name, symbol=t.symbol, bid_price=Decimal(t.bidPrice), bid_size=Decimal(t.bidQty),
+                ask_price=Decimal(t.askPrice), ask_size=Decimal(t.askQty), ts=t.time)
+            for t in (got if isinstance(got, list) else [got])
+        ]
+
+    @_guarded
+    def decode_listen_key(self, body: bytes) -> str | None:
+        """The key from a listenKey answer (REST, or WS-API ``userDataStream.start``); None for
+        the empty ``{}`` that DELETE (and Aster's PUT) return."""
+        k = _listen_key.decode(body)
+        if k.error is not None:
+            raise BinanceRestError(self.name, k.error.code, k.error.msg, status=k.status)
+        if k.code is not None:
+            raise BinanceRestError(self.name, k.code, k.msg or "")
+        if k.status is not None and k.status != 200:
+            raise BinanceRestError(self.name, k.status, "no error body", status=k.status)
+        return k.result.listenKey if k.result is not None else k.listenKey
+
+    @_guarded
+    def decode_ws_api(self, body: bytes) -> BinanceWsApiResponse:
+        """A WS-API response; a non-200 status raises ``BinanceRestError`` with the venue's code."""
+        r = _ws_api.decode(body)
+        if r.status != 200 or r.error is not None:
+            code, msg = (r.error.code, r.error.msg) if r.error is not None else (r.status, "no error body")
+            raise BinanceRestError(self.name, code, msg, status=r.status)
+        return r
+
+
+def _plain(value: Decimal | str | int) -> str:
+    """Decimal text without exponent ("1E+1" would be rejected by the venue)."""
+    d = Decimal(value)
+    return format(d, "f")
+
+
+def _opt(text: str | None) -> Decimal | None:
+    return Decimal(text) if text else None
