@@ -192,7 +192,7 @@ class StreamConnection(StreamControl):
         helpers = [self._spawn(self._heartbeat(ws), "heartbeat"), self._spawn(self._keepalive(), "keepalive")]
         if self._rotate_after:
             helpers.append(self._spawn(self._rotate_later(ws, self._rotate_after), "rotate"))
-        if not getattr(self.codec, "subscribe_after_welcome", False):
+        if not getattr(self.codec, "welcome_required", False):
             await self._subscribe_all()
         try:
             async for frame in ws:
@@ -285,7 +285,7 @@ class StreamConnection(StreamControl):
             if reply is not None:
                 self._spawn(self._send_all([reply]), "pong")
         elif kind is Connected:
-            if getattr(self.codec, "subscribe_after_welcome", False):
+            if getattr(self.codec, "welcome_required", False):
                 self._spawn(self._subscribe_all(), "subscribe")
         elif kind is SessionExpired:
             self.counters["session_expired"] += 1

@@ -67,9 +67,11 @@ class BulletSession(Session):
         self._connects = 0
 
     async def connect_params(self, codec: Codec, rest: RestClient) -> dict[str, Any]:
-        bullet = codec.decode_bullet(await rest.fetch(codec.bullet_request()))
+        # decode_bullet keeps endpoint, token and ping schedule in the codec for url()/heartbeat()
+        codec.decode_bullet(await rest.fetch(codec.bullet_request()))
+        codec.reset_session()
         self._connects += 1
-        return {"bullet": bullet, "connect_id": f"perpwire-{self._connects}"}
+        return {"connect_id": f"perpwire-{self._connects}"}
 
 
 class MetaSession(Session):
