@@ -203,8 +203,11 @@ class StreamConnection(StreamControl):
 
     async def _subscribe_all(self) -> None:
         subs = self.tracker.on_reconnect()
-        if subs:
-            await self._send_all(self.codec.subscribe(subs))
+        implicit = [s for s in subs if s.channel is Channel.ACCOUNT and self._session.account_in_url]
+        self.tracker.confirm(implicit)  # a listenKey URL is the subscription
+        explicit = [s for s in subs if s not in implicit]
+        if explicit:
+            await self._send_all(self.codec.subscribe(explicit))
         self._connected.set()
         self._backoff.reset()
         for sub in subs:

@@ -30,7 +30,7 @@ class Backoff:
 
 
 class TokenBucket:
-    """``rate`` tokens per second up to ``burst``; ``acquire(weight)`` waits for enough tokens."""
+    """"``rate`` tokens per second up to ``burst``; ``acquire(weight)`` waits for enough tokens."""
 
     def __init__(self, rate: float, burst: float, clock=time.monotonic):
         self.rate = rate
@@ -47,10 +47,14 @@ class TokenBucket:
         self._stamp = now
 
     def wait_time(self, weight: float = 1.0) -> float:
-        """Seconds until ``weight`` tokens are available (0 when they are)."""
+        """Seconds until ``weight`` tokens are available (0 when they are).
+
+        A request heavier than the whole bucket waits for a full bucket and leaves it in debt,
+        so later requests wait for the rest: heavy requests are slow, never impossible.
+        """
         self._refill()
         blocked = max(0.0, self._blocked_until - self._clock())
-        missing = max(0.0, weight - self._tokens)
+        missing = max(0.0, min(weight, self.burst) - self._tokens)
         return max(blocked, missing / self.rate if self.rate > 0 else float("inf"))
 
     async def acquire(self, weight: float = 1.0) -> float:

@@ -24,6 +24,7 @@ class Session:
     """No bootstrap: connect to ``codec.url(route)`` as is."""
 
     keepalive_interval_s: float | None = None
+    account_in_url = False  # True when the URL itself selects the account's user data
 
     async def connect_params(self, codec: Codec, rest: RestClient) -> dict[str, Any]:
         return {}
@@ -39,6 +40,7 @@ class ListenKeySession(Session):
     """Binance-style user data: a listenKey created by POST and kept alive by PUT."""
 
     keepalive_interval_s = 30 * 60.0
+    account_in_url = True
 
     def __init__(self, config: StreamConfig):
         if config.api_key is None:

@@ -9,7 +9,8 @@ A codec names its rule (``codec.sequence_rule``); the book asks the rule three q
 Rules shipped here:
 
 - ``PU_CHAIN`` (Binance USD-M, Aster): drop ``u < lastUpdateId``; the first delta straddles,
-  ``U <= lastUpdateId <= u``; then ``pu`` equals the previous ``u``.
+  ``U <= lastUpdateId <= u``, or starts right after it (``pu == lastUpdateId``); then ``pu``
+  equals the previous ``u``.
 - ``CONTIGUOUS`` (Backpack ``U == prev u + 1``, KuCoin, Bybit): ids have no holes.
 - ``PREV_NONCE`` (Lighter): ``begin_nonce`` equals the previous ``nonce``; never ``offset``,
   which restarts on reconnect.
@@ -42,7 +43,8 @@ class _PuChain(SequenceRule):
         return d.seq < seq
 
     def bridges(self, d: BookDelta, seq: int) -> bool:
-        return d.first_seq <= seq <= d.seq
+        # the documented straddle, or an event that starts right after the snapshot (pu == it)
+        return d.first_seq <= seq <= d.seq or d.prev_seq == seq
 
     def follows(self, d: BookDelta, seq: int) -> bool:
         return d.prev_seq == seq

@@ -145,3 +145,15 @@ async def test_silent_socket_is_reconnected_by_watchdog(server):
         assert conn.stats()["stalls"] >= 1
     finally:
         await conn.stop()
+
+
+async def test_token_bucket_heavier_than_burst_waits_then_goes_into_debt():
+    from actors.pacing import TokenBucket
+
+    now = [0.0]
+    bucket = TokenBucket(rate=10, burst=5, clock=lambda: now[0])
+    assert bucket.wait_time(20) == 0  # a full bucket lets a heavy request through
+    await bucket.acquire(20)
+    assert bucket.wait_time(1) == pytest.approx(1.6)  # 15 of debt plus 1 token at 10/s
+    bucket.penalize(3.0)
+    assert bucket.wait_time(1) >= 3.0

@@ -270,3 +270,13 @@ def test_book_lazy_snapshot_that_fails_to_decode_resyncs_instead_of_raising():
     book.apply(LazyBookSnapshot(venue="t", symbol="X", payload=b"{bad}"))
     assert book.top(5) == ((), ())
     assert book.state is SyncState.RESYNCING and book.bad_frames == 1
+
+
+def test_book_pu_chain_first_delta_starting_right_after_snapshot_bridges():
+    book = OrderBook("t", "X", PU_CHAIN)
+    book.apply(snap(10))
+    assert book.apply(delta(11, 15, 10, bids=[("100", "3")])) is None
+    assert book.seq == 15 and book.best_bid() == (D(100), D(3))
+    other = OrderBook("t", "X", PU_CHAIN)
+    other.apply(snap(10))
+    assert isinstance(other.apply(delta(12, 15, 11)), Resync)
