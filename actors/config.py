@@ -85,9 +85,10 @@ class StreamConfig(BaseModel):
     backoff_cap_s: float = Field(30.0, gt=0)
     resume_timeout_s: float = Field(5.0, gt=0)
     fresh_age_ms: int = Field(2_000, gt=0, description="a resumed book must be at most this old")
-    snapshot_limit: int = Field(1000, gt=0)
-    rest_rate_per_s: float = Field(10.0, gt=0, description="REST budget in venue weight units per second")
-    rest_burst: float = Field(60.0, gt=0, description="REST weight that may be spent at once")
+    snapshot_limit: int = Field(100, gt=0, description="REST snapshot depth; deeper levels fill in from deltas")
+    rest_rate_per_s: float = Field(20.0, gt=0, description="REST budget in venue weight units per second "
+                                   "(half of Aster/Binance's 2400/min)")
+    rest_burst: float = Field(100.0, gt=0, description="REST weight that may be spent at once")
     push_interval_s: float = Field(0.25, gt=0, description="conflated funding pushes at most this often")
     cooldown_s: float = Field(0.0, ge=0, description="keep market data on this long after the last resume")
     api_key: SecretRef | None = None

@@ -73,8 +73,9 @@ class StubCodec(Codec):
 
 
 class StubServer:
-    def __init__(self, period_s: float = 0.01):
+    def __init__(self, period_s: float = 0.01, levels: int = 1):
         self.period_s = period_s
+        self.levels = levels
         self.sent: Counter[str] = Counter()
         self.connections = 0
         self.subscribed: list[set[str]] = []
@@ -116,7 +117,9 @@ class StubServer:
                     channel, sym = topic.split(":")
                     seq += 1
                     if channel in ("book", "depth"):
-                        book = {"t": "book", "s": sym, "seq": seq, "b": [["100", "1"]], "a": [["101", "2"]]}
+                        bids = [[str(100 - i), "1"] for i in range(self.levels)]
+                        asks = [[str(101 + i), "2"] for i in range(self.levels)]
+                        book = {"t": "book", "s": sym, "seq": seq, "b": bids, "a": asks}
                         frame = json.dumps(book)
                     elif channel == "account":
                         self.order_seq += 1
