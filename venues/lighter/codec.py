@@ -1,0 +1,314 @@
+"""Lighter WebSocket codec: one socket for public and private channels, nonce-chained books.
+
+Session: connect to ``ws_url`` (``…/stream``), wait for ``connected`` (→ ``Connected``), then
+send one ``{"type":"subscribe","channel":"order_book/36"}`` per channel (private ones carry
+``"auth"``). Channels go out with ``/`` and come back with ``:``; the codec maps both ways and
+names channels in ``Subscribed``/``Unsubscribed`` in the outbound spelling. There is no ack
+frame: the first ``subscribed/<name>`` frame (the snapshot) is the ack. Error frames carry no
+channel or id (→ ``VenueRejected``; the channel is read from the message when it names one).
+Server ``{"type":"ping"}`` → ``Ping``; the client also sends ``{"type":"ping"}`` every 30 s
+(the server drops sockets silent for 2 min). Connections last at most 24 h.
+
+Books (DEPTH = ``order_book/{id}``): ``subscribed/order_book`` → BookSnapshot(seq=nonce), each
+``update/order_book`` → BookDelta(first_seq=prev_seq=begin_nonce, seq=nonce) under PREV_NONCE.
+``offset`` is never read (it restarts per API server). A delta without ``begin_nonce`` (pre-Dec
+2025 wire) gets prev_seq=-1, which the book treats as a gap. Repair = ``resync_frames(symbol)``
+(unsubscribe + subscribe; a bare re-subscribe is refused with 30003 and sends no snapshot).
+
+Funding (FUNDING ``market_stats/{id}``, FUNDING_ALL ``market_stats/all``): ``current_funding_rate``
+is percent per hour → FundingRate(rate = pct/100 per 1 h interval), next_funding_ts = the hour
+after ``funding_timestamp``. ACCOUNT = ``account_all/{account}`` + ``account_all_orders/{account}``.
+Symbols are market indices as text ("1"); ``markets`` maps them to names after decode_instruments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import msgspec
+from msgspec.structs import astuple
+
+from market.errors import SubscriptionError
+from market.events import (
+    BBO,
+    BookDelta,
+    BookSnapshot,
+    Connected,
+    Event,
+    FundingRate,
+    Ping,
+    Pong,
+    SessionExpired,
+    Subscribed,
+    Unsubscribed,
+    VenueRejected,
+)
+from market.sequence import PREV_NONCE
+from market.units import dec, ms_from_us
+from venues.base import Channel, Codec, Subscription
+from venues.lighter import account
+from venues.lighter.rest import (
+    DEFAULT_INTERVAL_HOURS,
+    READ_ERRORS,
+    REST_URL,
+    VENUE,
+    LighterRest,
+    next_funding_ms,
+    pct_rate,
+)
+from venues.lighter.schemas import LighterFrame, LighterMarketStats, LighterOrderBook
+
+WS_URL = "wss://mainnet.zklighter.elliot.ai/stream"
+_FRAME = msgspec.json.Decoder(LighterFrame)
+_STATS_ONE = msgspec.json.Decoder(LighterMarketStats)
+_STATS_ALL = msgspec.json.Decoder(dict[str, LighterMarketStats])
+_PING = '{"type":"ping"}'
+_PONG = '{"type":"pong"}'
+_PRIVATE = frozenset({"account_all", "account_all_orders", "account_all_positions", "account_all_trades",
+                      "account_all_assets", "account_orders", "account_tx", "account_market", "user_stats",
+                      "notification"})
+_Handler = Callable[[LighterFrame, str, bool], list[Event]]
+
+
+class LighterCodec(LighterRest, Codec):
+    """Lighter perps. Options: ``ws_url`` (full ``…/stream`` URL), ``rest_url`` (REST base),
+    ``auth_token`` (for private channels; rotate with ``set_auth_token``), ``account_index`` (the
+    ACCOUNT channels' default account), ``markets`` (market id text → name, else learned by
+    ``decode_instruments``), ``funding_interval_hours`` (1), ``readonly`` (append ``?readonly=true``,
+    for read-only access from restricted regions)."""
+
+    name = VENUE
+    sequence_rule = PREV_NONCE
+    heartbeat_interval_s = 30.0  # docs: send something at least every 2 min
+    max_connection_age_s = 24 * 3600.0
+    example_symbol = "1"
+    welcome_required = True  # subscribe after ``connected``
+    max_topics_per_connection = 100
+
+    def __init__(
+        self,
+        *,
+        ws_url: str = WS_URL,
+        rest_url: str = REST_URL,
+        auth_token: str | None = None,
+        account_index: int | None = None,
+        markets: dict[str, str] | None = None,
+        funding_interval_hours: int = DEFAULT_INTERVAL_HOURS,
+        readonly: bool = False,
+    ):
+        super().__init__()
+        self.ws_url = ws_url
+        self.rest_url = rest_url.rstrip("/")
+        self._auth_token = auth_token
+        self.account_index = account_index
+        self.markets: dict[str, str] = dict(markets or {})
+        self.interval_hours = funding_interval_hours
+        self.readonly = readonly
+        self._history_symbol: str | None = None
+        self._outbound: dict[str, str] = {}  # inbound channel ("order_book:0") -> outbound ("order_book/0")
+        self._handlers: dict[str, _Handler] = {
+            "order_book": self._order_book,
+            "market_stats": self._market_stats,
+            "trade": self._trades,
+            "ticker": self._ticker,
+            "account_all": self._account,
+            "account": self._account,  # the docs example's spelling of account_all
+            "account_all_orders": self._account,
+            "account_all_positions": self._account,
+            "account_all_trades": self._account,
+            "account_all_assets": self._account,
+            "user_stats": self._account,
+        }
+
+    def __repr__(self) -> str:  # never show the token
+        return f"LighterCodec(ws_url={self.ws_url!r}, account_index={self.account_index!r})"
+
+    def set_auth_token(self, token: str | None) -> None:
+        """Replace the auth token (tokens last at most 8 h; rotate before expiry)."""
+        self._auth_token = token
+
+    def reset_session(self) -> None:
+        """Forget the channel map of the last connection (call on reconnect)."""
+        self._outbound.clear()
+
+    # --- connection and subscriptions --------------------------------------------------------
+
+    def url(self, stream: str = "market", **params: object) -> str:
+        return f"{self.ws_url}?readonly=true" if self.readonly else self.ws_url
+
+    def heartbeat(self) -> str:
+        return _PING
+
+    def pong(self, ping: Ping) -> str:
+        return _PONG
+
+    def topics(self, sub: Subscription) -> tuple[str, ...]:
+        """Outbound channel names of one subscription (ACCOUNT is two channels)."""
+        ch = sub.channel
+        if ch is Channel.FUNDING_ALL:
+            return ("market_stats/all",)
+        if ch is Channel.ACCOUNT:
+            acct = sub.symbol if sub.symbol is not None else self.account_index
+            if acct is None or not str(acct).isdigit():
+                raise SubscriptionError("lighter: ACCOUNT needs an account index (option account_index)")
+            return (f"account_all/{acct}", f"account_all_orders/{acct}")
+        prefix = {Channel.DEPTH: "order_book", Channel.FUNDING: "market_stats", Channel.TRADES: "trade",
+                  Channel.BBO: "ticker"}.get(ch)
+        if prefix is None:
+            raise SubscriptionError(f"lighter: no channel for {ch.value} (Lighter has no BOOK/LIQUIDATIONS stream;"
+                                    " liquidations come on TRADES)")
+        if sub.symbol is None or not sub.symbol.isdigit():
+            raise SubscriptionError(f"lighter: {ch.value} needs a market index as symbol, got {sub.symbol!r}")
+        return (f"{prefix}/{sub.symbol}",)
+
+    def topic(self, sub: Subscription) -> str:
+        return self.topics(sub)[0]
+
+    def subscribe(self, subs: Iterable[Subscription]) -> list[str]:
+        return self._frames("subscribe", subs)
+
+    def unsubscribe(self, subs: Iterable[Subscription]) -> list[str]:
+        return self._frames("unsubscribe", subs)
+
+    def resync_frames(self, symbol: str) -> list[str]:
+        """Frames that re-seed one book: unsubscribe, then subscribe (a fresh snapshot follows)."""
+        sub = [Subscription(Channel.DEPTH, symbol)]
+        return self.unsubscribe(sub) + self.subscribe(sub)
+
+    def _frames(self, verb: str, subs: Iterable[Subscription]) -> list[str]:
+        out = []
+        for sub in subs:
+            for channel in self.topics(sub):
+                name, _, rest = channel.partition("/")
+                # multi-segment channels ack as name + first id ("account_orders/1/2" -> "account_orders:1")
+                self._outbound[f"{name}:{rest.partition('/')[0]}"] = channel
+                msg: dict[str, str] = {"type": verb, "channel": channel}
+                if name in _PRIVATE:
+                    if self._auth_token is None:
+                        raise SubscriptionError(f"lighter: {name} needs an auth token (option auth_token)")
+                    msg["auth"] = self._auth_token
+                out.append(msgspec.json.encode(msg).decode())
+        return out
+
+    def outbound(self, inbound: str) -> str:
+        """``order_book:0`` → ``order_book/0`` (the name we subscribed with when known)."""
+        known = self._outbound.get(inbound)
+        return known if known is not None else inbound.replace(":", "/", 1)
+
+    # --- decoding ------------------------------------------------------------------------------
+
+    def decode(self, frame: bytes | str) -> list[Event]:
+        stats = self.stats
+        stats.frames += 1
+        try:
+            f = _FRAME.decode(frame)
+            ob = f.order_book
+            if f.type == "update/order_book" and ob is not None and ob.nonce is not None:
+                # the hot path: a book delta (PREV_NONCE: begin_nonce is both first and prev)
+                _, sep, symbol = f.channel.partition(":")
+                if not sep:
+                    raise ValueError("order_book frame without a channel id")
+                prev = ob.begin_nonce if ob.begin_nonce is not None else -1
+                events: list[Event] = [BookDelta(
+                    venue=VENUE, symbol=symbol, bids=tuple(map(astuple, ob.bids)), asks=tuple(map(astuple, ob.asks)),
+                    first_seq=prev, prev_seq=prev, seq=ob.nonce, ts=f.timestamp or ob.last_updated_at // 1000,
+                )]
+            else:
+                events = self._decode_other(f)
+        except READ_ERRORS as exc:
+            raise self._error(str(exc), frame) from None
+        stats.events += len(events)
+        return events
+
+    def _decode_other(self, f: LighterFrame) -> list[Event]:
+        kind, _, name = f.type.partition("/")
+        if kind != "update" and kind != "subscribed":
+            return self._control(f, kind)
+        handler = self._handlers.get(name)
+        if handler is None:
+            return self._unknown(f.type)
+        _, sep, ident = f.channel.partition(":")
+        if not sep:
+            raise ValueError(f"{f.type} frame without a channel id")
+        events = handler(f, ident, kind == "subscribed")
+        if kind == "subscribed":
+            events.insert(0, Subscribed(venue=VENUE, channels=(self.outbound(f.channel),)))
+        return events
+
+    def _control(self, f: LighterFrame, kind: str) -> list[Event]:
+        if f.error is not None:
+            msg = f.error.message
+            _, sep, tail = msg.rpartition(" : ")
+            channel = self.outbound(tail) if sep and ":" in tail and " " not in tail else None
+            return [VenueRejected(venue=VENUE, code=str(f.error.code), message=msg, channel=channel)]
+        if kind == "connected":
+            return [Connected(venue=VENUE, session_id=f.session_id, ts=f.timestamp)]
+        if kind == "ping":
+            return [Ping(venue=VENUE, payload=_PING)]
+        if kind == "pong":
+            return [Pong(venue=VENUE, ts=f.timestamp)]
+        if kind == "unsubscribed":
+            if not f.channel:
+                raise ValueError("unsubscribed without a channel")
+            return [Unsubscribed(venue=VENUE, channels=(self.outbound(f.channel),))]
+        if kind == "shutdown":
+            return [SessionExpired(venue=VENUE, reason=f"server shutdown in {f.close_in_ms} ms", ts=f.timestamp)]
+        return self._unknown(f.type or "frame without type")
+
+    def _order_book(self, f: LighterFrame, symbol: str, first: bool) -> list[Event]:
+        ob: LighterOrderBook | None = f.order_book
+        if ob is None or ob.nonce is None:
+            # frames without nonce (docs before Dec 2025) have only ``offset``, which cannot chain
+            raise ValueError("order_book frame without nonce")
+        bids = tuple(map(astuple, ob.bids))
+        asks = tuple(map(astuple, ob.asks))
+        ts = f.timestamp or ob.last_updated_at // 1000
+        if first:
+            return [BookSnapshot(venue=VENUE, symbol=symbol, bids=bids, asks=asks, seq=ob.nonce, ts=ts)]
+        prev = ob.begin_nonce if ob.begin_nonce is not None else -1
+        return [BookDelta(venue=VENUE, symbol=symbol, bids=bids, asks=asks, first_seq=prev, prev_seq=prev,
+                          seq=ob.nonce, ts=ts)]
+
+    def _market_stats(self, f: LighterFrame, ident: str, first: bool) -> list[Event]:
+        if not f.market_stats:
+            raise ValueError("market_stats frame without market_stats")
+        rows = _STATS_ALL.decode(f.market_stats).values() if ident == "all" else (_STATS_ONE.decode(f.market_stats),)
+        h = self.interval_hours
+        out: list[Event] = []
+        for s in rows:
+            rate, hourly = pct_rate(s.current_funding_rate, h)
+            symbol = str(s.market_id)
+            if s.symbol:
+                self.markets.setdefault(symbol, s.symbol)
+            out.append(FundingRate(
+                venue=VENUE, symbol=symbol, rate=rate, interval_hours=h, rate_per_hour=hourly,
+                mark_price=dec(s.mark_price) if s.mark_price is not None else None,
+                index_price=dec(s.index_price) if s.index_price is not None else None,
+                next_funding_ts=next_funding_ms(s.funding_timestamp, h) if s.funding_timestamp else None,
+                ts=f.timestamp,
+            ))
+        return out
+
+    def _trades(self, f: LighterFrame, symbol: str, first: bool) -> list[Event]:
+        if not isinstance(f.trades, list | None):
+            raise ValueError("trade frame with a trades map")
+        return account.public_trades(f.trades or [], f.liquidation_trades or [])
+
+    def _ticker(self, f: LighterFrame, symbol: str, first: bool) -> list[Event]:
+        t = f.ticker
+        if t is None:
+            raise ValueError("ticker frame without ticker")
+        return [BBO(venue=VENUE, symbol=symbol, bid_price=dec(t.b.price), bid_size=dec(t.b.size),
+                    ask_price=dec(t.a.price), ask_size=dec(t.a.size),
+                    ts=f.timestamp or ms_from_us(t.last_updated_at), seq=f.nonce)]
+
+    def _account(self, f: LighterFrame, ident: str, first: bool) -> list[Event]:
+        return account.account_events(f, int(ident))
+
+    def decoders(self) -> dict[str, Callable[[bytes], object]]:
+        return {
+            **super().decoders(),
+            "decode_instruments": self.decode_instruments,
+            "decode_funding_history": lambda body: self.decode_funding_history(body, self.example_symbol),
+        }
+
