@@ -25,7 +25,7 @@ bench: $(STAMP)
 	$(PY) bench/streams.py
 
 demo: $(STAMP)
-	$(VENV)/bin/perpwire demo --duration $${DEMO_SECONDS:-60}
+	$(VENV)/bin/perpwire demo --duration $${DEMO_SECONDS:-45}
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -16,6 +16,7 @@ import venues
 from actors.app import AppConfig
 from actors.pacing import TokenBucket
 from actors.rest import RestClient
+from actors.topology import LAYOUTS
 from market.errors import PerpwireError
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,11 @@ async def fetch_history(venue: str, symbol: str, start_ms: int, end_ms: int, *, 
     return out
 
 
-async def backfill_history(runtime, cfg: AppConfig, days: float = 30.0) -> int:
+async def backfill_history(runtime, cfg: AppConfig, days: float = 30.0, *, budget_scale: float = 1.0) -> int:
+    """Backfill every configured venue-symbol in parallel; ``budget_scale`` > 1 only for the
+    local simulator, which has no rate limits to respect."""
     end = int(time.time() * 1000)
     start = end - int(days * DAY_MS)
-    total = 0
 
     async def one(venue: str, symbol: str, rest: RestClient) -> int:
         try:
@@ -56,12 +58,14 @@ async def backfill_history(runtime, cfg: AppConfig, days: float = 30.0) -> int:
             await runtime.store.backfill.remote(rates)
         return len(rates)
 
-    for venue, vc in cfg.venues.items():
-        rest = RestClient(venue, TokenBucket(10.0, 20.0))
+    async def venue_rows(venue: str, symbols: list[str]) -> int:
+        layout = LAYOUTS[venue]
+        rest = RestClient(venue, TokenBucket(layout.rest_rate_per_s * budget_scale, layout.rest_burst * budget_scale))
         try:
-            counts = await asyncio.gather(*(one(venue, s, rest) for s in vc.symbols))
-            total += sum(counts)
+            return sum(await asyncio.gather(*(one(venue, s, rest) for s in symbols)))
         finally:
             await rest.close()
+
+    total = sum(await asyncio.gather(*(venue_rows(v, vc.symbols) for v, vc in cfg.venues.items())))
     await runtime.store.flush.remote()
     return total

@@ -57,7 +57,7 @@ def demo_config(sim: Simulator, *, store_url: str, notional: str = "2000") -> Ap
     }, "demo")
 
 
-async def run_demo(duration_s: float = 60.0, seed: int = 7, speed: float = 60.0, *, store_url: str,
+async def run_demo(duration_s: float = 45.0, seed: int = 7, speed: float = 180.0, *, store_url: str,
                    live: bool = True) -> dict[str, Any]:
     sim = Simulator(seed=seed, speed=speed, venues=DEMO_VENUES)
     await sim.start()
@@ -69,17 +69,18 @@ async def run_demo(duration_s: float = 60.0, seed: int = 7, speed: float = 60.0,
         strategy = cfg.strategy
         cfg.strategy = None  # submitted after the backfill, once z-scores exist
         await runtime.start()
-        rows = await backfill_history(runtime, cfg, days=30)
-        log.info("backfilled %d settled funding rates", rows)
+        log.warning("demo: %d stream actors up in %.1f s", sum(map(len, runtime.streams.values())),
+                    time.monotonic() - started)
+        rows = await backfill_history(runtime, cfg, days=30, budget_scale=20.0)  # the simulator has no limits
+        log.warning("demo: backfilled %d settled funding rates (%.1f s)", rows, time.monotonic() - started)
         windows = await runtime.store.window_stats.remote(30.0)
         await runtime.coordinator.load_stats.remote(windows)
         runtime.strategy_id = await runtime.coordinator.submit.remote(strategy.name, strategy.params)
         script = asyncio.create_task(_script(sim, duration_s))
-        remaining = max(5.0, duration_s - (time.monotonic() - started))
         if live:
-            await run_live_view(runtime, remaining, sim=sim)
+            await run_live_view(runtime, duration_s, sim=sim)
         else:
-            await asyncio.sleep(remaining)
+            await asyncio.sleep(duration_s)
         script.cancel()
         status = await runtime.status()
         summary = {"status": status, "positions": await runtime.coordinator.positions.remote(),
@@ -94,10 +95,10 @@ async def run_demo(duration_s: float = 60.0, seed: int = 7, speed: float = 60.0,
 
 
 async def _script(sim: Simulator, duration_s: float) -> None:
-    """One shock on Backpack BTC a few seconds in, faded back before the end of the run."""
-    await asyncio.sleep(min(8.0, duration_s * 0.15))
-    log.info("demo: funding shock on backpack BTC (+0.05 %/h)")
+    """One shock on Backpack BTC a few seconds in, faded back well before the end of the run."""
+    await asyncio.sleep(min(5.0, duration_s * 0.1))
+    log.warning("demo: funding shock on backpack BTC (+0.05 %/h)")
     sim.shock_funding("backpack", "BTC", Decimal("0.0005"), per_hour=True)
-    await asyncio.sleep(max(10.0, duration_s * 0.4))
-    log.info("demo: backpack BTC funding back to normal")
+    await asyncio.sleep(duration_s * 0.45)
+    log.warning("demo: backpack BTC funding back to normal")
     sim.shock_funding("backpack", "BTC", Decimal("0.0000125"), per_hour=True)

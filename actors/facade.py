@@ -46,13 +46,13 @@ async def call(target, method: str, *args):
 
 class VenueFacade:
     def __init__(self, venue: str, streams: dict[str, Any], *, book_symbols: dict[str, str] | None = None,
-                 codec_options: dict | None = None, fresh_age_ms: int = 2_000, rest_rate_per_s: float = 5.0):
+                 codec_options: dict | None = None, fresh_age_ms: int = 2_000):
         self.venue = venue
         self.streams = streams  # connection name -> handle
         self.layout = LAYOUTS[venue]
         self._book_symbols = book_symbols or {}  # symbol -> connection name holding its book
         self.codec = venues.codec(venue, **(codec_options or {}))
-        self.rest = RestClient(venue, TokenBucket(rest_rate_per_s, rest_rate_per_s * 2))
+        self.rest = RestClient(venue, TokenBucket(self.layout.rest_rate_per_s, self.layout.rest_burst))
         self.fresh_age_ms = fresh_age_ms
 
     def _owner(self, symbol: str, kind: str) -> Any:

@@ -25,6 +25,11 @@ class VenueLayout:
     book_stream: str = "depth"
     bbo_stream: str = "depth"
     funding_per_symbol: bool = False
+    # REST budget in the venue's own weight units (half the published limit, so other clients of
+    # the same key keep room): Aster/Binance 2400/min, Lighter ~60 req/min of weight 300,
+    # Hyperliquid 1200/min, Bybit ~600 req/5 s, KuCoin ~2000/30 s, Backpack undocumented.
+    rest_rate_per_s: float = 20.0
+    rest_burst: float = 100.0
     extra: dict = field(default_factory=dict)
 
 
@@ -49,13 +54,13 @@ LAYOUTS: dict[str, VenueLayout] = {
     "lighter": VenueLayout(
         streams={"unified": ((Channel.DEPTH,), (Channel.FUNDING_ALL, Channel.ACCOUNT), True)},
         needs_account=frozenset({"unified"}), resync_by_resubscribe=True, book_stream="unified",
-        bbo_stream="unified",
+        bbo_stream="unified", rest_rate_per_s=150.0, rest_burst=600.0,
     ),
     "binance": VenueLayout(streams={"funding": ((), (Channel.FUNDING_ALL,), False)}),
     "bybit": VenueLayout(streams={"funding": ((Channel.FUNDING,), (), False)}, funding_per_symbol=True,
                          resync_by_resubscribe=True),
     "hyperliquid": VenueLayout(streams={"funding": ((Channel.FUNDING,), (), False)}, funding_per_symbol=True,
-                               resync_by_resubscribe=True),
+                               resync_by_resubscribe=True, rest_rate_per_s=10.0, rest_burst=100.0),
     "kucoin": VenueLayout(streams={"funding": ((Channel.FUNDING,), (), False)}, funding_per_symbol=True),
 }
 
@@ -86,9 +91,11 @@ def streams_for(venue: str, symbols: list[str], *, trading: bool = False, book_s
             subs += [{"channel": c} for c in whole]
             if not subs:
                 continue
+            fields = {"rest_rate_per_s": layout.rest_rate_per_s, "rest_burst": layout.rest_burst,
+                      **(overrides or {})}
             out.append(StreamConfig(
                 venue=venue, name=name if i == 0 else f"{name}-{i}", subscriptions=subs,
                 pausable=pausable and any(c in (Channel.DEPTH, Channel.BOOK, Channel.BBO) for c in per_symbol),
-                codec_options=dict(codec_options or {}), **(overrides or {}),
+                codec_options=dict(codec_options or {}), **fields,
             ))
     return out

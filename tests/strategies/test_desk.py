@@ -66,3 +66,13 @@ def test_desk_position_view_has_current_spread_and_pnl():
     [view] = desk.position_views()
     assert view.id == pos.id and view.current_spread_per_hour == D("0.00003")
     assert view.price_pnl_fraction == D(-2) / D(200) and view.next_funding_ts == H
+
+
+def test_desk_settlement_uses_the_venue_clock_not_ours():
+    desk = _desk()
+    pos = desk.ledger.open(asset="BTC", long=LegState(venue="aster", symbol="BTCUSDT", qty=D(1), entry_price=D(100)),
+                           short=LegState(venue="backpack", symbol="BTC_USDC_PERP", qty=D(1), entry_price=D(100)),
+                           opened_ms=0, entry_spread_per_hour=D(0), fees=D(0))
+    desk.ingest([rate("backpack", "BTC_USDC_PERP", "0.0002", H - 5, next_ts=H)], now_ms=10)
+    desk.ingest([rate("backpack", "BTC_USDC_PERP", "0.0001", H + 5, next_ts=2 * H)], now_ms=20)  # our clock lags
+    assert desk.settlements == 1 and pos.funding == D("0.0002") * 100
