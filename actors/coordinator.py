@@ -139,6 +139,18 @@ class Coordinator:
                         **{k: str(v) for k, v in p.pnl().items()}})
         return out
 
+    async def orders(self) -> list[dict]:
+        """Every order the broker placed, oldest first."""
+        if self.broker is None:
+            return []
+        return [{"venue": o.venue, "symbol": o.symbol, "side": o.side.value, "status": o.status.value,
+                 "requested": str(o.requested), "filled": str(o.filled), "reason": o.reason}
+                for o in self.broker.orders]
+
+    async def reject_next_order(self, venue: str, reason: str = "rejected by venue") -> None:
+        """Make the paper broker refuse the next order on ``venue`` (drills and tests)."""
+        self.broker.reject_next(venue, reason)
+
     async def summary(self) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
         return {

@@ -63,8 +63,10 @@ class FundingDesk:
         """The next funding time moved on: the previous estimate was settled at that time."""
         if prev is None or prev.next_funding_ts is None or ev.next_funding_ts is None:
             return
-        venue_now = ev.ts or now_ms  # the venue's clock decides when it settled
-        if ev.next_funding_ts > prev.next_funding_ts and venue_now >= prev.next_funding_ts:
+        # the venue's clock decides; a venue that sends no time (Lighter market_stats) only moves
+        # its next funding time on after settling, so the move is the evidence
+        settled = ev.ts >= prev.next_funding_ts if ev.ts else True
+        if ev.next_funding_ts > prev.next_funding_ts and settled:
             mark = prev.mark_price or ev.mark_price
             if mark is not None and any(True for _ in self.ledger.legs_on(ev.venue, ev.symbol)):
                 self.ledger.settle_funding(ev.venue, ev.symbol, prev.rate, mark)
