@@ -1,0 +1,1 @@
+"""Backpack Exchange perpetuals: sans-I/O codec (``venues.backpack.codec.BackpackCodec``)."""
