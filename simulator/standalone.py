@@ -1,0 +1,69 @@
+"""Run the simulator on its own: ``python -m simulator`` or ``run_standalone()`` (the CLI's entry).
+
+Starts a ``Simulator`` with the given options, mints one throwaway credential per venue that
+takes signed requests, prints one JSON document (the base URL, each venue's ``ws``/``rest`` base
+URLs, the control API and the credentials' public halves — secrets are served by
+``GET /_control/accounts`` on loopback only, never printed) and runs until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from simulator.server import Simulator
+
+_SIGNED_VENUES = ("aster", "binance", "backpack", "lighter")
+
+
+async def serve(sim: Simulator, out: TextIO = sys.stdout, stop: asyncio.Event | None = None) -> None:
+    """Start ``sim``, print its URLs, wait for ``stop`` (or SIGINT/SIGTERM), then stop it."""
+    await sim.start()
+    try:
+        keys = {v: sim.new_api_key(v) for v in _SIGNED_VENUES if v in sim.venues}
+        info: dict[str, Any] = {
+            "base_url": sim.base_url,
+            "venues": sim.urls,
+            "control": f"{sim.base_url}/_control",
+            "replay": f"ws://{sim.host}:{sim.port}/replay/<name>",
+            "api_keys": {v: {"key": k.key, "account": k.account} for v, k in keys.items()},
+        }
+        out.write(json.dumps(info, indent=2) + "\n")
+        out.flush()
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await sim.stop()
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="perpwire sim", description="Run the perpwire exchange simulator.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--speed", type=float, default=1.0, help="market seconds per real second")
+    p.add_argument("--tick", type=float, default=0.05, help="real seconds per model tick")
+    p.add_argument("--venues", default=None, help="comma-separated subset (default: all)")
+    return p.parse_args(argv)
+
+
+def run_standalone(argv: Sequence[str] | None = None, **options: Any) -> None:
+    """Blocking entry point: ``options`` override the parsed command line (keyword names as in
+    ``Simulator``)."""
+    args = parse_args(argv)
+    kwargs: dict[str, Any] = {"host": args.host, "port": args.port, "seed": args.seed, "speed": args.speed,
+                              "tick_s": args.tick}  # fmt: skip
+    if args.venues:
+        kwargs["venues"] = [v.strip() for v in args.venues.split(",") if v.strip()]
+    kwargs.update(options)
+    asyncio.run(serve(Simulator(**kwargs)))

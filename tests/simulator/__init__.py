@@ -1,0 +1,1 @@
+"""Simulator tests: real websockets/aiohttp clients against the simulator on loopback."""
