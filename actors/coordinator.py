@@ -105,8 +105,8 @@ class Coordinator:
         now = int(time.time() * 1000)
         if self.desk.ingest(batch, now):
             newest = max((e.ts for e in batch), default=0)
-            if newest:
-                self.latencies_ms.append(max(0, now - newest))
+            if 0 < newest <= now:  # a venue clock ahead of ours (or a simulated one) says nothing
+                self.latencies_ms.append(now - newest)
                 del self.latencies_ms[:-1000]
             for wake in self._wakes.values():
                 wake.set()

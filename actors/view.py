@@ -129,4 +129,6 @@ def render_summary(summary: dict[str, Any]) -> None:
         console.print("resume to fresh book: no resumes")
     c = status["coordinator"]
     console.print(f"funding rates ingested {c['rates_ingested']} ({c['immediate']} immediate), backfilled "
-                  f"{summary['backfilled']} settled rates; update-to-rank p50 {c['update_to_rank_p50_ms']} ms")
+                  f"{summary['backfilled']} settled rates; exchange-time-to-rank p50 "
+                  f"{c['update_to_rank_p50_ms'] if c['update_to_rank_p50_ms'] is not None else 'n/a (simulated clock)'}"
+                  + (" ms" if c["update_to_rank_p50_ms"] is not None else ""))
