@@ -151,7 +151,8 @@ async def run(args: argparse.Namespace) -> None:
             total_recv += c.frames
             total_bytes += c.bytes
             emit(venue=v, clients=args.clients, server_frames_per_s=round(sent / elapsed),
-                 client_frames_per_s=round(c.frames / elapsed), client_mb_per_s=round(c.bytes / elapsed / 1e6, 2))  # fmt: skip
+                 client_frames_per_s=round(c.frames / elapsed),
+                 client_mb_per_s=round(c.bytes / elapsed / 1e6, 2))
         emit(venue="all", clients=args.clients, connections=len(conns), seconds=round(elapsed, 1),
              server_frames_per_s=round(total_sent / elapsed), client_frames_per_s=round(total_recv / elapsed),
              client_mb_per_s=round(total_bytes / elapsed / 1e6, 2), tick_ratio=round(tick_ratio, 3),
