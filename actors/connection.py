@@ -101,6 +101,7 @@ class StreamConnection(StreamControl):
         self._stopping = False
         self._rotate = False
         self._resyncing: set[str] = set()
+        self._quiet: set[str] = set()  # symbols whose market data is paused
         self._dirty_funding: dict[str, FundingRate] = {}
         self._last_frame = 0.0
         self._last_seen: dict[str, float] = {}
@@ -250,6 +251,9 @@ class StreamConnection(StreamControl):
 
     def _on_event(self, ev, recv_ts: int, now: float) -> None:
         kind = type(ev)
+        if (kind in _BOOK_EVENTS or kind is BBO) and ev.symbol in self._quiet:
+            self.counters["dropped_after_pause"] += 1  # in flight when the unsubscribe landed
+            return
         if kind in _BOOK_EVENTS:
             self._last_seen[ev.symbol] = now
             book = self.books.get(ev.symbol)

@@ -64,6 +64,8 @@ class StreamControl:
             if gone:
                 await self._send_all(self.codec.unsubscribe(gone))
                 for sub in gone:
+                    if sub.symbol is not None:
+                        self._quiet.add(sub.symbol)
                     if sub.symbol in self.books:
                         # deltas stop now: the book can only go stale; resume rebuilds it
                         self.books[sub.symbol] = self.codec.book(sub.symbol)
@@ -86,6 +88,7 @@ class StreamControl:
                 self._prepare_locked(symbol)
             subs = [s for s in self.tracker.paused if symbol is None or s.symbol == symbol]
             self.tracker.paused.difference_update(subs)
+            self._quiet.difference_update(s.symbol for s in subs)
             new = self.tracker.want(subs)
             if new:
                 await self._send_all(self.codec.subscribe(new))
