@@ -29,6 +29,14 @@ from market.errors import DecodeError
 from market.events import BookSnapshot, Event, FundingRate, LazyBookSnapshot, Ping
 from market.sequence import UNCHECKED, SequenceRule
 
+#: what decoding venue bytes may raise; every codec entry point turns these into DecodeError
+READ_ERRORS: tuple[type[Exception], ...] = (
+    msgspec.DecodeError,  # includes msgspec.ValidationError
+    ValueError,  # includes UnicodeDecodeError
+    ArithmeticError,  # includes decimal.InvalidOperation
+    KeyError, IndexError, TypeError, AttributeError,
+)
+
 
 class Channel(StrEnum):
     """Venue-neutral channel names; each codec maps them to its own stream names."""

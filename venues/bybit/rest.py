@@ -22,7 +22,7 @@ from market.errors import DecodeError, RateLimited, VenueError
 from market.events import BBO, BookSnapshot, FundingRate, Instrument
 from market.funding import asset, multiplier, per_hour
 from market.units import dec
-from venues.base import HttpRequest
+from venues.base import READ_ERRORS, HttpRequest
 from venues.bybit.orderbook import rest_snapshot
 from venues.bybit.schemas import BybitFundingHistory, BybitInstrumentList, BybitResponse, BybitTickerList
 from venues.bybit.tickers import TickerState
@@ -32,10 +32,6 @@ CATEGORY = "linear"
 RATE_LIMITED = 10006
 PERPETUALS = frozenset({"LinearPerpetual", "InversePerpetual"})
 
-#: what a decoder may raise on venue bytes; turned into DecodeError at each entry point
-READ_ERRORS = (
-    msgspec.DecodeError, ValueError, KeyError, IndexError, TypeError, ArithmeticError, UnicodeDecodeError,
-)
 
 T = TypeVar("T")
 

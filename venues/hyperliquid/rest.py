@@ -25,7 +25,7 @@ from market.errors import DecodeError, VenueError
 from market.events import BookSnapshot, FundingPayment, FundingRate, Instrument, MidPrice
 from market.funding import per_hour
 from market.units import ONE_HOUR_MS
-from venues.base import HttpRequest
+from venues.base import READ_ERRORS, HttpRequest
 from venues.hyperliquid.schemas import (
     HyperliquidBook,
     HyperliquidExchangeStatus,
@@ -59,9 +59,6 @@ _USER_FUNDING = msgspec.json.Decoder(list[HyperliquidUserFundingRow] | None)
 _MIDS = msgspec.json.Decoder(dict[str, str] | None)
 _STATUS = msgspec.json.Decoder(HyperliquidExchangeStatus | None)
 
-READ_ERRORS = (
-    msgspec.DecodeError, msgspec.ValidationError, ValueError, KeyError, IndexError, TypeError, ArithmeticError,
-)
 
 
 def snapshot_from(venue: str, book: HyperliquidBook) -> BookSnapshot:

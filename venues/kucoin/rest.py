@@ -21,7 +21,7 @@ import msgspec
 from market.errors import DecodeError, RateLimited, VenueError
 from market.events import BBO, BookSnapshot, FundingRate, Instrument, Levels, MarkPrice
 from market.units import ms_from_ns
-from venues.base import HttpRequest
+from venues.base import READ_ERRORS, HttpRequest
 from venues.kucoin.contracts import PERPETUAL, ContractTable
 from venues.kucoin.schemas import (
     KucoinBulletData,
@@ -39,10 +39,6 @@ REST_URL = "https://api-futures.kucoin.com"
 OK = "200000"
 RATE_LIMITED = "429000"
 
-#: what a decoder may raise on venue bytes; turned into DecodeError at each entry point
-READ_ERRORS = (
-    msgspec.DecodeError, ValueError, KeyError, IndexError, TypeError, ArithmeticError, UnicodeDecodeError,
-)
 
 T = TypeVar("T")
 

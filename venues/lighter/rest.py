@@ -12,7 +12,6 @@ subscribing ``order_book/{id}`` again (``resync_frames``). Error bodies (``code`
 
 from __future__ import annotations
 
-import decimal
 from decimal import Decimal
 
 import msgspec
@@ -21,7 +20,7 @@ from market.errors import SubscriptionError, VenueError
 from market.events import BookSnapshot, FundingRate, Instrument
 from market.funding import per_hour
 from market.units import ONE_HOUR_MS, dec
-from venues.base import HttpRequest
+from venues.base import READ_ERRORS, HttpRequest
 from venues.lighter.schemas import (
     LighterErrorEnvelope,
     LighterFundingRatesBody,
@@ -34,10 +33,6 @@ VENUE = "lighter"
 REST_URL = "https://mainnet.zklighter.elliot.ai"
 DEFAULT_INTERVAL_HOURS = 1  # every Lighter market funds hourly today (a per-market config)
 WEIGHT = 300  # most endpoints (per-IP budget: 60 weighted requests/min on standard accounts)
-READ_ERRORS = (
-    msgspec.DecodeError, msgspec.ValidationError, ValueError, KeyError, IndexError, TypeError,
-    decimal.InvalidOperation, UnicodeDecodeError, ArithmeticError, AttributeError,
-)
 _HUNDRED = Decimal(100)
 _PCT_PER_8H_TO_PCT_PER_H = Decimal("12.5")  # fraction/8h -> percent/h: x * 100 / 8
 _PCT_QUANTUM = Decimal("0.0001")  # the 4 dp Lighter publishes its percent rates at
