@@ -48,6 +48,9 @@ class CoordinatorConfig(BaseModel):
     decision_interval_s: float = Field(1.0, gt=0)
     paper_balance: Decimal = Field(Decimal(100_000), gt=0)
     tradable_venues: list[str] = Field(default_factory=lambda: ["aster", "backpack", "lighter"])
+    stats_refresh_s: float = Field(3600.0, gt=0, description="reload 30-day statistics from the store this often")
+    stats_window_days: float = Field(30.0, gt=0)
+    gap_check_s: float = Field(5.0, gt=0, description="look for symbols silent beyond their cadence this often")
     markets: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
@@ -78,6 +81,9 @@ class Coordinator:
         self.user_events: list = []
         self.latencies_ms: list[float] = []  # exchange ts -> ranked, for immediate updates
         self._busy: set[str] = set()
+        self._maintenance: asyncio.Task | None = None
+        self.gaps: list = []  # symbols silent beyond their venue's cadence at the last check
+        self.stats_refreshes = 0
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -94,7 +100,31 @@ class Coordinator:
         self.executor = Executor(self.facades, self.broker, self.desk.ledger,
                                  instruments={(i.venue, i.symbol): i for i in instruments or []})
         self.store = store
+        if self._maintenance is None or self._maintenance.done():
+            self._maintenance = asyncio.create_task(self._maintain())
         return sorted(self.facades)
+
+    async def _maintain(self) -> None:
+        """Hourly: reload the window statistics from the store. Every few seconds: note the
+        symbols whose feed went silent (their z-scores are stale; strategies see no update)."""
+        last_refresh = time.monotonic()
+        while True:
+            await asyncio.sleep(self.config.gap_check_s)
+            now = int(time.time() * 1000)
+            gaps = self.desk.stats.gaps(now)
+            new = {(g.venue, g.symbol) for g in gaps} - {(g.venue, g.symbol) for g in self.gaps}
+            for venue, symbol in sorted(new):
+                log.warning("%s %s: funding feed silent beyond its cadence", venue, symbol)
+            self.gaps = gaps
+            if self.store is not None and time.monotonic() - last_refresh >= self.config.stats_refresh_s:
+                last_refresh = time.monotonic()
+                try:
+                    await self.flush_store()
+                    windows = await call(self.store, "window_stats", self.config.stats_window_days)
+                    self.desk.stats.load(windows, replace=True)
+                    self.stats_refreshes += 1
+                except Exception as exc:  # keep the cached statistics; try again next hour
+                    log.warning("statistics refresh from the store failed: %s", exc)
 
     async def load_stats(self, windows: list[WindowStats]) -> int:
         return self.desk.load(windows)
@@ -157,6 +187,7 @@ class Coordinator:
             "ledger": {k: str(v) for k, v in self.desk.ledger.summary().items()},
             "rates_ingested": self.desk.ingested, "immediate": self.desk.immediate,
             "settlements": self.desk.settlements, "symbols": len(self.desk.stats),
+            "silent_symbols": [f"{g.venue}:{g.symbol}" for g in self.gaps], "stats_refreshes": self.stats_refreshes,
             "executions": [{"action": r.action, "ok": r.ok, "reason": r.reason, "sources": list(r.book_sources)}
                            for r in (self.executor.reports if self.executor else [])],
             "update_to_rank_p50_ms": lat[len(lat) // 2] if lat else None,
@@ -236,6 +267,8 @@ class Coordinator:
             await self.facades[cmd.venue].pause_market_data_streams()
 
     async def stop(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.cancel()
         for sid in list(self._strategies):
             await self.stop_strategy(sid)
         await self.flush_store()
