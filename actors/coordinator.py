@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actors.broker import PaperBroker
 from actors.execution import Executor
 from actors.facade import VenueFacade, call
+from actors.repair import FundingRepair
 from market.events import FundingRate, Instrument
 from market.stats import WindowStats
 from strategies.base import Close, Open, Pause, Resume, Strategy
@@ -51,6 +52,7 @@ class CoordinatorConfig(BaseModel):
     stats_refresh_s: float = Field(3600.0, gt=0, description="reload 30-day statistics from the store this often")
     stats_window_days: float = Field(30.0, gt=0)
     gap_check_s: float = Field(5.0, gt=0, description="look for symbols silent beyond their cadence this often")
+    reconcile_s: float = Field(3600.0, gt=0, description="compare streamed funding with REST this often")
     markets: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
@@ -82,6 +84,7 @@ class Coordinator:
         self.latencies_ms: list[float] = []  # exchange ts -> ranked, for immediate updates
         self._busy: set[str] = set()
         self._maintenance: asyncio.Task | None = None
+        self.repair: FundingRepair | None = None
         self.gaps: list = []  # symbols silent beyond their venue's cadence at the last check
         self.stats_refreshes = 0
 
@@ -100,22 +103,28 @@ class Coordinator:
         self.executor = Executor(self.facades, self.broker, self.desk.ledger,
                                  instruments={(i.venue, i.symbol): i for i in instruments or []})
         self.store = store
+        self.repair = FundingRepair(self.desk, codec_options)
         if self._maintenance is None or self._maintenance.done():
             self._maintenance = asyncio.create_task(self._maintain())
         return sorted(self.facades)
 
     async def _maintain(self) -> None:
-        """Hourly: reload the window statistics from the store. Every few seconds: note the
-        symbols whose feed went silent (their z-scores are stale; strategies see no update)."""
-        last_refresh = time.monotonic()
+        """Every few seconds: backfill symbols whose feed went silent from REST. Hourly: reload
+        the window statistics from the store and reconcile streamed funding with REST."""
+        last_refresh = last_reconcile = time.monotonic()
         while True:
             await asyncio.sleep(self.config.gap_check_s)
             now = int(time.time() * 1000)
             gaps = self.desk.stats.gaps(now)
             new = {(g.venue, g.symbol) for g in gaps} - {(g.venue, g.symbol) for g in self.gaps}
             for venue, symbol in sorted(new):
-                log.warning("%s %s: funding feed silent beyond its cadence", venue, symbol)
+                log.warning("%s %s: funding feed silent beyond its cadence; backfilling from REST", venue, symbol)
             self.gaps = gaps
+            if new and self.repair is not None:
+                await self.repair.backfill(sorted(new))
+            if self.repair is not None and time.monotonic() - last_reconcile >= self.config.reconcile_s:
+                last_reconcile = time.monotonic()
+                await self.repair.reconcile()
             if self.store is not None and time.monotonic() - last_refresh >= self.config.stats_refresh_s:
                 last_refresh = time.monotonic()
                 try:
@@ -188,6 +197,7 @@ class Coordinator:
             "rates_ingested": self.desk.ingested, "immediate": self.desk.immediate,
             "settlements": self.desk.settlements, "symbols": len(self.desk.stats),
             "silent_symbols": [f"{g.venue}:{g.symbol}" for g in self.gaps], "stats_refreshes": self.stats_refreshes,
+            "repair": dict(self.repair.counters) if self.repair else {},
             "executions": [{"action": r.action, "ok": r.ok, "reason": r.reason, "sources": list(r.book_sources)}
                            for r in (self.executor.reports if self.executor else [])],
             "update_to_rank_p50_ms": lat[len(lat) // 2] if lat else None,
@@ -274,3 +284,5 @@ class Coordinator:
         await self.flush_store()
         for f in self.facades.values():
             await f.close()
+        if self.repair is not None:
+            await self.repair.close()

@@ -71,7 +71,7 @@ class Runtime:
                 log.warning("%s/%s: not connected yet (%s); it keeps retrying", venue, name, r)
         tradable = {v: hs for v, hs in self.streams.items() if v in cfg.coordinator.tradable_venues}
         await self.coordinator.attach.remote(
-            tradable, {v: cfg.venues[v].codec_options for v in tradable}, book_symbols, None, self.store)
+            tradable, {v: vc.codec_options for v, vc in cfg.venues.items()}, book_symbols, None, self.store)
         # market data stays off until a trade needs it
         await asyncio.gather(*(h.pause.remote() for h in self.pausable), return_exceptions=True)
         if cfg.strategy is not None:

@@ -49,7 +49,7 @@ async def deployment(ray_local, tmp_path):
         "ray": {"address": "local", "spread_streams": False},
         "venues": venues_cfg,
         "coordinator": {"tradable_venues": list(VENUES), "decision_interval_s": 0.3, "stats_refresh_s": 1.0,
-                        "gap_check_s": 0.5,
+                        "gap_check_s": 0.5, "reconcile_s": 1.0,
                         "markets": {"lighter": {str(i.market_id): i.asset for i in instruments("lighter")}}},
         "store": {"url": f"sqlite:///{tmp_path / 'f.sqlite'}"},
     }, "test")
@@ -103,6 +103,7 @@ async def test_shock_opens_both_legs_with_streams_resumed_then_paused_and_closes
     assert [e["action"] for e in summary["executions"]] == ["open", "close"]
     assert all(e["ok"] for e in summary["executions"])
     assert summary["stats_refreshes"] >= 1  # the 30-day window is reloaded from the store
+    assert summary["repair"].get("reconciled", 0) > 0  # streamed funding compared with REST
     await until(lambda: _all_paused(runtime), what="market data paused after the close")
     assert await coord.stop_strategy.remote(sid)
     assert not (await coord.strategies.remote())[0]["running"]
