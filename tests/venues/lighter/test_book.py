@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from market.book import SyncState
-from market.events import BookDelta, BookSnapshot, Resync, Subscribed
+from market.events import BookDelta, BookSnapshot, Subscribed
 from venues.lighter.codec import LighterCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
@@ -22,27 +22,36 @@ def _events(codec: LighterCodec, names: list[str]) -> list:
     return out
 
 
+# Hand-computed top 9 after the snapshot and all six updates. Bids: 0.20351 and 0.20308 deleted
+# (seq1), 0.20334 -> 55192.5 (seq2), 0.20302 added (seq1) and deleted (seq3), 0.20315 added (seq3)
+# and deleted (seq5), 0.20316 added (seq5). Asks: 0.20421 deleted and 0.20416 added (seq1),
+# 0.20416 deleted and 0.20417 added (seq3).
+TOP_BIDS = (
+    (D("0.20350"), D("2495.4")), (D("0.20341"), D("47502.5")), (D("0.20338"), D("47502.5")),
+    (D("0.20335"), D("39327.4")), (D("0.20334"), D("55192.5")), (D("0.20326"), D("18000.0")),
+    (D("0.20316"), D("25775.2")), (D("0.20300"), D("32203.4")), (D("0.20290"), D("40189.8")),
+)
+TOP_ASKS = (
+    (D("0.20382"), D("7816.7")), (D("0.20383"), D("1915.0")), (D("0.20391"), D("18240.6")),
+    (D("0.20395"), D("47502.5")), (D("0.20398"), D("39308.1")), (D("0.20399"), D("47502.5")),
+    (D("0.20410"), D("47518.6")), (D("0.20417"), D("25374.8")), (D("0.20436"), D("2495.4")),
+)
+# nonce of the snapshot, then of seq1..seq6 (read off the fixtures)
+NONCES = (18032383898, 18032384006, 18032384057, 18032384126, 18032384612, 18032384667, 18032384785)
+# Constructed, not recorded: an empty seventh link of the chain, so a missing sixth update shows too.
+TAIL_NONCE = 18032384900
+TAIL = (b'{"channel":"order_book:36","order_book":{"code":0,"asks":[],"bids":[],"nonce":%d,"begin_nonce":%d},'
+        b'"timestamp":1785358812800,"type":"update/order_book"}' % (TAIL_NONCE, NONCES[-1]))
+
+
 def test_playback_snapshot_and_six_updates_synced_top_levels():
     codec = LighterCodec()
     book = codec.book("36")
     for ev in _events(codec, ["order_book_snapshot.json", *UPDATES]):
         assert book.apply(ev) is None
     assert book.state is SyncState.SYNCED
-    assert book.seq == 18032384785
-    bids, asks = book.top(9)
-    # by hand: snapshot, minus 0.20351/0.20308 (seq1), 0.20334 -> 55192.5 (seq2), 0.20302 and 0.20315
-    # come and go (seq1/3/5), 0.20316 added (seq5)
-    assert bids == (
-        (D("0.20350"), D("2495.4")), (D("0.20341"), D("47502.5")), (D("0.20338"), D("47502.5")),
-        (D("0.20335"), D("39327.4")), (D("0.20334"), D("55192.5")), (D("0.20326"), D("18000.0")),
-        (D("0.20316"), D("25775.2")), (D("0.20300"), D("32203.4")), (D("0.20290"), D("40189.8")),
-    )
-    # asks: 0.20421 gone (seq1), 0.20416 in (seq1) and out (seq3), 0.20417 in (seq3)
-    assert asks == (
-        (D("0.20382"), D("7816.7")), (D("0.20383"), D("1915.0")), (D("0.20391"), D("18240.6")),
-        (D("0.20395"), D("47502.5")), (D("0.20398"), D("39308.1")), (D("0.20399"), D("47502.5")),
-        (D("0.20410"), D("47518.6")), (D("0.20417"), D("25374.8")), (D("0.20436"), D("2495.4")),
-    )
+    assert book.seq == NONCES[-1]
+    assert book.top(9) == (TOP_BIDS, TOP_ASKS)
     # 39 bids - 2 + 1 (0.20316); 40 asks - 0.20421 - 0.20660 + 0.20417
     assert len(book) == 38 + 39
 
@@ -57,21 +66,35 @@ def test_playback_deep_levels_deleted_and_restored():
     assert all(p != D("0.20660") for p, _ in asks)  # deleted by seq5
 
 
+def _relabel(raw: bytes, market: str) -> bytes:
+    """The same recorded frame as if it came for another market (a second, independent book)."""
+    return raw.replace(b'"channel":"order_book:36"', b'"channel":"order_book:%s"' % market.encode())
+
+
 @pytest.mark.parametrize("dropped", range(6))
-def test_playback_one_update_dropped_one_resync(dropped):
+def test_playback_one_update_dropped_one_resync_other_book_untouched(dropped):
     codec = LighterCodec()
-    book = codec.book("36")
-    names = ["order_book_snapshot.json", *[u for i, u in enumerate(UPDATES) if i != dropped]]
-    results = [book.apply(ev) for ev in _events(codec, names)]
-    resyncs = [r for r in results if r is not None]
-    if dropped == 5:  # the last update missing is invisible until the next frame
-        assert resyncs == []
-        assert book.seq == 18032384667
-        return
+    books = {s: codec.book(s) for s in ("36", "0")}
+    frames = []
+    for name in ["order_book_snapshot.json", *UPDATES, None]:
+        raw = TAIL if name is None else (FIX / name).read_bytes()
+        frames.append(_relabel(raw, "0"))  # market 0 gets every frame, interleaved on one socket
+        if name is None or name != UPDATES[dropped]:
+            frames.append(raw)
+    resyncs = []
+    for frame in frames:
+        for ev in codec.decode(frame):
+            if isinstance(ev, BookSnapshot | BookDelta):
+                resync = books[ev.symbol].apply(ev)
+                if resync is not None:
+                    resyncs.append(resync)
     assert len(resyncs) == 1
-    assert isinstance(resyncs[0], Resync)
-    assert resyncs[0].symbol == "36"
-    assert book.state is SyncState.RESYNCING
+    assert (resyncs[0].venue, resyncs[0].symbol) == ("lighter", "36")
+    assert books["36"].state is SyncState.RESYNCING
+    assert books["36"].seq == NONCES[dropped]  # nothing after the gap was applied
+    other = books["0"]
+    assert (other.state, other.seq) == (SyncState.SYNCED, TAIL_NONCE)
+    assert other.top(9) == (TOP_BIDS, TOP_ASKS)
 
 
 def test_playback_resync_frames_unsubscribe_then_subscribe():

@@ -9,6 +9,7 @@ import pytest
 
 from market.errors import DecodeError, SubscriptionError, VenueError
 from market.events import FundingRate, Instrument
+from market.funding import asset
 from venues.lighter.codec import LighterCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
@@ -31,6 +32,7 @@ def test_decode_instruments_order_books_perps_only_learns_markets():
     assert all(i.market_id is not None and i.symbol == str(i.market_id) for i in out)
     assert codec.markets["0"] == "ETH" and codec.markets["36"] == "CRV"
     assert "2053" not in codec.markets  # SKY/USDC spot is skipped
+    assert asset("36", codec.markets) == "CRV" and asset("0", codec.markets) == "ETH"
     crv = next(i for i in out if i.symbol == "36")
     assert crv == Instrument(venue="lighter", symbol="36", asset="CRV", quote="USDC", tick_size=D("0.00001"),
                              step_size=D("0.1"), min_size=D("35.0"), min_notional=D("10.000000"),
