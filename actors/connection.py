@@ -31,7 +31,7 @@ import websockets
 import venues
 from actors.config import StreamConfig
 from actors.control import StreamControl
-from actors.pacing import Backoff, TokenBucket
+from actors.pacing import Backoff, TokenBucket, now_ms
 from actors.rest import RestClient
 from actors.sessions import Session, session_for
 from actors.subscriptions import SubscriptionTracker
@@ -59,9 +59,6 @@ Sink = Callable[[list], Awaitable[Any]]
 _BOOK_EVENTS = (BookDelta, BookSnapshot, LazyBookSnapshot)
 _USER_EVENT_NAMES = frozenset({"OrderUpdate", "Fill", "BalanceUpdate", "PositionUpdate", "FundingPayment"})
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class StreamConnection(StreamControl):
@@ -241,7 +238,7 @@ class StreamConnection(StreamControl):
             self.counters["decode_errors"] += 1
             log.warning("%s: skipped a bad frame: %s", self._ctx, exc)
             return
-        recv_ts = _now_ms()
+        recv_ts = now_ms()
         for ev in events:
             try:
                 self._on_event(ev, recv_ts, now)
@@ -355,7 +352,7 @@ class StreamConnection(StreamControl):
                 if book is None:
                     book = self.books[symbol] = self.codec.book(symbol)
                 self.counters["snapshots"] += 1
-                resync = book.apply(snap, _now_ms())
+                resync = book.apply(snap, now_ms())
                 if resync is None:
                     return
                 log.info("%s %s: snapshot %s does not bridge the stream (%s); fetching again",

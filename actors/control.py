@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from actors.pacing import now_ms
 from market.book import BookView, SyncState
 from market.events import BBO, FundingRate
 from venues.base import MARKET_DATA_CHANNELS, Channel, Subscription
@@ -35,9 +36,6 @@ class ResumeResult(msgspec.Struct, frozen=True, kw_only=True):
 class ResumeTimeout(TimeoutError):
     """The book did not become SYNCED and fresh in time; the caller falls back to REST."""
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class StreamControl:
@@ -80,7 +78,7 @@ class StreamControl:
         """Restore market data (for ``symbol`` or all) and return once its book is SYNCED and
         fresh; raises ``ResumeTimeout`` after ``timeout_s`` (default from config)."""
         start = time.monotonic()
-        start_ms = _now_ms()
+        start_ms = now_ms()
         async with self._control:
             self._version += 1
             version = self._version
@@ -130,7 +128,7 @@ class StreamControl:
         book = self.books.get(symbol)
         if book is None or book.state is not SyncState.SYNCED or book.recv_ts < since_ms:
             return False
-        return _now_ms() - book.recv_ts <= self.config.fresh_age_ms
+        return now_ms() - book.recv_ts <= self.config.fresh_age_ms
 
     async def prepare(self, symbol: str) -> list[str]:
         """Make ``symbol``'s order-book streams wanted on this connection (kept paused if the
@@ -159,7 +157,7 @@ class StreamControl:
 
     def order_book(self, symbol: str, levels: int | None = 20) -> BookView | None:
         book = self.books.get(symbol)
-        return None if book is None else book.view(levels, now_ms=_now_ms())
+        return None if book is None else book.view(levels, now_ms=now_ms())
 
     def order_books(self, symbols: list[str], levels: int | None = 20) -> dict[str, BookView | None]:
         return {s: self.order_book(s, levels) for s in symbols}

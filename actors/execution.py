@@ -18,6 +18,7 @@ import msgspec
 
 from actors.broker import Broker, OrderResult
 from actors.facade import VenueFacade
+from actors.pacing import now_ms
 from market.book import BookView
 from market.events import Instrument, OrderStatus, Side
 from market.ledger import Ledger, LegState, PairPosition
@@ -54,11 +55,7 @@ class Executor:
         self.reports: list[ExecutionReport] = []
 
     def _now_ms(self) -> int:
-        if self._clock is not None:
-            return self._clock()
-        import time
-
-        return int(time.time() * 1000)
+        return self._clock() if self._clock is not None else now_ms()
 
     async def _books(self, legs: list[Leg]) -> list[tuple[BookView, str]]:
         await asyncio.gather(*(self.facades[leg.venue].resume_market_data_streams(leg.symbol) for leg in legs))

@@ -13,6 +13,11 @@ import random
 import time
 
 
+def now_ms() -> int:
+    """Wall-clock time in integer milliseconds, the unit of every timestamp in perpwire."""
+    return int(time.time() * 1000)
+
+
 class Backoff:
     def __init__(self, base_s: float = 0.5, cap_s: float = 30.0, rng: random.Random | None = None):
         self.base_s = base_s

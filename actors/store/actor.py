@@ -16,6 +16,7 @@ import time
 
 import ray
 
+from actors.pacing import now_ms
 from actors.store import store_from_url
 from actors.store.base import DAY_MS
 from market.events import FundingRate
@@ -23,9 +24,6 @@ from market.stats import WindowStats
 
 log = logging.getLogger(__name__)
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
@@ -56,7 +54,7 @@ class StoreActor:
             try:
                 if time.monotonic() - last_maintain >= self._maintain_every_s:
                     last_maintain = time.monotonic()
-                    done = await self._store.maintain(_now_ms())
+                    done = await self._store.maintain(now_ms())
                     log.info("funding store maintenance: %s", done)
                 else:
                     await self._store.flush()
@@ -80,7 +78,7 @@ class StoreActor:
 
     async def record(self, rates: list[FundingRate]) -> int:
         await self._ensure()
-        return await self._store.record(rates, _now_ms())
+        return await self._store.record(rates, now_ms())
 
     async def on_funding(self, batch: list[FundingRate]) -> None:
         await self.record(batch)
@@ -95,13 +93,13 @@ class StoreActor:
 
     async def maintain(self) -> dict[str, int]:
         await self._ensure()
-        return await self._store.maintain(_now_ms())
+        return await self._store.maintain(now_ms())
 
     # queries
     async def window_stats(self, days: float = 30.0, until_ms: int | None = None) -> list[WindowStats]:
         """Per venue-symbol mean/std of settled rates over the last ``days`` (to seed FundingStats)."""
         await self._ensure()
-        until = _now_ms() if until_ms is None else until_ms
+        until = now_ms() if until_ms is None else until_ms
         return await self._store.window_stats(until - int(days * DAY_MS), until)
 
     async def history(self, venue: str, symbol: str, since_ms: int = 0, until_ms: int | None = None
