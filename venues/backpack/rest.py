@@ -1,0 +1,246 @@
+"""REST side of the Backpack codec: public request builders and decoders, signed order requests.
+
+``BackpackRest`` is a mixin of ``BackpackCodec``. Builders return ``HttpRequest`` (base URL from
+the codec's ``rest_url`` option; Backpack publishes no request weights, so every weight is 1) and
+decoders turn bodies into ``market.events``. A body that is the venue's error object
+``{"code": "INVALID_CLIENT_REQUEST", "message": ...}`` raises ``VenueError``; any other unreadable
+body raises ``DecodeError``. Funding rates are a fraction per market interval: the interval of each
+market is learned from ``decode_instruments`` (``fundingInterval`` ms) and kept in ``intervals``;
+markets not seen yet use the codec's default (1 h, every perp since 2025-08-20). Order requests are
+signed with ED25519 (``auth``) at a timestamp the caller passes.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from market.errors import UsageError, VenueError
+from market.events import BookSnapshot, FundingRate, Instrument, Side
+from market.funding import asset, interval_hours_from_ms, multiplier, per_hour
+from market.units import ONE_HOUR_MS, ms_from_iso, ms_guess
+from venues.backpack import auth
+from venues.backpack.schemas import (
+    BpFundingRow,
+    BpMarket,
+    BpMarkPriceRow,
+    BpOpenInterestRow,
+    BpRestDepth,
+    BpRestError,
+    BpStatus,
+)
+from venues.base import READ_ERRORS, HttpRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from market.errors import DecodeError
+
+VENUE = "backpack"
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)  # other values are a plain-text 400
+MAX_HISTORY_ROWS = 10_000
+_PERPETUAL = frozenset({"PERP", "IPERP"})
+_SIDE = {Side.BUY: "Bid", Side.SELL: "Ask"}
+_TIME_IN_FORCE = frozenset({"GTC", "IOC", "FOK"})
+
+# lax: integer fields come as numbers or as strings of digits (``lastUpdateId``, ``fundingInterval``)
+_depth = msgspec.json.Decoder(BpRestDepth, strict=False)
+_mark_prices = msgspec.json.Decoder(list[BpMarkPriceRow] | BpMarkPriceRow, strict=False)
+_history = msgspec.json.Decoder(list[BpFundingRow])
+_markets = msgspec.json.Decoder(list[BpMarket], strict=False)
+_open_interest = msgspec.json.Decoder(list[BpOpenInterestRow], strict=False)
+_status = msgspec.json.Decoder(BpStatus)
+_rest_error = msgspec.json.Decoder(BpRestError)
+
+
+def _plain(value: Decimal) -> str:
+    """Decimal text without an exponent, as the venue parses and as it is signed."""
+    return format(value, "f")
+
+
+def _client_id(value: int) -> int:
+    if not 0 <= value < 2**32:
+        raise UsageError(f"{VENUE}: clientId must be a uint32, got {value}")
+    return value
+
+
+class BackpackRest:
+    """REST builders and decoders; needs ``rest_url``, ``intervals`` and ``default_interval``."""
+
+    rest_url: str
+    intervals: dict[str, int]  # symbol -> funding interval in hours, learned from markets
+    default_interval: int
+    _error: Callable[[str, Any], DecodeError]
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _get(self, path: str, params: tuple[tuple[str, str], ...] = ()) -> HttpRequest:
+        return HttpRequest(method="GET", url=self.rest_url + path, params=params)
+
+    def _read(self, decoder: msgspec.json.Decoder, body: bytes, convert: Callable[[Any], Any]) -> Any:
+        """``convert(decoder.decode(body))``; an error body raises VenueError, anything else that
+        cannot be read raises DecodeError."""
+        try:
+            return convert(decoder.decode(body))
+        except READ_ERRORS as exc:
+            try:
+                err = _rest_error.decode(body)
+            except READ_ERRORS:
+                raise self._error(str(exc), body) from None
+            raise VenueError(VENUE, err.code, err.message) from None
+
+    def interval_hours(self, symbol: str) -> int:
+        """The funding interval of ``symbol``: learned from the markets, else the default."""
+        return self.intervals.get(symbol, self.default_interval)
+
+    def _funding(self, symbol: str, rate_text: str, **fields: Any) -> FundingRate:
+        hours = self.interval_hours(symbol)
+        rate = Decimal(rate_text)
+        return FundingRate(venue=VENUE, symbol=symbol, rate=rate, interval_hours=hours,
+                           rate_per_hour=per_hour(rate, hours), **fields)
+
+    # --- order book --------------------------------------------------------------------------
+
+    def depth_request(self, symbol: str, limit: int = 1000) -> HttpRequest:
+        """``GET /api/v1/depth``; ``limit`` rounds up to an allowed size (deltas touch any depth,
+        so the sync wants the deepest book)."""
+        size = next((n for n in DEPTH_LIMITS if n >= limit), DEPTH_LIMITS[-1])
+        return self._get("/api/v1/depth", (("symbol", symbol), ("limit", str(size))))
+
+    def decode_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
+        def convert(m: BpRestDepth) -> BookSnapshot:
+            # REST bids are ascending (best last); books and deltas want best first
+            return BookSnapshot(venue=VENUE, symbol=symbol, bids=m.bids[::-1], asks=m.asks,
+                                seq=m.lastUpdateId, ts=ms_guess(m.timestamp))
+
+        return self._read(_depth, body, convert)
+
+    # --- funding -----------------------------------------------------------------------------
+
+    def funding_request(self, symbol: str | None = None) -> HttpRequest:
+        """``GET /api/v1/markPrices`` (every perp, or one); CDN-cached for a second."""
+        return self._get("/api/v1/markPrices", (("symbol", symbol),) if symbol else ())
+
+    def decode_funding(self, body: bytes) -> list[FundingRate]:
+        """Current estimates (``settled`` False). The rows carry no time, so ``ts`` is 0."""
+
+        def convert(got: list[BpMarkPriceRow] | BpMarkPriceRow) -> list[FundingRate]:
+            rows = got if isinstance(got, list) else [got]
+            return [self._funding(
+                r.symbol, r.fundingRate, mark_price=Decimal(r.markPrice),
+                index_price=None if r.indexPrice is None else Decimal(r.indexPrice),
+                next_funding_ts=None if r.nextFundingTimestamp is None else ms_guess(r.nextFundingTimestamp),
+            ) for r in rows]
+
+        return self._read(_mark_prices, body, convert)
+
+    def funding_history_request(self, symbol: str, start_ms: int = 0, end_ms: int | None = None) -> HttpRequest:
+        """``GET /api/v1/fundingRates``: newest first from *now*, no time filter. With ``end_ms``
+        (pass now) the page is just long enough to reach back to ``start_ms``."""
+        rows = 1000
+        if end_ms is not None:
+            step = self.interval_hours(symbol) * ONE_HOUR_MS
+            rows = min(MAX_HISTORY_ROWS, max(1, (end_ms - start_ms) // step + 2))
+        return self._get("/api/v1/fundingRates", (("symbol", symbol), ("limit", str(rows))))
+
+    def decode_funding_history(self, body: bytes) -> list[FundingRate]:
+        """Rates with ``ts`` = the interval end, newest first, ``settled`` True. The newest row may
+        be the interval still running (its end lies in the future): callers cut at their now."""
+
+        def convert(rows: list[BpFundingRow]) -> list[FundingRate]:
+            return [self._funding(r.symbol, r.fundingRate, ts=ms_from_iso(r.intervalEndTimestamp), settled=True)
+                    for r in rows]
+
+        return self._read(_history, body, convert)
+
+    # --- markets -----------------------------------------------------------------------------
+
+    def instruments_request(self) -> HttpRequest:
+        return self._get("/api/v1/markets", (("marketType", "PERP"),))
+
+    def decode_instruments(self, body: bytes) -> list[Instrument]:
+        """Perpetual markets; learns each one's funding interval for later rates."""
+
+        def convert(markets: list[BpMarket]) -> list[Instrument]:
+            out = []
+            for m in markets:
+                if m.marketType not in _PERPETUAL:
+                    continue
+                hours = None if m.fundingInterval is None else interval_hours_from_ms(m.fundingInterval)
+                q = m.filters.quantity
+                out.append(Instrument(
+                    venue=VENUE, symbol=m.symbol, asset=asset(m.symbol), quote=m.quoteSymbol,
+                    tick_size=Decimal(m.filters.price.tickSize), step_size=Decimal(q.stepSize),
+                    min_size=None if q.minQuantity is None else Decimal(q.minQuantity),
+                    contract_size=Decimal(multiplier(m.symbol)),  # kPEPE: one unit is 1000 PEPE
+                    funding_interval_hours=hours, status=m.orderBookState,
+                ))
+            return out
+
+        instruments = self._read(_markets, body, convert)
+        # learned only once the whole body was read, so a bad body changes nothing
+        self.intervals.update({i.symbol: i.funding_interval_hours for i in instruments
+                               if i.funding_interval_hours is not None})
+        return instruments
+
+    def open_interest_request(self, symbol: str | None = None) -> HttpRequest:
+        return self._get("/api/v1/openInterest", (("symbol", symbol),) if symbol else ())
+
+    def decode_open_interest(self, body: bytes) -> dict[str, Decimal]:
+        """Open interest per symbol, in base units."""
+        return self._read(_open_interest, body, lambda rows: {r.symbol: Decimal(r.openInterest) for r in rows})
+
+    def status_request(self) -> HttpRequest:
+        return self._get("/api/v1/status")
+
+    def decode_status(self, body: bytes) -> str:
+        """The venue's status text: ``"Ok"`` when trading normally."""
+        return self._read(_status, body, lambda s: s.status)
+
+    # --- signed orders -----------------------------------------------------------------------
+
+    def new_order_request(
+        self, secret_b64: str, *, symbol: str, side: Side | str, quantity: Decimal, timestamp_ms: int,
+        price: Decimal | None = None, time_in_force: str = "GTC", post_only: bool = False, reduce_only: bool = False,
+        client_id: int | None = None, window_ms: int = auth.DEFAULT_WINDOW_MS,
+    ) -> HttpRequest:
+        """Signed ``POST /api/v1/order`` (instruction ``orderExecute``): Limit with ``price``, else
+        Market. ``client_id`` is the venue's uint32 ``clientId``."""
+        params: dict[str, object] = {"symbol": symbol, "side": _SIDE[Side(side)], "quantity": _plain(quantity)}
+        if price is None:
+            params["orderType"] = "Market"
+        else:
+            if time_in_force not in _TIME_IN_FORCE:
+                raise UsageError(f"{VENUE}: time_in_force must be one of {sorted(_TIME_IN_FORCE)}")
+            params.update(orderType="Limit", price=_plain(price), timeInForce=time_in_force)
+            if post_only:
+                params["postOnly"] = True
+        if reduce_only:
+            params["reduceOnly"] = True
+        if client_id is not None:
+            params["clientId"] = _client_id(client_id)
+        return self._signed(secret_b64, "POST", "orderExecute", params, timestamp_ms, window_ms)
+
+    def cancel_order_request(
+        self, secret_b64: str, *, symbol: str, timestamp_ms: int, order_id: str | None = None,
+        client_id: int | None = None, window_ms: int = auth.DEFAULT_WINDOW_MS,
+    ) -> HttpRequest:
+        """Signed ``DELETE /api/v1/order`` (instruction ``orderCancel``) by order id or client id."""
+        if (order_id is None) == (client_id is None):
+            raise UsageError(f"{VENUE}: cancel needs exactly one of order_id and client_id")
+        params: dict[str, object] = {"symbol": symbol}
+        if order_id is not None:
+            params["orderId"] = str(order_id)
+        else:
+            params["clientId"] = _client_id(client_id)
+        return self._signed(secret_b64, "DELETE", "orderCancel", params, timestamp_ms, window_ms)
+
+    def _signed(self, secret_b64: str, method: str, instruction: str, params: dict[str, object], timestamp_ms: int,
+                window_ms: int) -> HttpRequest:
+        # the body is signed as k=v pairs, so it is sent with the same texts (booleans as JSON true)
+        return HttpRequest(method=method, url=self.rest_url + "/api/v1/order",
+                           headers=auth.request_headers(secret_b64, instruction, params, timestamp_ms, window_ms),
+                           body=json.dumps(params, separators=(",", ":")).encode())
