@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: test bench lint demo clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py market/_sidec.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,bench]'

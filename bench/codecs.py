@@ -3,7 +3,8 @@
 Run: ``make bench`` or ``python bench/codecs.py [venue ...]``. One JSON line per case:
 ``ours_msgs_per_s`` (decode, plus apply into an OrderBook for book streams),
 ``baseline_msgs_per_s`` (json.loads and Decimal of every level and numeric string) and their
-ratio, measured back to back in the same process. Cases live in ``bench/cases/<venue>.py``.
+ratio, measured in alternating rounds in the same process (best round of each), so a burst
+of load elsewhere on the machine cannot land on one side only. Cases live in ``bench/cases/<venue>.py``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from harness import ROOT, Case, baseline, emit, rate
+from harness import ROOT, Case, baseline, emit, paired
 
 import venues
 from market.events import BookDelta, BookSnapshot, LazyBookSnapshot
@@ -62,8 +63,7 @@ def _ours(case: Case):
 def main(selected: list[str]) -> None:
     for venue in selected or venues.names():
         for case in _load_cases(venue):
-            ours = rate(_ours(case), case.frames)
-            base = rate(baseline, case.frames)
+            ours, base = paired(_ours(case), baseline, case.frames)
             emit(
                 bench="codecs", venue=venue, kind=case.kind, apply=case.apply,
                 ours_msgs_per_s=round(ours), baseline_msgs_per_s=round(base),

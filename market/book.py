@@ -6,11 +6,12 @@ must bridge the snapshot), and from then on every delta must follow the venue's 
 (``market.sequence``). A gap does not apply the delta: the book turns RESYNCING, buffers what
 follows and ``apply`` returns a ``Resync`` for this symbol, once; the caller fetches a snapshot.
 
-Representation, chosen by measurement (bench/codecs.py): each side maps ``float(price)`` to the
-venue's exact ``(price_text, size_text)``. The float is only an index and sort key; distinct
-decimal prices with up to 15 significant digits always have distinct floats, and whenever two
-texts meet on one key they are compared exactly, so no precision is ever lost. Reads return
-``Decimal``. Sorting is lazy: a side is re-sorted on read only after a level appeared or went.
+Representation, chosen by measurement (bench/codecs.py): each side maps the venue's exact price
+text to its ``(size_text, stamp)``, so applying a level costs one ``float()`` of its size and one
+dict store. A float index of the prices catches the same price spelt two ways (``"100.0"`` and
+``"100.00"``: one level) and prices a float cannot tell apart (more than 15 significant digits:
+refused, never merged). Reads return ``Decimal``. Sorting is lazy: a side is re-sorted (by
+``float`` of the text) on read only after a level appeared or went.
 
 Invariants after every operation: no level has a zero, negative or non-finite size or price,
 sides read sorted best first, and a book read while SYNCED is never crossed (on read, the older
@@ -19,6 +20,7 @@ of two crossing levels is dropped: the newer one is the venue's latest word).
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -40,6 +42,9 @@ class SyncState(Enum):
     BUFFERING = "BUFFERING"
     SYNCED = "SYNCED"
     RESYNCING = "RESYNCING"
+
+
+_SYNCED = SyncState.SYNCED
 
 
 class BookView(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,63 +113,108 @@ def estimate_fill(levels: Iterable[DecLevel], side: Side | str, size: Decimal) -
                         slippage=slip, levels=used, complete=remaining <= 0)
 
 
-class _Side:
-    """One side of the book: float key -> (price text, size text, update stamp)."""
+def _update_py(
+    book: dict[str, tuple[str, int]], keys: dict[float, str], levels: Iterable[Level], stamp: int,
+    insert: Callable[[str], None], drop_alias: Callable[[str], bool],
+) -> bool:
+    """``_Side.update``'s loop: set or delete each level; True when a level appeared or went.
 
-    __slots__ = ("_order", "descending", "levels")
+    market/_sidec.c is the same loop compiled (used when built); keep the two in step.
+    """
+    changed = False
+    for price, size in levels:
+        qty = float(size)
+        if 0.0 < qty < _INF:
+            if price not in book:
+                insert(price)
+                changed = True
+            book[price] = (size, stamp)
+        elif qty == 0.0:
+            if book.pop(price, None) is not None or (keys.get(float(price)) is not None and drop_alias(price)):
+                changed = True
+        else:
+            raise ValueError(f"bad size {size!r} at price {price!r}")
+    return changed
+
+
+try:  # the compiled loop, unless not built or PERPWIRE_PURE_PYTHON is set
+    from market._sidec import update as _update_c
+except ImportError:  # pragma: no cover - depends on the install
+    _update_c = None
+
+ACCELERATED = _update_c is not None and not os.environ.get("PERPWIRE_PURE_PYTHON")
+_update = _update_c if ACCELERATED else _update_py
+
+
+class _Side:
+    """One side of the book: price text -> (size text, update stamp).
+
+    Keyed by the venue's own price text, so an update costs one float() (of the size) and one
+    dict store. ``_keys`` indexes the float of every price text ever inserted (stale entries are
+    harmless and compacted): a new text whose float is taken by another live text is the same
+    price spelt differently (the new spelling replaces it) or, past 15 significant digits, two
+    prices one float cannot tell apart (a ``BookError``: never merged silently).
+    """
+
+    __slots__ = ("_drop", "_insert_hook", "_keys", "_order", "descending", "levels")
 
     def __init__(self, descending: bool):
         self.descending = descending
-        self.levels: dict[float, tuple[str, str, int]] = {}
-        self._order: list[float] | None = []
+        self.levels: dict[str, tuple[str, int]] = {}
+        self._keys: dict[float, str] = {}
+        self._order: list[str] | None = []
+        # bound once: the hot loop is handed them on every update
+        self._insert_hook = self._insert
+        self._drop = self._drop_alias
 
     def replace(self, levels: Iterable[Level], stamp: int) -> None:
         self.levels = {}
+        self._keys = {}
         self._order = None
         self.update(levels, stamp)
 
     def update(self, levels: Iterable[Level], stamp: int) -> None:
         """Apply absolute sizes; raises ValueError on text that is not a usable number."""
-        book = self.levels
-        changed = False
-        for price, size in levels:
-            key = float(price)
-            qty = float(size)
-            old = book.get(key)
-            if 0.0 < qty < _INF:
-                if old is None:
-                    if not 0.0 < key < _INF:
-                        raise ValueError(f"bad price {price!r}")
-                    changed = True
-                elif old[0] != price and Decimal(old[0]) != Decimal(price):
-                    raise BookError(f"prices {old[0]} and {price} share one float key")
-                book[key] = (price, size, stamp)
-            elif qty == 0.0:
-                if old is not None:
-                    del book[key]
-                    changed = True
-            else:
-                raise ValueError(f"bad size {size!r} at price {price!r}")
-        if changed:
+        if _update(self.levels, self._keys, levels, stamp, self._insert_hook, self._drop):
             self._order = None
 
-    def order(self) -> list[float]:
+    def _insert(self, price: str) -> None:
+        key = float(price)
+        if not 0.0 < key < _INF:
+            raise ValueError(f"bad price {price!r}")
+        keys = self._keys
+        other = keys.get(key)
+        if other is not None and other != price and other in self.levels:
+            if Decimal(other) != Decimal(price):
+                raise BookError(f"prices {other} and {price} share one float key")
+            del self.levels[other]  # the same price spelt another way: the newest spelling holds it
+        keys[key] = price
+        if len(keys) > 2 * len(self.levels) + 256:  # forget prices long gone (in place: see _update)
+            live = {float(p): p for p in self.levels}
+            keys.clear()
+            keys.update(live)
+
+    def _drop_alias(self, price: str) -> bool:
+        """A delete of a price held under another spelling (``"100.0"`` for ``"100.00"``)."""
+        other = self._keys.get(float(price))
+        if other is None or other == price or other not in self.levels or Decimal(other) != Decimal(price):
+            return False
+        del self.levels[other]
+        return True
+
+    def order(self) -> list[str]:
         if self._order is None:
-            self._order = sorted(self.levels, reverse=self.descending)
+            self._order = sorted(self.levels, key=float, reverse=self.descending)
         return self._order
 
-    def drop(self, key: float) -> None:
-        del self.levels[key]
+    def drop(self, price: str) -> None:
+        del self.levels[price]
         self._order = None
 
     def top(self, n: int | None) -> tuple[DecLevel, ...]:
-        keys = self.order() if n is None else self.order()[:n]
+        prices = self.order() if n is None else self.order()[:n]
         book = self.levels
-        out = []
-        for k in keys:
-            p, q, _ = book[k]
-            out.append((Decimal(p), Decimal(q)))
-        return tuple(out)
+        return tuple([(Decimal(p), Decimal(book[p][0])) for p in prices])
 
 
 class OrderBook:
@@ -211,7 +261,7 @@ class OrderBook:
         if recv_ts:
             self.recv_ts = recv_ts
         if type(event) is BookDelta:
-            if self.state is SyncState.SYNCED:
+            if self.state is _SYNCED:
                 return self._apply_delta(event)
             if self.state is SyncState.EMPTY:
                 self.state = SyncState.BUFFERING
@@ -264,24 +314,26 @@ class OrderBook:
     def _apply_delta(self, d: BookDelta) -> Resync | None:
         if self._lazy is not None:
             self._load_lazy()
+        seq = self.seq
         rule = self.rule
-        if rule.stale(d, self.seq):
-            return None
-        if self._bridged:
-            ok = rule.follows(d, self.seq)
-        else:
-            ok = rule.bridges(d, self.seq)
-        if not ok:
-            return self._gap(d, f"gap: last seq {self.seq}, delta {d.first_seq}..{d.seq} (prev {d.prev_seq})")
-        self._stamp += 1
-        try:
-            self._bids.update(d.bids, self._stamp)
-            self._asks.update(d.asks, self._stamp)
+        if not (self._bridged and rule.continues(d, seq)):  # the hot path asks one question
+            if rule.stale(d, seq):
+                return None
+            if not (rule.follows(d, seq) if self._bridged else rule.bridges(d, seq)):
+                return self._gap(d, f"gap: last seq {seq}, delta {d.first_seq}..{d.seq} (prev {d.prev_seq})")
+        stamp = self._stamp = self._stamp + 1
+        bids, asks = self._bids, self._asks
+        try:  # _Side.update, inlined: this is the hottest line of a diff-depth stream
+            if d.bids and _update(bids.levels, bids._keys, d.bids, stamp, bids._insert_hook, bids._drop):
+                bids._order = None
+            if d.asks and _update(asks.levels, asks._keys, d.asks, stamp, asks._insert_hook, asks._drop):
+                asks._order = None
         except (ValueError, BookError) as exc:
             return self._gap(None, f"bad delta {d.first_seq}..{d.seq}: {exc}")
         self._bridged = True
         self.seq = d.seq
-        self.ts = d.ts or self.ts
+        if d.ts:
+            self.ts = d.ts
         return None
 
     def _gap(self, keep: BookDelta | None, reason: str) -> Resync:
@@ -331,10 +383,10 @@ class OrderBook:
         while bids.levels and asks.levels:
             kb = bids.order()[0]
             ka = asks.order()[0]
-            if kb < ka:
+            if float(kb) < float(ka):
                 return
-            sb = bids.levels[kb][2]
-            sa = asks.levels[ka][2]
+            sb = bids.levels[kb][1]
+            sa = asks.levels[ka][1]
             if sb <= sa:
                 bids.drop(kb)
                 self.uncrossed += 1
@@ -366,8 +418,8 @@ class OrderBook:
         side = Side(side)
         self._ready()
         book = self._asks if side is Side.BUY else self._bids
-        return estimate_fill(((Decimal(book.levels[k][0]), Decimal(book.levels[k][1])) for k in book.order()),
-                             side, size)
+        levels = book.levels
+        return estimate_fill(((Decimal(p), Decimal(levels[p][0])) for p in book.order()), side, size)
 
     def view(self, levels: int | None = 20, now_ms: int | None = None) -> BookView:
         """An immutable copy of the top ``levels`` with seq, timestamps, state and age."""

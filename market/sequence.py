@@ -6,6 +6,9 @@ A codec names its rule (``codec.sequence_rule``); the book asks the rule three q
 - ``bridges(delta, seq)``: may this delta be the first one applied on top of a snapshot ``seq``?
 - ``follows(delta, seq)``: does it continue the chain after the last applied update ``seq``?
 
+``continues(delta, seq)`` is the hot path's one question, ``follows and not stale``; each rule
+answers it in one expression (a delta that passes it is applied without asking the others).
+
 Rules shipped here:
 
 - ``PU_CHAIN`` (Binance USD-M, Aster): drop ``u < lastUpdateId``; the first delta straddles,
@@ -37,6 +40,9 @@ class SequenceRule:
     def follows(self, d: BookDelta, seq: int) -> bool:
         return d.first_seq == seq + 1
 
+    def continues(self, d: BookDelta, seq: int) -> bool:
+        return d.first_seq == seq + 1 and d.seq > seq
+
 
 class _PuChain(SequenceRule):
     def stale(self, d: BookDelta, seq: int) -> bool:
@@ -49,6 +55,9 @@ class _PuChain(SequenceRule):
     def follows(self, d: BookDelta, seq: int) -> bool:
         return d.prev_seq == seq
 
+    def continues(self, d: BookDelta, seq: int) -> bool:
+        return d.prev_seq == seq and d.seq >= seq
+
 
 class _PrevNonce(SequenceRule):
     def bridges(self, d: BookDelta, seq: int) -> bool:
@@ -56,6 +65,9 @@ class _PrevNonce(SequenceRule):
 
     def follows(self, d: BookDelta, seq: int) -> bool:
         return d.prev_seq == seq
+
+    def continues(self, d: BookDelta, seq: int) -> bool:
+        return d.prev_seq == seq and d.seq > seq
 
 
 class _Unchecked(SequenceRule):
@@ -66,6 +78,9 @@ class _Unchecked(SequenceRule):
         return True
 
     def follows(self, d: BookDelta, seq: int) -> bool:
+        return True
+
+    def continues(self, d: BookDelta, seq: int) -> bool:
         return True
 
 

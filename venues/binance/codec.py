@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from market.errors import DecodeError
-from market.events import BookSnapshot, Event, FundingRate, LazyBookSnapshot, MarkPrice
+from market.events import BookDelta, BookSnapshot, Event, FundingRate, LazyBookSnapshot, MarkPrice
 from market.funding import per_hour
 from market.sequence import PU_CHAIN
 from venues.base import Codec
@@ -36,6 +36,7 @@ from venues.binance.schemas import (
     BinanceAggTrade,
     BinanceBookTicker,
     BinanceCombined,
+    BinanceCombinedDepth,
     BinanceDepthUpdate,
     BinanceEvent,
     BinanceForceOrder,
@@ -53,9 +54,11 @@ from venues.binance.streams import BinanceStreams
 _STREAM_PREFIX = b'{"stream":"'
 _EVENT_PREFIX = b'{"e":"'
 _ARRAY_PREFIX = b'[{"e":"'
+_DEPTH_EVENT = b'{"e":"depthUpdate"'
 _frame = msgspec.json.Decoder(BinanceFrame | list[msgspec.Raw])
 _event = msgspec.json.Decoder(BinanceEvent | list[BinanceMarkPriceUpdate])
 _combined = msgspec.json.Decoder(BinanceCombined)
+_combined_depth = msgspec.json.Decoder(BinanceCombinedDepth)
 _snapshot_frame = msgspec.json.Decoder(BinanceSnapshotFrame)
 _depth = msgspec.json.Decoder(BinanceDepthUpdate)
 _probe = msgspec.json.Decoder(BinanceProbe | list[BinanceProbe])
@@ -160,10 +163,13 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
                 # the name at the front and kept whole, unparsed: the hot path is a few byte
                 # operations (the name ends well before byte 64; no early field holds "@depth").
                 at = frame.find(b"@depth", 11, 64)
-                if at > 0 and 48 <= frame[at + 6] <= 57:
-                    self.stats.events += 1
-                    return [LazyBookSnapshot(venue=self.name, symbol=frame[11:at].decode().upper(), payload=frame)]
-                out = self._decode_combined(frame)
+                if at > 0:
+                    if 48 <= frame[at + 6] <= 57:
+                        self.stats.events += 1
+                        return [LazyBookSnapshot(venue=self.name, symbol=frame[11:at].decode().upper(), payload=frame)]
+                    out = self._diff_depth(frame, _combined_depth)  # the busiest stream: straight in
+                else:
+                    out = self._decode_combined(frame)
             elif frame[:6] == _EVENT_PREFIX or frame[:7] == _ARRAY_PREFIX:
                 out = self._decode_raw(frame)
             else:
@@ -174,6 +180,18 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
             raise self._error(f"{type(exc).__name__}: {exc}", frame) from None
         self.stats.events += len(out)
         return out
+
+    def _diff_depth(self, frame: bytes, decoder: msgspec.json.Decoder) -> list[Event]:
+        """A diff-depth frame, combined (``<sym>@depth[@100ms]``) or raw, decoded straight into its
+        struct; anything that does not fit takes the general path (same events or errors)."""
+        try:
+            d = decoder.decode(frame)
+        except msgspec.DecodeError:
+            return self._decode(frame)
+        if type(d) is BinanceCombinedDepth:
+            d = d.data
+        return [BookDelta(venue=self.name, symbol=d.symbol, bids=d.bids, asks=d.asks, first_seq=d.first_id,
+                          seq=d.last_id, prev_seq=d.prev_id, ts=d.event_time)]
 
     def _decode_combined(self, frame: bytes) -> list[Event]:
         """Any other compact combined frame, decoded in one pass into ``BinanceCombined``.
@@ -189,8 +207,10 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
 
     def _decode_raw(self, frame: bytes) -> list[Event]:
         """A compact raw (``/ws``) event or event array, decoded in one pass; a shortcut too."""
-        if self._book_symbols and frame.startswith(b'{"e":"depthUpdate"'):
-            return self._decode(frame)  # may be a partial-depth frame, kept lazily
+        if frame.startswith(_DEPTH_EVENT):
+            if self._book_symbols:
+                return self._decode(frame)  # may be a partial-depth frame, kept lazily
+            return self._diff_depth(frame, _depth)
         try:
             m = _event.decode(frame)
         except msgspec.DecodeError:

@@ -206,6 +206,13 @@ class BinanceCombined(msgspec.Struct):
     data: BinanceEvent | list[BinanceMarkPriceUpdate]  # data: the event (an array for !markPrice@arr)
 
 
+class BinanceCombinedDepth(msgspec.Struct):
+    """A combined-stream diff-depth frame (the stream name said ``@depth`` without a level count)."""
+
+    stream: str  # stream: the stream name
+    data: BinanceDepthUpdate  # data: the diff
+
+
 class BinanceSnapshotFrame(msgspec.Struct):
     """A kept partial-depth frame: combined (``stream`` + ``data``) or a raw event (both None)."""
 
