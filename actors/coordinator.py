@@ -87,6 +87,8 @@ class Coordinator:
         self.repair: FundingRepair | None = None
         self.gaps: list = []  # symbols silent beyond their venue's cadence at the last check
         self.stats_refreshes = 0
+        self._ledger_lock = asyncio.Lock()  # one save at a time: a save that returns has saved all before it
+        self._ledger_saved_at = 0.0  # monotonic time of the last ledger save
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -103,6 +105,7 @@ class Coordinator:
         self.executor = Executor(self.facades, self.broker, self.desk.ledger,
                                  instruments={(i.venue, i.symbol): i for i in instruments or []})
         self.store = store
+        await self._restore_ledger()
         self.repair = FundingRepair(self.desk, codec_options)
         if self._maintenance is None or self._maintenance.done():
             self._maintenance = asyncio.create_task(self._maintain())
@@ -153,6 +156,7 @@ class Coordinator:
             self._pending_store.extend(batch)
             if len(self._pending_store) >= 200:
                 await self.flush_store()
+            await self._save_ledger()  # settlements booked by this batch at once, marks now and then
 
     async def flush_store(self) -> int:
         batch, self._pending_store = self._pending_store, []
@@ -275,6 +279,43 @@ class Coordinator:
             await self.facades[cmd.venue].resume_market_data_streams(cmd.symbol)
         elif isinstance(cmd, Pause) and cmd.venue in self.facades:
             await self.facades[cmd.venue].pause_market_data_streams()
+        await self._save_ledger()  # an opened or closed position is in the store before the next command
+
+    # --- the ledger in the store -------------------------------------------------------------
+
+    async def _restore_ledger(self) -> None:
+        """With a store: take back the positions it holds open (a restarted coordinator carries
+        on with them) and journal every ledger change from then on. A store that cannot answer
+        fails the attach: trading on without the open positions would leave them unmanaged and
+        reuse their ids."""
+        if self.store is None:
+            return
+        ledger = self.desk.ledger
+        state = await call(self.store, "load_ledger", True)
+        restored = ledger.restore(state.positions, last_seq=state.last_seq, last_id=state.last_id)
+        ledger.track_changes = True
+        log.info("ledger: restored %d open position(s) from the store (%d held already); ids continue after P%d",
+                 restored, len(state.positions) - restored, state.last_id)
+
+    async def _save_ledger(self, marks_every_s: float = 5.0) -> None:
+        """Save the ledger's changes to the store: at once when a position opened, closed or was
+        paid funding (committed when this returns), marks alone at most every ``marks_every_s``.
+        A failed save keeps the changes for the next one."""
+        ledger = self.desk.ledger
+        if self.store is None or not ledger.track_changes:
+            return
+        async with self._ledger_lock:
+            if not ledger.pending_changes and (
+                    not ledger.pending_marks or time.monotonic() - self._ledger_saved_at < marks_every_s):
+                return
+            changes = ledger.take_changes()
+            try:
+                await call(self.store, "save_ledger", changes)
+            except Exception as exc:
+                ledger.requeue(changes)
+                log.error("ledger: saving %d change(s) failed; kept for the next save: %s", len(changes.events), exc)
+                return
+            self._ledger_saved_at = time.monotonic()
 
     async def stop(self) -> None:
         if self._maintenance is not None:
@@ -282,6 +323,7 @@ class Coordinator:
         for sid in list(self._strategies):
             await self.stop_strategy(sid)
         await self.flush_store()
+        await self._save_ledger(marks_every_s=0)  # the newest marks too: a clean stop loses nothing
         for f in self.facades.values():
             await f.close()
         if self.repair is not None:

@@ -4,10 +4,19 @@ A pair is a long leg and a short leg of one asset on two venues. Its PnL is kept
 ``price`` (mark or exit against entry), ``funding`` (payments at each venue's settlement:
 a positive rate makes longs pay shorts) and ``fees``; ``total`` is their sum. Pure bookkeeping:
 the executor records fills, the coordinator records settlements and marks.
+
+Every change is an event (``Opened``, ``FeesCharged``, ``FundingPaid``, ``Marked``, ``Closed``)
+numbered by the ledger's ``seq`` and applied by ``apply``, so replaying a position's events
+rebuilds it exactly (``Ledger.replay``). With ``track_changes`` the ledger also keeps the events
+it has not handed out yet: ``take_changes`` drains them with copies of the positions they touched,
+``requeue`` puts back a batch that could not be saved, ``restore`` loads saved positions and
+keeps the id and sequence counters ahead of them. Marks are coalesced (the newest per leg).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from decimal import Decimal
 
 import msgspec
@@ -56,18 +65,199 @@ class PairPosition(msgspec.Struct, kw_only=True):
         return {"price": price, "funding": self.funding, "fees": -self.fees, "total": price + self.funding - self.fees}
 
 
+# --- events -----------------------------------------------------------------------------------
+
+
+class _Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="kind"):
+    seq: int  # the ledger's change number: increasing, unique, gaps allowed (coalesced marks)
+    position_id: str
+
+
+class Opened(_Event, tag="open"):
+    position: PairPosition  # as opened, entry fees included
+
+
+class FeesCharged(_Event, tag="fees"):
+    amount: Decimal  # a later fill's fees, added to the position's fees
+
+
+class FundingPaid(_Event, tag="funding"):
+    leg: str  # "long" or "short"
+    rate: Decimal  # fraction per interval
+    mark: Decimal
+    amount: Decimal  # received; negative when paid
+
+
+class Marked(_Event, tag="mark"):
+    leg: str
+    price: Decimal
+
+
+class Closed(_Event, tag="close"):
+    long_exit: Decimal
+    short_exit: Decimal
+    fees: Decimal  # the closing fills' fees
+    closed_ms: int
+    reason: str
+
+
+LedgerEvent = Opened | FeesCharged | FundingPaid | Marked | Closed
+EVENT_KINDS = ("open", "fees", "funding", "mark", "close")
+
+
+def event_kind(ev: LedgerEvent) -> str:
+    """The event's tag: one of ``EVENT_KINDS``."""
+    return type(ev).__struct_config__.tag
+
+
+class LedgerChanges(msgspec.Struct, kw_only=True):
+    """A batch to save: events in ``seq`` order and copies of the positions they touched, as they
+    stand once every event is applied."""
+
+    events: list[LedgerEvent]
+    positions: list[PairPosition]
+
+    @property
+    def durable(self) -> bool:
+        """Anything beyond marks (money moved or a position opened or closed)."""
+        return any(not isinstance(e, Marked) for e in self.events)
+
+    @property
+    def last_seq(self) -> int:
+        return max((e.seq for e in self.events), default=0)
+
+
+class LedgerState(msgspec.Struct, kw_only=True):
+    """Saved positions and the counters a restored ledger must stay ahead of."""
+
+    positions: list[PairPosition]
+    last_seq: int = 0
+    last_id: int = 0  # the highest N of the ids "PN" ever given, closed positions included
+
+
+_ID = re.compile(r"^P(\d+)$")
+
+
+def position_number(position_id: str) -> int:
+    """N of a ledger id "PN"; 0 for an id the ledger did not make."""
+    m = _ID.match(position_id)
+    return int(m.group(1)) if m else 0
+
+
+def copy_position(pos: PairPosition) -> PairPosition:
+    """A copy that shares nothing mutable with ``pos`` (Decimals are immutable)."""
+    return msgspec.structs.replace(pos, long=msgspec.structs.replace(pos.long),
+                                   short=msgspec.structs.replace(pos.short))
+
+
 class Ledger:
-    def __init__(self) -> None:
+    def __init__(self, *, track_changes: bool = False) -> None:
         self.positions: dict[str, PairPosition] = {}
         self._next = 0
+        self.seq = 0
+        self.track_changes = track_changes
+        self._changes: list[LedgerEvent] = []
+        self._marks: dict[tuple[str, str], Marked] = {}
+
+    # --- changes ------------------------------------------------------------------------------
+
+    def _record(self, ev: LedgerEvent) -> None:
+        self.apply(ev)
+        if not self.track_changes:
+            return
+        if isinstance(ev, Marked):
+            self._marks[(ev.position_id, ev.leg)] = ev
+        else:
+            self._changes.append(ev)
+
+    def _seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def apply(self, ev: LedgerEvent) -> None:
+        """Apply one event (live or replayed); the state after it depends on nothing else."""
+        self.seq = max(self.seq, ev.seq)
+        if isinstance(ev, Opened):
+            pos = copy_position(ev.position)
+            self.positions[pos.id] = pos
+            self._next = max(self._next, position_number(pos.id))
+            return
+        pos = self.positions[ev.position_id]
+        if isinstance(ev, Marked):
+            _leg(pos, ev.leg).mark_price = ev.price
+        elif isinstance(ev, FundingPaid):
+            pos.funding += ev.amount
+            pos.payments += 1
+        elif isinstance(ev, FeesCharged):
+            pos.fees += ev.amount
+        elif isinstance(ev, Closed):
+            pos.long.exit_price = ev.long_exit
+            pos.short.exit_price = ev.short_exit
+            pos.fees += ev.fees
+            pos.closed_ms = ev.closed_ms
+            pos.close_reason = ev.reason
+        else:  # pragma: no cover - the union is closed
+            raise TypeError(f"not a ledger event: {ev!r}")
+
+    @classmethod
+    def replay(cls, events: Iterable[LedgerEvent]) -> Ledger:
+        """A ledger rebuilt from its events (any order: they are applied by ``seq``)."""
+        ledger = cls()
+        for ev in sorted(events, key=lambda e: e.seq):
+            ledger.apply(ev)
+        return ledger
+
+    @property
+    def pending_changes(self) -> int:
+        """Events other than marks not taken yet."""
+        return len(self._changes)
+
+    @property
+    def pending_marks(self) -> int:
+        return len(self._marks)
+
+    def take_changes(self) -> LedgerChanges | None:
+        """Drain every change not taken yet, marks included; None when there is nothing."""
+        if not self._changes and not self._marks:
+            return None
+        events = sorted([*self._changes, *self._marks.values()], key=lambda e: e.seq)
+        self._changes, self._marks = [], {}
+        touched = dict.fromkeys(e.position_id for e in events)
+        return LedgerChanges(events=events,
+                             positions=[copy_position(self.positions[pid]) for pid in touched if pid in self.positions])
+
+    def requeue(self, changes: LedgerChanges) -> None:
+        """Put back a batch that could not be saved (a newer mark of the same leg wins)."""
+        self._changes[:0] = [e for e in changes.events if not isinstance(e, Marked)]
+        for e in changes.events:
+            if isinstance(e, Marked):
+                key = (e.position_id, e.leg)
+                if key not in self._marks or self._marks[key].seq < e.seq:
+                    self._marks[key] = e
+
+    def restore(self, positions: Iterable[PairPosition], *, last_seq: int = 0, last_id: int = 0) -> int:
+        """Take saved positions (copies); ids already held are kept as they are (memory is never
+        older than the store). New ids and change numbers continue after the highest seen.
+        Returns how many positions were added."""
+        added = 0
+        for pos in positions:
+            self._next = max(self._next, position_number(pos.id))
+            if pos.id not in self.positions:
+                self.positions[pos.id] = copy_position(pos)
+                added += 1
+        self._next = max(self._next, last_id)
+        self.seq = max(self.seq, last_seq)
+        return added
+
+    # --- bookkeeping --------------------------------------------------------------------------
 
     def open(self, *, asset: str, long: LegState, short: LegState, opened_ms: int, entry_spread_per_hour: Decimal,
              fees: Decimal, entered_on_z: bool = False) -> PairPosition:
         self._next += 1
         pos = PairPosition(id=f"P{self._next}", asset=asset, long=long, short=short, opened_ms=opened_ms,
                            entry_spread_per_hour=entry_spread_per_hour, fees=fees, entered_on_z=entered_on_z)
-        self.positions[pos.id] = pos
-        return pos
+        self._record(Opened(seq=self._seq(), position_id=pos.id, position=copy_position(pos)))
+        return self.positions[pos.id]
 
     def open_positions(self) -> list[PairPosition]:
         return [p for p in self.positions.values() if p.is_open]
@@ -83,23 +273,28 @@ class Ledger:
         total = ZERO
         for pos, leg, sign in self.legs_on(venue, symbol):
             amount = -sign * rate * leg.qty * mark
-            pos.funding += amount
-            pos.payments += 1
+            self._record(FundingPaid(seq=self._seq(), position_id=pos.id, leg="long" if sign > 0 else "short",
+                                     rate=rate, mark=mark, amount=amount))
             total += amount
         return total
 
     def mark(self, venue: str, symbol: str, price: Decimal) -> None:
-        for _, leg, _ in self.legs_on(venue, symbol):
-            leg.mark_price = price
+        for pos, leg, sign in self.legs_on(venue, symbol):
+            if leg.mark_price != price:
+                self._record(Marked(seq=self._seq(), position_id=pos.id, leg="long" if sign > 0 else "short",
+                                    price=price))
+
+    def charge_fees(self, position_id: str, fees: Decimal) -> PairPosition:
+        """Fees of a fill after the open (an unwind, a top-up)."""
+        pos = self.positions[position_id]
+        self._record(FeesCharged(seq=self._seq(), position_id=pos.id, amount=fees))
+        return pos
 
     def close(self, position_id: str, *, long_exit: Decimal, short_exit: Decimal, fees: Decimal, closed_ms: int,
               reason: str) -> PairPosition:
         pos = self.positions[position_id]
-        pos.long.exit_price = long_exit
-        pos.short.exit_price = short_exit
-        pos.fees += fees
-        pos.closed_ms = closed_ms
-        pos.close_reason = reason
+        self._record(Closed(seq=self._seq(), position_id=pos.id, long_exit=long_exit, short_exit=short_exit,
+                            fees=fees, closed_ms=closed_ms, reason=reason))
         return pos
 
     def summary(self) -> dict[str, Decimal | int]:
@@ -110,3 +305,11 @@ class Ledger:
         closed = sum(1 for p in self.positions.values() if not p.is_open)
         return {"opened": len(self.positions), "closed": closed, "open": len(self.positions) - closed,
                 "payments": sum(p.payments for p in self.positions.values()), **pnl}
+
+
+def _leg(pos: PairPosition, name: str) -> LegState:
+    if name == "long":
+        return pos.long
+    if name == "short":
+        return pos.short
+    raise ValueError(f"a leg is 'long' or 'short', not {name!r}")

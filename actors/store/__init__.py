@@ -1,4 +1,5 @@
-"""The funding-rate store: one writer, SQLite by default, PostgreSQL when a URL is configured.
+"""The store of funding rates and of the position ledger: one writer, SQLite by default,
+PostgreSQL when a URL is configured.
 
 ``store_from_url(url, **options)`` builds the backend (``None`` or ``sqlite:///path`` →
 ``SqliteStore``; ``postgresql://…`` → ``PostgresStore``, imported only then so asyncpg is needed

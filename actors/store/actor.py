@@ -1,4 +1,5 @@
-"""The store as a Ray actor: the one writer of funding rates, a thin shell over ``FundingStore``.
+"""The store as a Ray actor: the one writer of funding rates and of the position ledger, a thin
+shell over ``FundingStore``.
 
 Async and ``num_cpus=0`` (it waits on the disk or the database). ``__init__`` does no I/O, so a
 Ray restart only rebuilds the object; every call first makes sure the store is open and the
@@ -20,6 +21,7 @@ from actors.pacing import now_ms
 from actors.store import store_from_url
 from actors.store.base import DAY_MS
 from market.events import FundingRate
+from market.ledger import LedgerChanges, LedgerEvent, LedgerState, PairPosition
 from market.stats import WindowStats
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,11 @@ class StoreActor:
         await self._ensure()
         return await self._store.maintain(now_ms())
 
+    async def save_ledger(self, changes: LedgerChanges) -> int:
+        """Journal a batch of ledger changes; committed when the call returns."""
+        await self._ensure()
+        return await self._store.save_ledger(changes, now_ms())
+
     # queries
     async def window_stats(self, days: float = 30.0, until_ms: int | None = None) -> list[WindowStats]:
         """Per venue-symbol mean/std of settled rates over the last ``days`` (to seed FundingStats)."""
@@ -106,6 +113,19 @@ class StoreActor:
                       ) -> list[FundingRate]:
         await self._ensure()
         return await self._store.history(venue, symbol, since_ms, until_ms)
+
+    async def load_ledger(self, open_only: bool = False) -> LedgerState:
+        """Saved positions and the counters for ``Ledger.restore``."""
+        await self._ensure()
+        return await self._store.load_ledger(open_only)
+
+    async def load_positions(self, open_only: bool = False) -> list[PairPosition]:
+        await self._ensure()
+        return await self._store.load_positions(open_only)
+
+    async def ledger_journal(self, position_id: str | None = None, since_seq: int = 0) -> list[LedgerEvent]:
+        await self._ensure()
+        return await self._store.ledger_journal(position_id, since_seq)
 
     async def stats(self) -> dict:
         return self._store.stats()

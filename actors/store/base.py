@@ -9,6 +9,12 @@ stream's last estimate before each funding time into a settled row, ``prune`` tr
 and ``window_stats`` computes per venue-symbol mean and standard deviation of ``rate_per_hour``
 in SQL to seed ``market.stats.FundingStats``. Backends implement the underscored primitives;
 no method reads the clock, so times are arguments.
+
+The store also keeps the position ledger (``market.ledger``): ``save_ledger`` appends a batch of
+ledger events to ``ledger_journal`` and upserts the positions they touched into
+``ledger_positions`` in one transaction that has committed when it returns (not buffered like
+rates); ``load_ledger`` / ``load_positions`` read the positions back with the counters a restored
+``Ledger`` must stay ahead of, and ``ledger_journal`` returns the events to replay.
 """
 
 from __future__ import annotations
@@ -20,7 +26,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+import msgspec
+
 from market.events import FundingRate
+from market.ledger import (
+    LedgerChanges,
+    LedgerEvent,
+    LedgerState,
+    LegState,
+    PairPosition,
+    event_kind,
+    position_number,
+)
 from market.stats import WindowStats
 
 log = logging.getLogger(__name__)
@@ -36,6 +53,12 @@ WindowRow = tuple[str, str, int, float, float | None]
 
 STREAM_COLUMNS = ("venue", "symbol", "ts", "rate", "rate_per_hour", "interval_hours", "mark", "next_funding_ts")
 HISTORY_COLUMNS = ("venue", "symbol", "funding_ts", "rate", "rate_per_hour", "interval_hours", "mark", "source")
+LEG_COLUMNS = ("venue", "symbol", "qty", "entry_price", "mark_price", "exit_price")
+POSITION_COLUMNS = (
+    "id", "asset", "opened_ms", "entry_spread_per_hour", "entered_on_z", "fees", "funding", "payments", "closed_ms",
+    "close_reason", *(f"long_{c}" for c in LEG_COLUMNS), *(f"short_{c}" for c in LEG_COLUMNS), "last_seq", "updated_ms",
+)
+JOURNAL_COLUMNS = ("seq", "position_id", "kind", "recorded_ms", "body")
 
 
 class FundingStore(ABC):
@@ -68,8 +91,9 @@ class FundingStore(ABC):
         self._last: dict[tuple[str, str], tuple[int, int | None]] = {}
         self._flush_lock = asyncio.Lock()
         self._history_changed = True  # planner statistics unknown until the first analyze
+        self._ledger_lock = asyncio.Lock()  # one ledger batch at a time, in the order given
         self.counters = {"recorded": 0, "written": 0, "sampled_out": 0, "untimed": 0, "dropped": 0,
-                         "backfilled": 0, "consolidated": 0, "pruned": 0}
+                         "backfilled": 0, "consolidated": 0, "pruned": 0, "ledger_events": 0}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -194,6 +218,51 @@ class FundingStore(ABC):
         pruned = await self.prune(now_ms - self.stream_retention_ms)
         return {"written": written, "consolidated": consolidated, "pruned": pruned}
 
+    # --- the position ledger ------------------------------------------------------------------
+
+    async def save_ledger(self, changes: LedgerChanges, now_ms: int | None = None) -> int:
+        """Append ``changes.events`` to the journal and upsert ``changes.positions``, in one
+        transaction, committed (and, on SQLite, synced) when this returns. Idempotent: an event
+        already journaled (same ``seq``) is skipped and a position row is never replaced by an
+        older one. Returns the events given."""
+        if not changes.events and not changes.positions:
+            return 0
+        last: dict[str, int] = {}
+        journal = []
+        for ev in changes.events:
+            last[ev.position_id] = max(last.get(ev.position_id, 0), ev.seq)
+            journal.append((ev.seq, ev.position_id, event_kind(ev), now_ms, _ENCODER.encode(ev).decode()))
+        positions = [_position_row(p, last.get(p.id, changes.last_seq), now_ms) for p in changes.positions]
+        async with self._ledger_lock:
+            await self._write_ledger(journal, positions, changes.durable)
+        self.counters["ledger_events"] += len(journal)
+        return len(journal)
+
+    async def load_positions(self, open_only: bool = False) -> list[PairPosition]:
+        """Saved positions, oldest first."""
+        return (await self.load_ledger(open_only=open_only)).positions
+
+    async def load_ledger(self, open_only: bool = False) -> LedgerState:
+        """Saved positions (only the open ones with ``open_only``) and the highest change number
+        and id number ever saved, for ``Ledger.restore``."""
+        rows = await self._fetch(f"SELECT {', '.join(POSITION_COLUMNS)} FROM ledger_positions", ())
+        positions = sorted((_position(r) for r in rows), key=lambda p: (p.opened_ms, position_number(p.id), p.id))
+        [(journal_seq,)] = await self._fetch("SELECT COALESCE(MAX(seq), 0) FROM ledger_journal", ())
+        last_seq = max([int(journal_seq), *(int(r[-2]) for r in rows)])
+        last_id = max((position_number(p.id) for p in positions), default=0)
+        if open_only:
+            positions = [p for p in positions if p.is_open]
+        return LedgerState(positions=positions, last_seq=last_seq, last_id=last_id)
+
+    async def ledger_journal(self, position_id: str | None = None, since_seq: int = 0) -> list[LedgerEvent]:
+        """Journaled ledger events after ``since_seq`` (of one position, or all), in ``seq`` order."""
+        sql = "SELECT body FROM ledger_journal WHERE seq > $1"
+        args: tuple = (since_seq,)
+        if position_id is not None:
+            sql += " AND position_id = $2"
+            args = (since_seq, position_id)
+        return [_EVENT_DECODER.decode(body) for (body,) in await self._fetch(sql + " ORDER BY seq", args)]
+
     # --- reads --------------------------------------------------------------------------------
 
     async def window_stats(self, since_ms: int, until_ms: int) -> list[WindowStats]:
@@ -278,6 +347,15 @@ class FundingStore(ABC):
         """Refresh the planner's statistics of funding_history."""
         await self._execute("ANALYZE funding_history", ())
 
+    async def _write_ledger(self, journal: Sequence[tuple], positions: Sequence[tuple], durable: bool) -> None:
+        """Insert journal rows (skipping known seqs) and upsert position rows, in one transaction.
+        ``durable``: the batch holds more than marks; a backend may sync harder for it."""
+        await self._transact([(INSERT_JOURNAL_SQL, journal), (UPSERT_POSITION_SQL, positions)])
+
+    @abstractmethod
+    async def _transact(self, statements: Sequence[tuple[str, Sequence[Sequence]]]) -> None:
+        """Run each statement once per row of its rows, all in one transaction."""
+
     @abstractmethod
     async def _connect(self) -> None: ...
 
@@ -306,6 +384,18 @@ class FundingStore(ABC):
 
 INSERT_STREAM_SQL = (
     f"INSERT INTO funding_stream ({', '.join(STREAM_COLUMNS)}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+)
+
+_JOURNAL_PARAMS = ", ".join(f"${i}" for i in range(1, len(JOURNAL_COLUMNS) + 1))
+INSERT_JOURNAL_SQL = (
+    f"INSERT INTO ledger_journal ({', '.join(JOURNAL_COLUMNS)}) VALUES ({_JOURNAL_PARAMS}) ON CONFLICT (seq) DO NOTHING"
+)
+_POSITION_PARAMS = ", ".join(f"${i}" for i in range(1, len(POSITION_COLUMNS) + 1))
+# A retried or late batch never takes a position back to an older state.
+UPSERT_POSITION_SQL = (
+    f"INSERT INTO ledger_positions ({', '.join(POSITION_COLUMNS)}) VALUES ({_POSITION_PARAMS})"
+    f" ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in POSITION_COLUMNS[1:])}"
+    " WHERE excluded.last_seq >= ledger_positions.last_seq"
 )
 
 # A venue's settled rate is authoritative: it replaces a consolidated estimate.
@@ -384,3 +474,35 @@ def _dec(value: str | Decimal) -> Decimal:
 
 def _opt_dec(value: str | Decimal | None) -> Decimal | None:
     return None if value is None else _dec(value)
+
+
+_ENCODER = msgspec.json.Encoder()  # Decimals as their exact strings (msgspec's default)
+_EVENT_DECODER = msgspec.json.Decoder(LedgerEvent)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _position_row(p: PairPosition, last_seq: int, now_ms: int | None) -> tuple:
+    legs = []
+    for leg in (p.long, p.short):
+        legs += [leg.venue, leg.symbol, str(leg.qty), str(leg.entry_price), _text(leg.mark_price),
+                 _text(leg.exit_price)]
+    return (p.id, p.asset, p.opened_ms, str(p.entry_spread_per_hour), bool(p.entered_on_z), str(p.fees),
+            str(p.funding), p.payments, p.closed_ms, p.close_reason, *legs, last_seq, now_ms)
+
+
+def _leg_state(row: Sequence) -> LegState:
+    venue, symbol, qty, entry, mark, exit_ = row
+    return LegState(venue=venue, symbol=symbol, qty=_dec(qty), entry_price=_dec(entry), mark_price=_opt_dec(mark),
+                    exit_price=_opt_dec(exit_))
+
+
+def _position(row: Sequence) -> PairPosition:
+    (pid, asset, opened_ms, spread, on_z, fees, funding, payments, closed_ms, reason) = row[:10]
+    n = len(LEG_COLUMNS)
+    return PairPosition(id=pid, asset=asset, opened_ms=int(opened_ms), entry_spread_per_hour=_dec(spread),
+                        entered_on_z=bool(on_z), fees=_dec(fees), funding=_dec(funding), payments=int(payments),
+                        closed_ms=None if closed_ms is None else int(closed_ms), close_reason=reason,
+                        long=_leg_state(row[10 : 10 + n]), short=_leg_state(row[10 + n : 10 + 2 * n]))

@@ -13,6 +13,15 @@ Tables:
 - ``funding_history``: one settled rate per venue, symbol and funding time (the primary key), from the venue's
   history (``source = 'venue'``, authoritative) or consolidated from the stream (``'stream'``:
   the last estimate before the funding time).
+- ``ledger_positions``: the position ledger's current state, one row per hedged pair with both
+  legs, upserted with every saved change; ``last_seq`` is the newest journal event it includes.
+- ``ledger_journal``: the ledger's events, append-only, keyed by the ledger's own ``seq`` (so a
+  retried save inserts nothing twice): ``kind`` (open, fees, funding, mark, close) and ``body``,
+  the event as JSON with every Decimal as its exact string. Replaying a position's events in
+  ``seq`` order rebuilds its row exactly (marks are coalesced, so only the newest per save is
+  there). Ledger figures are ``TEXT`` in both backends: they come back as the very Decimals
+  that went in (``NUMERIC`` would keep the value but not always the exponent), and nothing
+  aggregates them in SQL.
 """
 
 from __future__ import annotations
@@ -100,6 +109,84 @@ MIGRATIONS: tuple[Migration, ...] = (
         postgres=(
             "CREATE INDEX funding_stream_ts ON funding_stream (ts)",
             "CREATE INDEX funding_history_ts ON funding_history (funding_ts)",
+        ),
+    ),
+    Migration(
+        3,
+        "position ledger: positions and the journal of their events",
+        sqlite=(
+            """CREATE TABLE ledger_positions (
+                id TEXT PRIMARY KEY,              -- the ledger's "PN"
+                asset TEXT NOT NULL,
+                opened_ms INTEGER NOT NULL,
+                entry_spread_per_hour TEXT NOT NULL,
+                entered_on_z INTEGER NOT NULL,
+                fees TEXT NOT NULL,               -- exact Decimal text, as every figure here
+                funding TEXT NOT NULL,
+                payments INTEGER NOT NULL,
+                closed_ms INTEGER,                -- NULL while open
+                close_reason TEXT,
+                long_venue TEXT NOT NULL,
+                long_symbol TEXT NOT NULL,
+                long_qty TEXT NOT NULL,
+                long_entry_price TEXT NOT NULL,
+                long_mark_price TEXT,
+                long_exit_price TEXT,
+                short_venue TEXT NOT NULL,
+                short_symbol TEXT NOT NULL,
+                short_qty TEXT NOT NULL,
+                short_entry_price TEXT NOT NULL,
+                short_mark_price TEXT,
+                short_exit_price TEXT,
+                last_seq INTEGER NOT NULL,        -- newest journal event this row includes
+                updated_ms INTEGER
+            )""",
+            """CREATE TABLE ledger_journal (
+                seq INTEGER PRIMARY KEY,          -- the ledger's change number
+                position_id TEXT NOT NULL,
+                kind TEXT NOT NULL,               -- open, fees, funding, mark, close
+                recorded_ms INTEGER,              -- when the store received it
+                body TEXT NOT NULL                -- the event as JSON, Decimals as exact strings
+            )""",
+            "CREATE INDEX ledger_journal_position ON ledger_journal (position_id, seq)",
+            "CREATE INDEX ledger_positions_open ON ledger_positions (opened_ms) WHERE closed_ms IS NULL",
+        ),
+        postgres=(
+            """CREATE TABLE ledger_positions (
+                id TEXT PRIMARY KEY,              -- the ledger's "PN"
+                asset TEXT NOT NULL,
+                opened_ms BIGINT NOT NULL,
+                entry_spread_per_hour TEXT NOT NULL,
+                entered_on_z BOOLEAN NOT NULL,
+                fees TEXT NOT NULL,               -- exact Decimal text, as every figure here
+                funding TEXT NOT NULL,
+                payments INTEGER NOT NULL,
+                closed_ms BIGINT,                 -- NULL while open
+                close_reason TEXT,
+                long_venue TEXT NOT NULL,
+                long_symbol TEXT NOT NULL,
+                long_qty TEXT NOT NULL,
+                long_entry_price TEXT NOT NULL,
+                long_mark_price TEXT,
+                long_exit_price TEXT,
+                short_venue TEXT NOT NULL,
+                short_symbol TEXT NOT NULL,
+                short_qty TEXT NOT NULL,
+                short_entry_price TEXT NOT NULL,
+                short_mark_price TEXT,
+                short_exit_price TEXT,
+                last_seq BIGINT NOT NULL,         -- newest journal event this row includes
+                updated_ms BIGINT
+            )""",
+            """CREATE TABLE ledger_journal (
+                seq BIGINT PRIMARY KEY,           -- the ledger's change number
+                position_id TEXT NOT NULL,
+                kind TEXT NOT NULL,               -- open, fees, funding, mark, close
+                recorded_ms BIGINT,               -- when the store received it
+                body TEXT NOT NULL                -- the event as JSON, Decimals as exact strings
+            )""",
+            "CREATE INDEX ledger_journal_position ON ledger_journal (position_id, seq)",
+            "CREATE INDEX ledger_positions_open ON ledger_positions (opened_ms) WHERE closed_ms IS NULL",
         ),
     ),
 )

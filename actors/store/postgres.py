@@ -141,6 +141,12 @@ class PostgresStore(FundingStore):
         async with self._acquire() as conn, conn.transaction():
             await conn.executemany(sql, rows)
 
+    async def _transact(self, statements: Sequence[tuple[str, Sequence[Sequence]]]) -> None:
+        async with self._acquire() as conn, conn.transaction():
+            for sql, rows in statements:
+                if rows:
+                    await conn.executemany(sql, rows)
+
     async def _fetch(self, sql: str, args: Sequence) -> list[tuple]:
         async with self._acquire() as conn:
             return [tuple(r) for r in await conn.fetch(sql, *args)]

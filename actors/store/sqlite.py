@@ -17,7 +17,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from actors.store.base import INSERT_STREAM_SQL, UPSERT_HISTORY_SQL, FundingStore, HistoryRow, StreamRow
+from actors.store.base import (
+    INSERT_JOURNAL_SQL,
+    INSERT_STREAM_SQL,
+    UPSERT_HISTORY_SQL,
+    UPSERT_POSITION_SQL,
+    FundingStore,
+    HistoryRow,
+    StreamRow,
+)
 from actors.store.migrations import BOOTSTRAP_SQLITE, pending
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
@@ -29,6 +37,8 @@ def _sqlite_sql(sql: str) -> str:
 
 _INSERT_STREAM = _sqlite_sql(INSERT_STREAM_SQL)
 _UPSERT_HISTORY = _sqlite_sql(UPSERT_HISTORY_SQL)
+_INSERT_JOURNAL = _sqlite_sql(INSERT_JOURNAL_SQL)
+_UPSERT_POSITION = _sqlite_sql(UPSERT_POSITION_SQL)
 
 
 def _as_text(rows: Sequence[StreamRow | HistoryRow]) -> list[tuple]:
@@ -127,6 +137,27 @@ class SqliteStore(FundingStore):
     def _executemany_sync(self, sql: str, rows: Sequence[Sequence]) -> None:
         with self._transaction() as conn:
             conn.executemany(sql, rows)
+
+    async def _transact(self, statements: Sequence[tuple[str, Sequence[Sequence]]]) -> None:
+        await self._run(self._transact_sync, [(_sqlite_sql(sql), rows) for sql, rows in statements], False)
+
+    async def _write_ledger(self, journal: Sequence[tuple], positions: Sequence[tuple], durable: bool) -> None:
+        await self._run(self._transact_sync, [(_INSERT_JOURNAL, journal), (_UPSERT_POSITION, positions)], durable)
+
+    def _transact_sync(self, statements: list[tuple[str, Sequence[Sequence]]], durable: bool) -> None:
+        # an opened or closed position must survive a power loss too, not only a crash of the
+        # process: FULL syncs the WAL at this commit (the synchronous level cannot change inside
+        # a transaction, so it is set around it)
+        if durable:
+            self._conn.execute("PRAGMA synchronous=FULL")
+        try:
+            with self._transaction() as conn:
+                for sql, rows in statements:
+                    if rows:
+                        conn.executemany(sql, rows)
+        finally:
+            if durable:
+                self._conn.execute("PRAGMA synchronous=NORMAL")
 
     async def _insert_stream(self, rows: Sequence[StreamRow]) -> None:
         await self._run(self._executemany_sync, _INSERT_STREAM, _as_text(rows))

@@ -29,3 +29,25 @@ async def test_store_actor_records_backfills_and_serves_window_stats(ray_local, 
         assert [h.rate for h in history] == [Decimal("0.0001"), Decimal("0.0003")]
     finally:
         await actor.stop.remote()
+
+
+async def test_store_actor_saves_and_loads_the_ledger_across_ray(ray_local, tmp_path):
+    from market.ledger import Ledger, LegState
+
+    actor = StoreActor.remote(f"sqlite:///{tmp_path}/ledger.db", flush_every_s=3600)
+    try:
+        ledger = Ledger(track_changes=True)
+        pos = ledger.open(asset="BTC", opened_ms=1, entry_spread_per_hour=Decimal("0.00002"), fees=Decimal("0.70"),
+                          long=LegState(venue="aster", symbol="BTCUSDT", qty=Decimal("0.010"),
+                                        entry_price=Decimal("64000.50")),
+                          short=LegState(venue="lighter", symbol="1", qty=Decimal("0.010"),
+                                         entry_price=Decimal("64020")))
+        ledger.settle_funding("aster", "BTCUSDT", Decimal("0.0001"), Decimal("64010"))
+        assert await actor.save_ledger.remote(ledger.take_changes()) == 2
+        state = await actor.load_ledger.remote(True)
+        assert (state.last_seq, state.last_id) == (2, 1)
+        [saved] = state.positions
+        assert saved == pos and str(saved.funding) == str(pos.funding)
+        assert [e.seq for e in await actor.ledger_journal.remote("P1")] == [1, 2]
+    finally:
+        await actor.stop.remote()
