@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 import venues
 from actors.config import SecretRef
 from actors.coordinator import CoordinatorConfig
+from actors.live_broker import LIVE_VENUES, LiveVenueConfig
 from actors.topology import LAYOUTS
 from market.errors import ConfigError
 
@@ -58,7 +59,8 @@ class AppConfig(BaseModel):
     coordinator: CoordinatorConfig = Field(default_factory=CoordinatorConfig)
     strategy: StrategyConfig | None = None
     store: StoreConfig = Field(default_factory=StoreConfig)
-    paper: bool = Field(True, description="paper trading; live order placement is not enabled yet")
+    paper: bool = Field(True, description="paper trading everywhere; false places real orders on the venues with "
+                        "trading: true (aster, backpack), which then need api_key and api_secret")
     notional: Decimal | None = None
 
     @field_validator("venues")
@@ -68,6 +70,26 @@ class AppConfig(BaseModel):
             if name not in venues.names() or name not in LAYOUTS:
                 raise ValueError(f"unknown venue {name!r}; known: {', '.join(venues.names())}")
         return v
+
+    @model_validator(mode="after")
+    def _live_trading(self):
+        """``paper: false`` sends the orders of every ``trading`` venue to the venue: each needs its
+        keys (checked here, by field; the secrets themselves are read only when signing)."""
+        live: dict[str, LiveVenueConfig] = {}
+        if not self.paper:
+            for name, vc in self.venues.items():
+                if not vc.trading:
+                    continue
+                if name not in LIVE_VENUES:
+                    raise ValueError(f"venues.{name}.trading: live order placement is implemented for "
+                                     f"{', '.join(LIVE_VENUES)} only (paper: false)")
+                for field in ("api_key", "api_secret"):
+                    if getattr(vc, field) is None:
+                        raise ValueError(f"venues.{name}.{field}: required for live trading (paper: false, "
+                                         "trading: true)")
+                live[name] = LiveVenueConfig(api_key=vc.api_key, api_secret=vc.api_secret)
+        self.coordinator.live_venues = live  # derived: the paper switch is the only way to go live
+        return self
 
 
 def _format(exc: ValidationError, source: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import time
@@ -24,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from actors.broker import PaperBroker
 from actors.execution import Executor
 from actors.facade import VenueFacade, call
+from actors.live_broker import LiveBroker, LiveVenueConfig
 from actors.repair import FundingRepair
+from actors.topology import LAYOUTS
 from market.events import FundingRate, Instrument
 from market.stats import WindowStats
 from strategies.base import Close, Open, Pause, Resume, Strategy
@@ -54,6 +57,8 @@ class CoordinatorConfig(BaseModel):
     gap_check_s: float = Field(5.0, gt=0, description="look for symbols silent beyond their cadence this often")
     reconcile_s: float = Field(3600.0, gt=0, description="compare streamed funding with REST this often")
     markets: dict[str, dict[str, str]] = Field(default_factory=dict)
+    live_venues: dict[str, LiveVenueConfig] = Field(default_factory=dict, description="venues whose orders go "
+                                                    "to the venue (LiveBroker); set from AppConfig when paper is false")
 
 
 class _Running:
@@ -100,8 +105,19 @@ class Coordinator:
         for venue, handles in streams.items():
             self.facades[venue] = VenueFacade(venue, handles, codec_options=codec_options.get(venue),
                                               book_symbols=(book_symbols or {}).get(venue))
-        self.broker = PaperBroker(self.facades, taker_fees=self.config.taker_fees,
-                                  default_balance=self.config.paper_balance)
+        if isinstance(self.broker, LiveBroker):
+            await self.broker.close()
+        paper = PaperBroker(self.facades, taker_fees=self.config.taker_fees,
+                            default_balance=self.config.paper_balance)
+        live = {v: c for v, c in self.config.live_venues.items() if v in self.facades}
+        if live:  # signed orders on these venues, paper on the rest; fills reconciled from the user streams
+            sources = {v: functools.partial(call, handle, "user_events") for v in live
+                       for name, handle in streams[v].items() if name.split("-")[0] in LAYOUTS[v].needs_account}
+            self.broker = LiveBroker.from_config(live, codec_options, taker_fees=self.config.taker_fees,
+                                                 fallback=paper, event_sources=sources)
+            log.info("live order placement on %s; paper on the other venues", ", ".join(sorted(live)))
+        else:
+            self.broker = paper
         self.executor = Executor(self.facades, self.broker, self.desk.ledger,
                                  instruments={(i.venue, i.symbol): i for i in instruments or []})
         self.store = store
@@ -167,6 +183,8 @@ class Coordinator:
     async def on_user_events(self, events: list) -> None:
         self.user_events.extend(events)
         del self.user_events[:-1000]
+        if isinstance(self.broker, LiveBroker):  # pushed order state: no waiting on the next poll
+            await self.broker.on_user_events(events)
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -326,5 +344,7 @@ class Coordinator:
         await self._save_ledger(marks_every_s=0)  # the newest marks too: a clean stop loses nothing
         for f in self.facades.values():
             await f.close()
+        if isinstance(self.broker, LiveBroker):
+            await self.broker.close()
         if self.repair is not None:
             await self.repair.close()

@@ -2,7 +2,8 @@
 
 Most connections need nothing. Aster and Binance user data need a listenKey (POST before
 connecting, PUT every 30 minutes, a new one after ``listenKeyExpired``); KuCoin needs a
-bullet-public token and endpoint before every connect; Hyperliquid needs its coin list. A
+bullet-public token and endpoint before every connect; Backpack's ``account.*`` streams need an
+ED25519 subscribe signature made just before every connect; Hyperliquid needs its coin list. A
 ``Session`` turns that into URL parameters for ``codec.url`` and a keepalive duty, reading API
 keys only when it uses them.
 """
@@ -13,6 +14,7 @@ import logging
 from typing import Any
 
 from actors.config import StreamConfig
+from actors.pacing import now_ms
 from actors.rest import RestClient
 from market.errors import ConfigError
 from venues.base import Channel, Codec
@@ -62,6 +64,24 @@ class ListenKeySession(Session):
         self.listen_key = None
 
 
+class BackpackAccountSession(Session):
+    """Backpack ``account.*`` streams: the SUBSCRIBE carries an ED25519 signature that is only good
+    for the venue's window (5 s), so the codec is authorised afresh before every connect; the
+    secret is read from its ``SecretRef`` then and never kept (the codec keeps only the signature)."""
+
+    def __init__(self, config: StreamConfig):
+        if config.api_secret is None:
+            raise ConfigError(f"streams[{config.venue}/{config.name}].api_secret: account streams need an API secret")
+        self._secret_ref = config.api_secret
+
+    async def connect_params(self, codec: Codec, rest: RestClient) -> dict[str, Any]:
+        try:
+            codec.authorize(self._secret_ref.read(), now_ms())
+        except ValueError as exc:  # a secret that is no ED25519 seed; the message never holds the secret
+            raise ConfigError(f"{codec.name}: api_secret: {exc}") from None
+        return {}
+
+
 class BulletSession(Session):
     """KuCoin: every connection starts with a bullet-public token and its endpoint."""
 
@@ -89,6 +109,8 @@ def session_for(config: StreamConfig) -> Session:
     wants_account = any(s.channel is Channel.ACCOUNT for s in config.subscriptions)
     if config.venue in ("aster", "binance") and wants_account:
         return ListenKeySession(config)
+    if config.venue == "backpack" and wants_account:
+        return BackpackAccountSession(config)
     if config.venue == "kucoin":
         return BulletSession()
     if config.venue == "hyperliquid" and not config.codec_options.get("coins"):

@@ -156,6 +156,7 @@ class BackpackAccountMixin:
             ("POST", "/api/v1/order", r(self.post_order)),
             ("DELETE", "/api/v1/order", r(self.delete_order)),
             ("GET", "/api/v1/orders", r(self.get_orders)),
+            ("GET", "/api/v1/capital", r(self.get_capital)),
         ]
 
     async def _signed(
@@ -250,3 +251,12 @@ class BackpackAccountMixin:
         acct, p = auth
         return self.json([self.order_object(o) for o in self.exchange.open_orders(acct)
                           if "symbol" not in p or o.book.inst.symbol == p["symbol"]])  # fmt: skip
+
+    async def get_capital(self: Any, request: web.Request) -> web.StreamResponse:
+        """``balanceQuery``: ``{asset: {available, locked, staked}}`` (nothing is locked or staked here)."""
+        auth = await self._signed(request, "balanceQuery")
+        if isinstance(auth, web.Response):
+            return auth
+        acct, _ = auth
+        return self.json({a: {"available": dtext(v, 8), "locked": "0", "staked": "0"}
+                          for a, v in acct.balances.items()})  # fmt: skip

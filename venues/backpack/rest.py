@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from market.errors import UsageError, VenueError
-from market.events import BookSnapshot, FundingRate, Instrument, Side
+from market.events import BalanceUpdate, BookSnapshot, FundingRate, Instrument, OrderStatus, OrderUpdate, Side
 from market.funding import asset, interval_hours_from_ms, multiplier, per_hour
 from market.units import ONE_HOUR_MS, ms_from_iso, ms_guess
 from venues.backpack import auth
@@ -56,9 +56,52 @@ _status = msgspec.json.Decoder(BpStatus)
 _rest_error = msgspec.json.Decoder(BpRestError)
 
 
+class BpOrderAck(msgspec.Struct, frozen=True):
+    """``POST/DELETE /api/v1/order`` answer: the order after matching (a Backpack order object)."""
+
+    id: str | int
+    symbol: str
+    side: str
+    status: str
+    quantity: str | None = None
+    executedQuantity: str = "0"
+    executedQuoteQuantity: str = "0"
+    clientId: int | None = None
+    price: str | None = None
+    orderType: str | None = None
+    reduceOnly: bool | None = None
+    createdAt: int = 0
+
+
+class BpBalance(msgspec.Struct, frozen=True):
+    """One asset of ``GET /api/v1/capital``."""
+
+    available: str
+    locked: str = "0"
+    staked: str = "0"
+
+
+# lax: ids and times arrive as numbers or as strings of digits
+_order_ack = msgspec.json.Decoder(BpOrderAck, strict=False)
+_capital = msgspec.json.Decoder(dict[str, BpBalance], strict=False)
+_ORDER_SIDES = {"Bid": Side.BUY, "Ask": Side.SELL}
+_ORDER_STATUSES = {
+    "New": OrderStatus.NEW, "PartiallyFilled": OrderStatus.PARTIALLY_FILLED, "Filled": OrderStatus.FILLED,
+    "Cancelled": OrderStatus.CANCELED, "Expired": OrderStatus.EXPIRED, "TriggerPending": OrderStatus.NEW,
+    "TriggerFailed": OrderStatus.REJECTED,
+}
+
+
 def _plain(value: Decimal) -> str:
     """Decimal text without an exponent, as the venue parses and as it is signed."""
     return format(value, "f")
+
+
+def _query_text(value: object) -> str:
+    """A query parameter as the venue signs it (booleans as JSON ``true``/``false``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _client_id(value: int) -> int:
@@ -237,6 +280,46 @@ class BackpackRest:
         else:
             params["clientId"] = _client_id(client_id)
         return self._signed(secret_b64, "DELETE", "orderCancel", params, timestamp_ms, window_ms)
+
+    def balance_request(self, secret_b64: str, *, timestamp_ms: int,
+                        window_ms: int = auth.DEFAULT_WINDOW_MS) -> HttpRequest:
+        """Signed ``GET /api/v1/capital`` (instruction ``balanceQuery``): balances per asset."""
+        return self._signed_get(secret_b64, "/api/v1/capital", "balanceQuery", {}, timestamp_ms, window_ms)
+
+    def _signed_get(self, secret_b64: str, path: str, instruction: str, params: dict[str, object],
+                    timestamp_ms: int, window_ms: int) -> HttpRequest:
+        """A signed GET: ``params`` go in the query string and into the signed message."""
+        return HttpRequest(method="GET", url=self.rest_url + path,
+                           params=tuple((k, _query_text(v)) for k, v in sorted(params.items())),
+                           headers=auth.request_headers(secret_b64, instruction, params, timestamp_ms, window_ms))
+
+    def decode_order(self, body: bytes) -> OrderUpdate:
+        """An order answer as an ``OrderUpdate``; the venue's error object ``{"code", "message"}``
+        (also the body of a rejected order's HTTP 4xx) raises ``VenueError``."""
+
+        def convert(o: BpOrderAck) -> OrderUpdate:
+            filled = Decimal(o.executedQuantity)
+            quote = Decimal(o.executedQuoteQuantity)
+            return OrderUpdate(
+                venue=VENUE, symbol=o.symbol, order_id=str(o.id),
+                client_order_id=None if o.clientId is None else str(o.clientId), side=_ORDER_SIDES[o.side],
+                status=_ORDER_STATUSES[o.status], price=None if o.price is None else Decimal(o.price),
+                size=filled if o.quantity is None else Decimal(o.quantity), filled=filled,
+                ts=ms_guess(o.createdAt) if o.createdAt else 0, avg_price=quote / filled if filled else None,
+                order_type=o.orderType, reduce_only=bool(o.reduceOnly),
+            )
+
+        return self._read(_order_ack, body, convert)
+
+    def decode_balances(self, body: bytes) -> list[BalanceUpdate]:
+        """``GET /api/v1/capital``: ``balance`` = available + locked + staked, ``available`` as sent."""
+
+        def convert(rows: dict[str, BpBalance]) -> list[BalanceUpdate]:
+            return [BalanceUpdate(venue=VENUE, asset=a, available=Decimal(b.available), reason="REST",
+                                  balance=Decimal(b.available) + Decimal(b.locked) + Decimal(b.staked))
+                    for a, b in rows.items()]
+
+        return self._read(_capital, body, convert)
 
     def _signed(self, secret_b64: str, method: str, instruction: str, params: dict[str, object], timestamp_ms: int,
                 window_ms: int) -> HttpRequest:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 import msgspec
 
 from market.errors import DecodeError, PeerError, RateLimited, UsageError, VenueError
-from market.events import BBO, BookSnapshot, FundingRate, Instrument, Side
+from market.events import BBO, BalanceUpdate, BookSnapshot, FundingRate, Instrument, OrderStatus, OrderUpdate, Side
 from market.funding import asset, per_hour
 from venues.base import HttpRequest
 from venues.binance import auth
@@ -53,6 +53,43 @@ _book_ticker = msgspec.json.Decoder(list[BinanceBookTickerRest] | BinanceBookTic
 _listen_key = msgspec.json.Decoder(BinanceListenKey)
 _ws_api = msgspec.json.Decoder(BinanceWsApiResponse)
 _rest_error = msgspec.json.Decoder(BinanceErrorBody)
+
+
+class BinanceOrderAck(msgspec.Struct, frozen=True):
+    """``POST/DELETE/GET /fapi/v1/order`` answer (RESULT): the order state after matching."""
+
+    orderId: int
+    symbol: str
+    status: str
+    side: str
+    clientOrderId: str = ""
+    price: str | None = None
+    avgPrice: str | None = None
+    origQty: str = "0"
+    executedQty: str = "0"
+    cumQuote: str | None = None
+    type: str | None = None
+    reduceOnly: bool = False
+    updateTime: int = 0
+
+
+class BinanceBalanceRow(msgspec.Struct, frozen=True):
+    """One asset of ``GET /fapi/v2/balance``."""
+
+    asset: str
+    balance: str
+    availableBalance: str | None = None
+    updateTime: int = 0
+
+
+_order_ack = msgspec.json.Decoder(BinanceOrderAck)
+_balances = msgspec.json.Decoder(list[BinanceBalanceRow])
+#: order statuses of REST answers (the user stream's ``X`` uses the same names)
+_ORDER_STATUSES = {
+    "NEW": OrderStatus.NEW, "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED, "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELED, "REJECTED": OrderStatus.REJECTED, "EXPIRED": OrderStatus.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderStatus.EXPIRED, "NEW_INSURANCE": OrderStatus.NEW, "NEW_ADL": OrderStatus.NEW,
+}
 
 
 class BinanceRestError(VenueError, DecodeError):
@@ -220,6 +257,51 @@ class BinanceRest:
             params.append(("origClientOrderId", str(client_order_id)))
         return self._signed("DELETE", "/fapi/v1/order", credentials, params, timestamp_ms, recv_window_ms)
 
+    def query_order_request(
+        self,
+        credentials: auth.Credentials,
+        *,
+        symbol: str,
+        timestamp_ms: int,
+        order_id: str | int | None = None,
+        client_order_id: str | None = None,
+        recv_window_ms: int | None = auth.DEFAULT_RECV_WINDOW_MS,
+    ) -> HttpRequest:
+        """Signed ``GET /fapi/v1/order`` (weight 1): one order's state, by venue or client order id."""
+        if (order_id is None) == (client_order_id is None):
+            raise UsageError(f"{self.name}: an order query needs exactly one of order_id and client_order_id")
+        params = [("symbol", symbol.upper())]
+        if order_id is not None:
+            params.append(("orderId", str(order_id)))
+        else:
+            params.append(("origClientOrderId", str(client_order_id)))
+        return self._signed_query("/fapi/v1/order", credentials, params, timestamp_ms, recv_window_ms, weight=1)
+
+    def balance_request(
+        self,
+        credentials: auth.Credentials,
+        *,
+        timestamp_ms: int,
+        recv_window_ms: int | None = auth.DEFAULT_RECV_WINDOW_MS,
+    ) -> HttpRequest:
+        """Signed ``GET /fapi/v2/balance`` (weight 5): wallet and available balance per asset."""
+        return self._signed_query("/fapi/v2/balance", credentials, [], timestamp_ms, recv_window_ms, weight=5)
+
+    def _signed_query(
+        self,
+        path: str,
+        credentials: auth.Credentials,
+        params: list[tuple[str, str]],
+        timestamp_ms: int,
+        recv_window_ms: int | None,
+        *,
+        weight: int = 1,
+    ) -> HttpRequest:
+        """A signed GET: the signed params travel in the query string, in the order they were signed."""
+        signed = auth.signed_params(credentials.secret, params, timestamp_ms, recv_window_ms)
+        return HttpRequest(method="GET", url=self.rest_url + path, params=signed,
+                           headers=(("X-MBX-APIKEY", credentials.api_key),), weight=weight)
+
     def _signed(
         self,
         method: str,
@@ -334,6 +416,35 @@ class BinanceRest:
         if k.status is not None and k.status != 200:
             raise BinanceRestError(self.name, k.status, "no error body", status=k.status)
         return k.result.listenKey if k.result is not None else k.listenKey
+
+    @_guarded
+    def decode_order(self, body: bytes) -> OrderUpdate:
+        """An order answer (new, cancel, query) as an ``OrderUpdate``; the venue's error object
+        ``{"code", "msg"}`` (also the body of a rejected order's HTTP 4xx) raises ``BinanceRestError``."""
+        o = self._body(_order_ack, body)
+        filled = Decimal(o.executedQty)
+        # cumQuote / executedQty is exact; avgPrice is rounded by the venue
+        avg = Decimal(o.cumQuote) / filled if filled and o.cumQuote else None
+        if not avg and o.avgPrice:
+            avg = Decimal(o.avgPrice)
+        price = Decimal(o.price) if o.price else None
+        return OrderUpdate(
+            venue=self.name, symbol=o.symbol, order_id=str(o.orderId), client_order_id=o.clientOrderId or None,
+            side=_SIDES[o.side], status=_ORDER_STATUSES[o.status], price=price or None, size=Decimal(o.origQty),
+            filled=filled, ts=o.updateTime, avg_price=avg if filled else None, order_type=o.type,
+            reduce_only=o.reduceOnly,
+        )
+
+    @_guarded
+    def decode_balances(self, body: bytes) -> list[BalanceUpdate]:
+        """``GET /fapi/v2/balance`` rows: ``balance`` is the wallet balance, ``available`` what
+        new orders may use."""
+        return [
+            BalanceUpdate(venue=self.name, asset=r.asset, balance=Decimal(r.balance),
+                          available=None if r.availableBalance is None else Decimal(r.availableBalance),
+                          reason="REST", ts=r.updateTime)
+            for r in self._body(_balances, body)
+        ]
 
     @_guarded
     def decode_ws_api(self, body: bytes) -> BinanceWsApiResponse:
