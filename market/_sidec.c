@@ -175,31 +175,22 @@ fast_insert(PyObject *levels, PyObject *keys, PyObject *price)
     return 1;
 }
 
-static PyObject *
-side_update(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* The loop itself: 1 when a level appeared or went, 0 when not, -1 with an exception. */
+static int
+do_update(PyObject *levels, PyObject *keys, PyObject *items, PyObject *stamp, PyObject *insert,
+          PyObject *drop_alias)
 {
-    PyObject *levels, *keys, *items, *stamp, *insert, *drop_alias;
     PyObject *seq = NULL;
     Py_ssize_t i, n;
     int changed = 0;
 
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "update() takes 6 arguments");
-        return NULL;
-    }
-    levels = args[0];
-    keys = args[1];
-    items = args[2];
-    stamp = args[3];
-    insert = args[4];
-    drop_alias = args[5];
     if (!PyDict_CheckExact(levels) || !PyDict_CheckExact(keys)) {
         PyErr_SetString(PyExc_TypeError, "update(): levels and keys must be dicts");
-        return NULL;
+        return -1;
     }
     seq = PySequence_Fast(items, "levels must be iterable");
     if (seq == NULL) {
-        return NULL;
+        return -1;
     }
     n = PySequence_Fast_GET_SIZE(seq);
     for (i = 0; i < n; i++) {
@@ -238,11 +229,27 @@ side_update(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         if (qty > 0.0 && qty < Py_HUGE_VAL) {
             PyObject *value;
-            int has = PyDict_Contains(levels, price);
-            if (has < 0) {
+            PyObject *old = PyDict_GetItemWithError(levels, price); /* borrowed */
+            if (old == NULL && PyErr_Occurred()) {
                 goto error_level;
             }
-            if (!has) {
+#ifndef Py_GIL_DISABLED /* a free-threaded build's reference counts cannot prove sole ownership */
+            if (old != NULL && PyTuple_CheckExact(old) && PyTuple_GET_SIZE(old) == 2 && Py_REFCNT(old) == 1) {
+                /* The level exists and only the dict holds its (size, stamp) tuple: nobody can
+                 * see it change, so it is refilled in place (no allocation, no dict store). */
+                PyObject *old_size = PyTuple_GET_ITEM(old, 0), *old_stamp = PyTuple_GET_ITEM(old, 1);
+                Py_INCREF(size);
+                Py_INCREF(stamp);
+                PyTuple_SET_ITEM(old, 0, size);
+                PyTuple_SET_ITEM(old, 1, stamp);
+                Py_DECREF(old_size);
+                Py_DECREF(old_stamp);
+                Py_DECREF(price);
+                Py_DECREF(size);
+                continue;
+            }
+#endif
+            if (old == NULL) {
                 int done = fast_insert(levels, keys, price);
                 if (done < 0) {
                     goto error_level;
@@ -323,11 +330,54 @@ side_update(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto error;
     }
     Py_DECREF(seq);
-    return PyBool_FromLong(changed);
+    return changed;
 
 error:
     Py_DECREF(seq);
-    return NULL;
+    return -1;
+}
+
+static PyObject *
+side_update(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int changed;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "update() takes 6 arguments");
+        return NULL;
+    }
+    changed = do_update(args[0], args[1], args[2], args[3], args[4], args[5]);
+    return changed < 0 ? NULL : PyBool_FromLong(changed);
+}
+
+/* update_book(bid_side, ask_side, bids, asks, stamp) -> int: both sides of one delta in one
+ * call; a side is the tuple (levels, keys, insert, drop_alias). Bit 1: the bids changed shape,
+ * bit 2: the asks did. The bids are applied first; an error in them leaves the asks untouched. */
+static PyObject *
+book_update(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    int mask = 0, k;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "update_book() takes 5 arguments");
+        return NULL;
+    }
+    for (k = 0; k < 2; k++) {
+        PyObject *side = args[k], *items = args[2 + k];
+        int changed;
+        if (!PyTuple_CheckExact(side) || PyTuple_GET_SIZE(side) != 4) {
+            PyErr_SetString(PyExc_TypeError, "update_book(): a side is (levels, keys, insert, drop_alias)");
+            return NULL;
+        }
+        if (PyTuple_CheckExact(items) && PyTuple_GET_SIZE(items) == 0) {
+            continue;
+        }
+        changed = do_update(PyTuple_GET_ITEM(side, 0), PyTuple_GET_ITEM(side, 1), items, args[4],
+                            PyTuple_GET_ITEM(side, 2), PyTuple_GET_ITEM(side, 3));
+        if (changed < 0) {
+            return NULL;
+        }
+        mask |= changed << k;
+    }
+    return PyLong_FromLong(mask);
 }
 
 static PyObject *
@@ -339,6 +389,9 @@ number(PyObject *module, PyObject *obj)
 }
 
 static PyMethodDef sidec_methods[] = {
+    {"update_book", (PyCFunction)(void (*)(void))book_update, METH_FASTCALL,
+     "update_book(bid_side, ask_side, bids, asks, stamp) -> int: both sides of one delta; bit 1 "
+     "and bit 2 say the bids and the asks changed shape."},
     {"number", (PyCFunction)number, METH_O,
      "number(text) -> float: float(text) through the loop's fast reader (for tests)."},
     {"update", (PyCFunction)(void (*)(void))side_update, METH_FASTCALL,

@@ -137,13 +137,25 @@ def _update_py(
     return changed
 
 
-try:  # the compiled loop, unless not built or PERPWIRE_PURE_PYTHON is set
+def _update_book_py(bid_side: tuple, ask_side: tuple, bids: Iterable[Level], asks: Iterable[Level], stamp: int) -> int:
+    """Both sides of one delta (a side is ``_Side.hot``); bit 1: the bids changed shape, bit 2: the asks."""
+    mask = 0
+    if bids:
+        mask |= _update(bid_side[0], bid_side[1], bids, stamp, bid_side[2], bid_side[3])
+    if asks:
+        mask |= _update(ask_side[0], ask_side[1], asks, stamp, ask_side[2], ask_side[3]) << 1
+    return mask
+
+
+try:  # the compiled loops, unless not built or PERPWIRE_PURE_PYTHON is set
     from market._sidec import update as _update_c
+    from market._sidec import update_book as _update_book_c
 except ImportError:  # pragma: no cover - depends on the install
-    _update_c = None
+    _update_c = _update_book_c = None
 
 ACCELERATED = _update_c is not None and not os.environ.get("PERPWIRE_PURE_PYTHON")
 _update = _update_c if ACCELERATED else _update_py
+_update_book = _update_book_c if ACCELERATED else _update_book_py
 
 
 class _Side:
@@ -156,26 +168,25 @@ class _Side:
     prices one float cannot tell apart (a ``BookError``: never merged silently).
     """
 
-    __slots__ = ("_drop", "_insert_hook", "_keys", "_order", "descending", "levels")
+    __slots__ = ("_keys", "_order", "descending", "hot", "levels")
 
     def __init__(self, descending: bool):
         self.descending = descending
         self.levels: dict[str, tuple[str, int]] = {}
         self._keys: dict[float, str] = {}
         self._order: list[str] | None = []
-        # bound once: the hot loop is handed them on every update
-        self._insert_hook = self._insert
-        self._drop = self._drop_alias
+        # what the hot loop is handed on every update (the dicts are never replaced, only cleared)
+        self.hot = (self.levels, self._keys, self._insert, self._drop_alias)
 
     def replace(self, levels: Iterable[Level], stamp: int) -> None:
-        self.levels = {}
-        self._keys = {}
+        self.levels.clear()
+        self._keys.clear()
         self._order = None
         self.update(levels, stamp)
 
     def update(self, levels: Iterable[Level], stamp: int) -> None:
         """Apply absolute sizes; raises ValueError on text that is not a usable number."""
-        if _update(self.levels, self._keys, levels, stamp, self._insert_hook, self._drop):
+        if _update(self.levels, self._keys, levels, stamp, self._insert, self._drop_alias):
             self._order = None
 
     def _insert(self, price: str) -> None:
@@ -191,7 +202,7 @@ class _Side:
         keys[key] = price
         if len(keys) > 2 * len(self.levels) + 256:  # forget prices long gone (in place: see _update)
             live = {float(p): p for p in self.levels}
-            keys.clear()
+            keys.clear()  # in place: the hot loop holds this dict
             keys.update(live)
 
     def _drop_alias(self, price: str) -> bool:
@@ -322,12 +333,13 @@ class OrderBook:
             if not (rule.follows(d, seq) if self._bridged else rule.bridges(d, seq)):
                 return self._gap(d, f"gap: last seq {seq}, delta {d.first_seq}..{d.seq} (prev {d.prev_seq})")
         stamp = self._stamp = self._stamp + 1
-        bids, asks = self._bids, self._asks
-        try:  # _Side.update, inlined: this is the hottest line of a diff-depth stream
-            if d.bids and _update(bids.levels, bids._keys, d.bids, stamp, bids._insert_hook, bids._drop):
-                bids._order = None
-            if d.asks and _update(asks.levels, asks._keys, d.asks, stamp, asks._insert_hook, asks._drop):
-                asks._order = None
+        try:  # both sides' _Side.update in one call: the hottest line of a diff-depth stream
+            changed = _update_book(self._bids.hot, self._asks.hot, d.bids, d.asks, stamp)
+            if changed:
+                if changed & 1:
+                    self._bids._order = None
+                if changed & 2:
+                    self._asks._order = None
         except (ValueError, BookError) as exc:
             return self._gap(None, f"bad delta {d.first_seq}..{d.seq}: {exc}")
         self._bridged = True

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market import book as book_mod
-from market.book import OrderBook, _Side, _update_py
+from market.book import OrderBook, _Side, _update_book_py, _update_py
 from market.errors import BookError
 from market.events import BookDelta, BookSnapshot
 from market.sequence import CONTIGUOUS
@@ -42,7 +42,7 @@ def _outcome(fn):
 
 
 def _apply(side: _Side, update, batch, stamp) -> tuple:
-    return _outcome(lambda: update(side.levels, side._keys, batch, stamp, side._insert_hook, side._drop))
+    return _outcome(lambda: update(side.levels, side._keys, batch, stamp, side._insert, side._drop_alias))
 
 
 @settings(max_examples=400, deadline=None)
@@ -53,6 +53,23 @@ def test_compiled_loop_matches_python(batches, descending):
         assert _apply(c, sidec.update, batch, stamp) == _apply(py, _update_py, batch, stamp)
         assert c.levels == py.levels
         assert c._keys == py._keys
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(levels, levels), min_size=1, max_size=6))
+def test_compiled_book_update_matches_python(deltas):
+    """Both sides in one call: the same mask, levels and errors as the Python pair of loops."""
+    books = {"c": (_Side(True), _Side(False)), "py": (_Side(True), _Side(False))}
+    for stamp, (bids, asks) in enumerate(deltas, 1):
+        got = {}
+        for name, fn in (("c", sidec.update_book), ("py", _update_book_py)):
+            b, a = books[name]
+            got[name] = _outcome(lambda fn=fn, b=b, a=a, bids=tuple(bids), asks=tuple(asks), stamp=stamp:
+                                 fn(b.hot, a.hot, bids, asks, stamp))
+        assert got["c"] == got["py"]
+        for c_side, py_side in zip(books["c"], books["py"], strict=True):
+            assert c_side.levels == py_side.levels
+            assert c_side._keys == py_side._keys
 
 
 def _bits(x: float) -> bytes:
@@ -76,9 +93,11 @@ def test_fast_number_reader_edge_values(text):
 def test_the_book_uses_the_compiled_loop_when_built():
     if os.environ.get("PERPWIRE_PURE_PYTHON"):
         assert book_mod._update is _update_py
+        assert book_mod._update_book is _update_book_py
     else:
         assert book_mod.ACCELERATED
         assert book_mod._update is sidec.update
+        assert book_mod._update_book is sidec.update_book
 
 
 def test_both_loops_build_the_same_book(monkeypatch):
@@ -91,8 +110,9 @@ def test_both_loops_build_the_same_book(monkeypatch):
         BookDelta(venue="t", symbol="X", bids=(("101.5", "1"),), asks=(("102", "5"),), first_seq=12, seq=12, ts=3),
     ]
     reads = []
-    for update in (sidec.update, _update_py):
+    for update, update_book in ((sidec.update, sidec.update_book), (_update_py, _update_book_py)):
         monkeypatch.setattr(book_mod, "_update", update)
+        monkeypatch.setattr(book_mod, "_update_book", update_book)
         b = OrderBook("t", "X", CONTIGUOUS)
         b.apply(snap)
         for d in deltas:

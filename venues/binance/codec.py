@@ -159,15 +159,16 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
         self.stats.frames += 1
         try:
             if frame[:11] == _STREAM_PREFIX:
-                # The venue's compact combined frame. A partial-depth stream is recognised from
-                # the name at the front and kept whole, unparsed: the hot path is a few byte
-                # operations (the name ends well before byte 64; no early field holds "@depth").
-                at = frame.find(b"@depth", 11, 64)
-                if at > 0:
+                # The venue's compact combined frame, told apart by the stream name at its front
+                # with a few byte operations: the first "@" ends the symbol. A partial-depth
+                # stream (@depth<N>) is kept whole, unparsed; a diff-depth one (@depth, @depth@…)
+                # goes straight into its struct (whatever does not fit takes the general path).
+                at = frame.find(b"@")
+                if 11 < at < 64 and frame[at + 1] == 100 and frame[at + 1 : at + 6] == b"depth":  # 100: "d"
                     if 48 <= frame[at + 6] <= 57:
                         self.stats.events += 1
                         return [LazyBookSnapshot(venue=self.name, symbol=frame[11:at].decode().upper(), payload=frame)]
-                    out = self._diff_depth(frame, _combined_depth)  # the busiest stream: straight in
+                    out = self._diff_depth(frame, _combined_depth)
                 else:
                     out = self._decode_combined(frame)
             elif frame[:6] == _EVENT_PREFIX or frame[:7] == _ARRAY_PREFIX:
