@@ -67,6 +67,8 @@ from venues.hyperliquid.schemas import (
 from venues.hyperliquid.subscriptions import SubscriptionPlan, Universe, coin_asset, topic_of
 
 _FRAME = msgspec.json.Decoder(HyperliquidFrame)
+_BOOK_PREFIX = b'{"channel":"l2Book","data":{"coin":"'
+_BOOK_PREFIX_LEN = len(_BOOK_PREFIX)
 _ENVELOPE = msgspec.json.Decoder(HyperliquidEnvelope)
 _BOOK_FRAME = msgspec.json.Decoder(HyperliquidBookFrame)
 _BOOK = msgspec.json.Decoder(HyperliquidBook | None)
@@ -192,6 +194,13 @@ class HyperliquidCodec(HyperliquidRest, Codec):
         stats = self.stats
         stats.frames += 1
         try:
+            if self.lazy_books and type(frame) is bytes and frame.startswith(_BOOK_PREFIX):
+                # a whole book as the venue writes it (channel, then coin first): kept unparsed
+                # until it is read (materialize checks it then); the coin is the first string
+                end = frame.find(b'"', _BOOK_PREFIX_LEN, _BOOK_PREFIX_LEN + 64)
+                if end > _BOOK_PREFIX_LEN and frame.find(b"\\", _BOOK_PREFIX_LEN, end) < 0:
+                    stats.events += 1
+                    return [LazyBookSnapshot(venue=_VENUE, symbol=frame[_BOOK_PREFIX_LEN:end].decode(), payload=frame)]
             msg = _FRAME.decode(frame)
             if type(msg) is HyperliquidBookMsg:
                 # the hot path: a whole book read down to its head; levels wait for materialize

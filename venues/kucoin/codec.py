@@ -60,6 +60,8 @@ _DEPTH_FRAME = msgspec.json.Decoder(KucoinDepthFrame)
 _ENCODER = msgspec.json.Encoder()
 
 _PENDING_LIMIT = 1024  # unanswered requests remembered; the oldest go first
+_DEPTH_TOPIC = b'{"topic":"/contractMarket/level2Depth'
+_DEPTH_LEVELS = frozenset((b"5", b"50"))
 _ROUTE_LIMIT = 4096  # topics remembered with their handler and symbol
 _Handler = Callable[[KucoinData, str, str, bytes | str], list[Event]]
 _Route = tuple[_Handler | None, str]
@@ -204,6 +206,14 @@ class KucoinCodec(KucoinRest, Codec):
         stats = self.stats
         stats.frames += 1
         try:
+            if self.lazy_books and type(frame) is bytes and frame.startswith(_DEPTH_TOPIC):
+                # A full-depth push, as the venue writes it (topic first): kept whole, unparsed,
+                # until the book is read (materialize checks it then); the symbol ends the topic.
+                end = frame.find(b'"', len(_DEPTH_TOPIC))
+                colon = frame.rfind(b":", 0, end)
+                if 0 < colon < end < 96 and frame[len(_DEPTH_TOPIC) : colon] in _DEPTH_LEVELS:
+                    stats.events += 1
+                    return [LazyBookSnapshot(venue=VENUE, symbol=frame[colon + 1 : end].decode(), payload=frame)]
             f = _FRAME.decode(frame)
             route = self._route_cache.get(f.topic)
             if route is not None and f.type == "message" and type(f.data) is KucoinData:

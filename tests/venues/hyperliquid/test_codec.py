@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from market.book import SyncState
@@ -32,11 +33,28 @@ def test_decode_l2book_is_lazy_and_materializes_top_levels():
     c = codec()
     lazy = one(c, "l2Book.json")
     assert isinstance(lazy, LazyBookSnapshot)
-    assert (lazy.symbol, lazy.ts) == ("BTC", 1790232236546)
+    assert lazy.symbol == "BTC"  # the venue time is read with the levels, on materialize
     snap = c.materialize(lazy)
     assert snap.bids == (("84143.0", "10.25923"), ("84142.0", "1.65875"), ("84141.0", "1.12923"))
     assert snap.asks == (("84144.0", "50.66449"), ("84150.0", "0.00711"), ("84151.0", "0.01782"))
     assert (snap.seq, snap.ts) == (1790232236546, 1790232236546)
+
+
+def test_l2book_in_another_key_order_takes_the_parsed_path():
+    """The unparsed shortcut needs channel then coin first; any other order is read in full."""
+    frame = msgspec.json.decode(fixture("l2Book.json"))
+    data = frame["data"]
+    reordered = msgspec.json.encode({"channel": "l2Book", "data": {"time": data["time"], **data}})
+    lazy = codec().decode(reordered)[0]
+    assert (lazy.symbol, lazy.ts) == ("BTC", 1790232236546)
+    assert codec().materialize(lazy).bids[0] == ("84143.0", "10.25923")
+
+
+def test_l2book_shortcut_leaves_a_broken_book_to_the_read():
+    c = codec()
+    [lazy] = c.decode(b'{"channel":"l2Book","data":{"coin":"BTC","levels":[[{"px":true}]]}}')
+    with pytest.raises(DecodeError):
+        c.materialize(lazy)
 
 
 def test_decode_l2book_applied_to_book_reads_best_levels():

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from market.errors import DecodeError
@@ -69,11 +70,32 @@ def test_decode_depth50_gives_lazy_snapshot_that_materializes_exact_levels():
     codec = KucoinCodec()
     [lazy] = codec.decode(load("level2Depth50.json"))
     assert type(lazy) is LazyBookSnapshot
-    assert (lazy.symbol, lazy.ts) == ("XBTUSDTM", 1731680249700)
+    assert lazy.symbol == "XBTUSDTM"
+    assert lazy.payload == load("level2Depth50.json")  # kept whole: the venue time is read with the levels
     assert codec.materialize(lazy) == BookSnapshot(
         venue="kucoin", symbol="XBTUSDTM", bids=(("89778.6", "1534"), ("89778.2", "54")),
         asks=(("89778.7", "854"), ("89779.2", "4")), seq=1709294490099, ts=1731680249700,
     )
+
+
+def test_depth_frame_in_another_key_order_takes_the_parsed_path():
+    """The unparsed shortcut needs the topic first; any other order is read in full, same result."""
+    frame = msgspec.json.decode(load("level2Depth50.json"))
+    reordered = msgspec.json.encode({"type": frame["type"], **frame})
+    [lazy] = KucoinCodec().decode(reordered)
+    assert (lazy.symbol, lazy.ts) == ("XBTUSDTM", 1731680249700)
+    assert KucoinCodec().materialize(lazy).bids[0] == ("89778.6", "1534")
+
+
+def test_depth_shortcut_refuses_other_topics_and_hands_errors_to_the_read():
+    codec = KucoinCodec()
+    garbled = b'{"topic":"/contractMarket/level2Depth50:XBTUSDTM","data":{"bids":[[true,1]]}}'
+    [lazy] = codec.decode(garbled)
+    with pytest.raises(DecodeError):
+        codec.materialize(lazy)
+    # level2Depth7 is no topic of the venue: read in full and counted as unknown, not a book
+    assert codec.decode(b'{"topic":"/contractMarket/level2Depth7:XBTUSDTM","type":"message","data":{}}') == []
+    assert sum(codec.stats.unknown.values()) == 1
 
 
 def test_decode_depth5_eager_option_gives_book_snapshot():
