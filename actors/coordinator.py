@@ -92,6 +92,7 @@ class Coordinator:
         self.repair: FundingRepair | None = None
         self.gaps: list = []  # symbols silent beyond their venue's cadence at the last check
         self.stats_refreshes = 0
+        self._attached = False  # a restarted actor comes back without its streams: the runtime re-attaches
         self._ledger_lock = asyncio.Lock()  # one save at a time: a save that returns has saved all before it
         self._ledger_saved_at = 0.0  # monotonic time of the last ledger save
 
@@ -125,7 +126,12 @@ class Coordinator:
         self.repair = FundingRepair(self.desk, codec_options)
         if self._maintenance is None or self._maintenance.done():
             self._maintenance = asyncio.create_task(self._maintain())
+        self._attached = True
         return sorted(self.facades)
+
+    async def attached(self) -> bool:
+        """False in a fresh (or restarted) actor until ``attach`` ran."""
+        return self._attached
 
     async def _maintain(self) -> None:
         """Every few seconds: backfill symbols whose feed went silent from REST. Hourly: reload

@@ -33,6 +33,8 @@ class Runtime:
         self.streams: dict[str, dict[str, Any]] = {}  # venue -> connection name -> handle
         self.pausable: list[Any] = []
         self.strategy_id: str | None = None
+        self._attach_args: tuple | None = None  # what start() attached the coordinator with
+        self._supervisor: asyncio.Task | None = None
 
     async def start(self, *, connect_timeout_s: float = 15.0) -> None:
         cfg = self.config
@@ -70,12 +72,35 @@ class Runtime:
             if isinstance(r, BaseException):
                 log.warning("%s/%s: not connected yet (%s); it keeps retrying", venue, name, r)
         tradable = {v: hs for v, hs in self.streams.items() if v in cfg.coordinator.tradable_venues}
-        await self.coordinator.attach.remote(
-            tradable, {v: vc.codec_options for v, vc in cfg.venues.items()}, book_symbols, None, self.store)
+        self._attach_args = (tradable, {v: vc.codec_options for v, vc in cfg.venues.items()}, book_symbols, None,
+                             self.store)
+        await self.coordinator.attach.remote(*self._attach_args)
         # market data stays off until a trade needs it
         await asyncio.gather(*(h.pause.remote() for h in self.pausable), return_exceptions=True)
         if cfg.strategy is not None:
             self.strategy_id = await self.coordinator.submit.remote(cfg.strategy.name, cfg.strategy.params)
+        self._supervisor = asyncio.create_task(self._supervise())
+
+    async def _supervise(self, every_s: float = 5.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.ensure_attached()
+            except Exception as exc:  # the coordinator may be restarting right now: next round
+                log.warning("coordinator check failed (%s); trying again in %.0f s", exc, every_s)
+
+    async def ensure_attached(self) -> bool:
+        """Ray restarts a dead coordinator (``max_restarts=-1``) with its constructor arguments
+        only: attach it to the streams again (it restores its open positions from the store) and
+        resubmit the configured strategy. Returns whether it had to."""
+        if self._attach_args is None or await self.coordinator.attached.remote():
+            return False
+        log.warning("coordinator came back empty (restarted): attaching the streams again")
+        await self.coordinator.attach.remote(*self._attach_args)
+        if self.config.strategy is not None:
+            self.strategy_id = await self.coordinator.submit.remote(self.config.strategy.name,
+                                                                    self.config.strategy.params)
+        return True
 
     def _start_store(self):
         return StoreActor.options(name="perpwire-store", get_if_exists=True).remote(self.config.store.url)
@@ -95,6 +120,8 @@ class Runtime:
         return {"streams": streams, "coordinator": summary}
 
     async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
         if self.coordinator is not None:
             try:
                 await self.coordinator.stop.remote()
