@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(PY) bench/codecs.py
 	$(PY) bench/funding.py
 	$(PY) bench/streams.py
+	$(PY) bench/opportunity_latency.py
 
 demo: $(STAMP)
 	$(VENV)/bin/perpwire demo --duration $${DEMO_SECONDS:-45}

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -71,6 +72,8 @@ class Simulator:
         self.balance = Decimal(balance)
         root = random.Random(seed)
         self.clock = SimClock(start_ms=start_ms, speed=speed, tick_s=tick_s)
+        self._born = time.monotonic()  # when market time started (the clock's start_ms)
+        self.skipped_s = 0.0  # wall seconds of ticks skipped under overload (market time jumped over them)
         self.model = MarketModel(random.Random(root.random()), names, levels=levels)
         self.funding = FundingModel(random.Random(root.random()), names, self.clock.now_ms, history_days=history_days)
         self.accounting = Accounting()
@@ -140,15 +143,24 @@ class Simulator:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        # market time started at construction; setting up (history, sockets) took wall time that
+        # no tick covered: step over it, so venue timestamps match the clients' clocks from the
+        # first frame (at speed 1 they are wall-clock times)
+        self.clock.jump(max(0.0, time.monotonic() - self._born) * self.clock.speed * 1000.0)
         next_t = loop.time()
         while True:
             next_t += self.clock.tick_s
-            self.tick()
             delay = next_t - loop.time()
-            if delay < -1.0:  # overloaded: drop the backlog instead of bursting ticks
+            if delay < -1.0:  # overloaded: skip the backlog instead of bursting ticks...
+                behind_s = -delay
                 next_t = loop.time()
                 delay = 0.0
+                # ...but keep market time on the wall's pace, so venue timestamps stay comparable
+                # with the clients' clocks (a stall skips market time; it never slows it down)
+                self.clock.jump(behind_s * self.clock.speed * 1000.0)
+                self.skipped_s += behind_s
             await asyncio.sleep(max(0.0, delay))
+            self.tick()  # at the end of its interval: market time never runs ahead of the wall
 
     # --- the tick -----------------------------------------------------------------------------
 

@@ -161,3 +161,23 @@ def test_exchange_market_order_walks_the_book_and_fok_gtx_expire():
         ex.cancel(acct, order_id=resting.order_id)
     with pytest.raises(OrderReject):
         ex.place(acct, book, buy=True, kind="LIMIT", lots=0, px=ask)
+
+
+async def test_a_stalled_clock_loop_keeps_market_time_on_the_wall_pace():
+    """Under overload the loop skips ticks; market time jumps over them instead of falling behind
+    for good, so venue timestamps stay comparable with the clients' clocks (latency figures)."""
+    import asyncio
+    import time
+
+    from simulator.server import Simulator
+
+    sim = Simulator(seed=2, venues=["aster"], history_days=1, levels=20)
+    time.sleep(0.5)  # set-up time between the clock's start and the first tick is stepped over too
+    async with sim:
+        await asyncio.sleep(0.2)
+        assert -100 <= sim.clock.wall_ms() - sim.clock.now_ms <= 200
+        time.sleep(1.6)  # the whole event loop stalls, as a busy machine would make it
+        await asyncio.sleep(0.3)
+        lag_ms = sim.clock.wall_ms() - sim.clock.now_ms
+        assert sim.skipped_s > 0.5
+        assert -100 <= lag_ms <= 400, lag_ms
