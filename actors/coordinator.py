@@ -168,10 +168,10 @@ class Coordinator:
     async def on_funding(self, batch: list[FundingRate]) -> None:
         now = int(time.time() * 1000)
         if self.desk.ingest(batch, now):
-            newest = max((e.ts for e in batch), default=0)
-            if 0 < newest <= now:  # a venue clock ahead of ours (or a simulated one) says nothing
-                self.latencies_ms.append(now - newest)
-                del self.latencies_ms[:-1000]
+            # venue event time -> ranked, for every rate handled at once (each, not the batch's
+            # newest); a venue clock ahead of ours says nothing, so such rates are left out
+            self.latencies_ms.extend(now - e.ts for e in self.desk.last_urgent if 0 < e.ts <= now)
+            del self.latencies_ms[:-1000]
             for wake in self._wakes.values():
                 wake.set()
         if self.store is not None:
@@ -193,6 +193,15 @@ class Coordinator:
             await self.broker.on_user_events(events)
 
     # --- queries -----------------------------------------------------------------------------
+
+    async def rate_seen(self, venue: str, symbol: str) -> dict | None:
+        """The latest rate taken for ``venue``/``symbol``: its rate per hour, venue time and the
+        local time the coordinator ranked it (what latency measurements read)."""
+        ev = self.desk.latest.get((venue, symbol))
+        if ev is None:
+            return None
+        return {"rate_per_hour": str(ev.rate_per_hour), "ts": ev.ts,
+                "received_ms": self.desk.received_ms.get((venue, symbol))}
 
     async def opportunities(self, top: int = 20) -> list[Opportunity]:
         return self.desk.opportunities(top)

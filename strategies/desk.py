@@ -27,6 +27,8 @@ class FundingDesk:
         self.scanner = FundingScanner(taker_fees, holding_hours=holding_hours, markets=markets)
         self.ledger = ledger or Ledger()
         self.latest: dict[tuple[str, str], FundingRate] = {}
+        self.received_ms: dict[tuple[str, str], int] = {}  # when each latest rate was taken (local clock)
+        self.last_urgent: list[FundingRate] = []  # the rates of the last batch that were handled at once
         self.settlements = 0
         self.ingested = 0
         self.immediate = 0
@@ -37,6 +39,7 @@ class FundingDesk:
     def ingest(self, batch: Iterable[FundingRate], now_ms: int) -> bool:
         """Take a batch; True when something immediate happened (strategies should decide now)."""
         urgent = False
+        self.last_urgent = []
         for ev in sorted(batch, key=lambda e: e.ts):
             key = (ev.venue, ev.symbol)
             trig = self.stats.update(ev, received_ms=now_ms)
@@ -45,12 +48,14 @@ class FundingDesk:
             self.ingested += 1
             prev = self.latest.get(key)
             self.latest[key] = ev
+            self.received_ms[key] = now_ms
             self._settle(prev, ev, now_ms)
             if ev.mark_price is not None:
                 self.ledger.mark(ev.venue, ev.symbol, ev.mark_price)
             if trig & IMMEDIATE:
                 self.immediate += 1
                 self.scanner.update(self.stats[key])
+                self.last_urgent.append(ev)
                 urgent = True
             elif trig & Trigger.NEW:
                 # a first sighting joins the ranking now: an urgent rate elsewhere needs its pair

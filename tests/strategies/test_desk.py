@@ -29,8 +29,12 @@ def test_desk_shock_is_immediate_and_ranked_with_z():
     desk = _desk()
     assert desk.ingest([rate("aster", "BTCUSDT", "0.0000125", 1), rate("backpack", "BTC_USDC_PERP", "0.0000125", 1)],
                        now_ms=10) is False
-    urgent = desk.ingest([rate("backpack", "BTC_USDC_PERP", "0.0001", 2)], now_ms=20)
+    urgent = desk.ingest([rate("aster", "BTCUSDT", "0.0000125", 2), rate("backpack", "BTC_USDC_PERP", "0.0001", 2)],
+                         now_ms=20)
     assert urgent
+    # what latency is measured on: only the shocked rate was handled at once; both were taken at 20
+    assert [(e.venue, e.rate_per_hour) for e in desk.last_urgent] == [("backpack", D("0.0001"))]
+    assert desk.received_ms == {("aster", "BTCUSDT"): 20, ("backpack", "BTC_USDC_PERP"): 20}
     [op] = desk.opportunities()
     assert (op.asset, op.long_venue, op.short_venue) == ("BTC", "aster", "backpack")
     assert op.spread_per_hour == D("0.0000875")
