@@ -248,14 +248,17 @@ class BinanceRest:
         recv_window_ms: int | None = auth.DEFAULT_RECV_WINDOW_MS,
     ) -> HttpRequest:
         """Signed ``DELETE /fapi/v1/order`` by venue order id or by our client order id."""
-        if (order_id is None) == (client_order_id is None):
-            raise UsageError(f"{self.name}: cancel needs exactly one of order_id and client_order_id")
-        params = [("symbol", symbol.upper())]
-        if order_id is not None:
-            params.append(("orderId", str(order_id)))
-        else:
-            params.append(("origClientOrderId", str(client_order_id)))
+        params = self._order_ref("cancel", symbol, order_id, client_order_id)
         return self._signed("DELETE", "/fapi/v1/order", credentials, params, timestamp_ms, recv_window_ms)
+
+    def _order_ref(self, what: str, symbol: str, order_id: str | int | None,
+                   client_order_id: str | None) -> list[tuple[str, str]]:
+        """The params naming one order: the symbol and exactly one of the two ids."""
+        if (order_id is None) == (client_order_id is None):
+            raise UsageError(f"{self.name}: {what} needs exactly one of order_id and client_order_id")
+        if order_id is not None:
+            return [("symbol", symbol.upper()), ("orderId", str(order_id))]
+        return [("symbol", symbol.upper()), ("origClientOrderId", str(client_order_id))]
 
     def query_order_request(
         self,
@@ -268,13 +271,7 @@ class BinanceRest:
         recv_window_ms: int | None = auth.DEFAULT_RECV_WINDOW_MS,
     ) -> HttpRequest:
         """Signed ``GET /fapi/v1/order`` (weight 1): one order's state, by venue or client order id."""
-        if (order_id is None) == (client_order_id is None):
-            raise UsageError(f"{self.name}: an order query needs exactly one of order_id and client_order_id")
-        params = [("symbol", symbol.upper())]
-        if order_id is not None:
-            params.append(("orderId", str(order_id)))
-        else:
-            params.append(("origClientOrderId", str(client_order_id)))
+        params = self._order_ref("an order query", symbol, order_id, client_order_id)
         return self._signed_query("/fapi/v1/order", credentials, params, timestamp_ms, recv_window_ms, weight=1)
 
     def balance_request(
