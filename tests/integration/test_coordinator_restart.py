@@ -19,16 +19,19 @@ def _leg(venue: str, symbol: str, price: str) -> LegState:
     return LegState(venue=venue, symbol=symbol, qty=Decimal("0.5"), entry_price=Decimal(price))
 
 
-async def _attached_after_restart(handle, timeout_s: float = 30.0) -> bool:
-    """Poll until the restarted actor answers (its calls fail while Ray brings it back)."""
+async def _wait_restarted(handle, timeout_s: float = 30.0) -> None:
+    """``ray.kill`` returns before the actor dies: wait until the new instance answers (calls fail
+    while Ray brings it back; the old one would still say it is attached)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         try:
-            return await handle.attached.remote()
+            if not await handle.attached.remote():
+                return
         except ray.exceptions.RayActorError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+            pass
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("the coordinator did not come back empty after ray.kill")
+        await asyncio.sleep(0.1)
 
 
 async def test_runtime_reattaches_a_restarted_coordinator_which_restores_open_positions(ray_local, tmp_path):
@@ -56,7 +59,7 @@ async def test_runtime_reattaches_a_restarted_coordinator_which_restores_open_po
         assert (before["id"], before["open"]) == (kept.id, True)
 
         ray.kill(coordinator, no_restart=False)  # Ray brings it back with its constructor only
-        assert await _attached_after_restart(coordinator) is False
+        await _wait_restarted(coordinator)
         assert await runtime.ensure_attached()
         [after] = await coordinator.positions.remote()
         assert after == before  # the open pair, figures exact; the closed one stays in the store
