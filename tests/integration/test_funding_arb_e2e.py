@@ -40,7 +40,12 @@ def _symbols(venue):
 
 @pytest.fixture
 async def deployment(ray_local, tmp_path):
-    sim = Simulator(seed=5, speed=60.0, venues=VENUES, history_days=3)
+    # market time starts an hour past an 8-hour boundary: the run (about two market hours with
+    # the jump below) sees Lighter's hourly settlements and none of Aster's, whatever the wall
+    # clock's time of day (the long Aster leg pays at its settlement)
+    eight_h = 8 * 3_600_000
+    start_ms = int(time.time() * 1000) // eight_h * eight_h + 3_600_000
+    sim = Simulator(seed=5, speed=60.0, venues=VENUES, history_days=3, start_ms=start_ms)
     await sim.start()
     venues_cfg = {v: {"symbols": _symbols(v),
                       "codec_options": {"ws_url": sim.urls[v]["ws"], "rest_url": sim.urls[v]["rest"]}}
