@@ -57,7 +57,7 @@ class Runtime:
                                   codec_options=vc.codec_options, overrides=overrides):
                 handles[sc.name] = StreamActor.options(
                     name=f"perpwire-{venue}-{sc.name}", get_if_exists=True, scheduling_strategy=scheduling,
-                ).remote(sc.model_dump(mode="json"), funding_sink=self.coordinator, user_sink=self.coordinator)
+                ).remote(sc.model_dump(mode="json"), funding_sink=COORDINATOR_NAME, user_sink=COORDINATOR_NAME)
                 if sc.pausable:
                     self.pausable.append(handles[sc.name])
                 if sc.name.split("-")[0] == LAYOUTS[venue].book_stream:

@@ -26,11 +26,18 @@ from venues.base import Subscription
 _EXPORTED = ("messages", "bytes", "reconnects", "resyncs", "decode_errors", "stalls", "user_events")
 
 
-def _remote_sink(handle, method: str):
-    if handle is None:
+def _remote_sink(target, method: str):
+    """A push to ``target``'s ``method``. ``target`` is an actor handle, or the name of a named
+    actor looked up on first use: a name keeps handles out of the constructor's arguments, which
+    Ray cannot restore when it restarts this actor (ray-project/ray#53727)."""
+    if target is None:
         return None
+    handle = None if isinstance(target, str) else target
 
     async def push(batch):
+        nonlocal handle
+        if handle is None:
+            handle = ray.get_actor(target)
         await getattr(handle, method).remote(batch)
 
     return push
