@@ -3,7 +3,9 @@
 JSON in, JSON out, loopback only. ``GET /_control/urls``, ``GET /_control/stats[?venue=&
 connections=0]``, ``POST /_control/stats/reset``, ``GET /_control/market`` (per venue and asset:
 touch, update id, funding per interval and per hour, next settlement), ``POST
-/_control/funding/shock`` ``{venue, asset, rate, per_hour?}``, ``POST /_control/faults/<kind>``
+/_control/funding/shock`` ``{venue, asset, rate, per_hour?}`` (answers when the change took effect:
+``wall_ms`` on the server's clock and ``market_ms``; every frame stamped after ``market_ms`` carries
+it), ``POST /_control/faults/<kind>``
 with the keyword arguments of the matching ``Faults`` method (``drop, stall, unstall, malformed,
 age_out, skip_sequence, rest_error``) or ``expire_listen_key`` ``{venue, key?}``, ``GET/POST
 /_control/accounts`` (list / mint local test credentials), ``POST /_control/tick`` ``{n}`` (when
@@ -76,11 +78,14 @@ def control_routes(sim: Simulator) -> list[tuple[str, str, Any]]:
 
     async def shock(request: web.Request) -> web.Response:
         b = await _body(request)
+        per_hour = b.get("per_hour", False)
+        if not isinstance(per_hour, bool):  # bool("false") is True: take JSON booleans only
+            return _json({"error": f"per_hour must be true or false, not {per_hour!r}"}, status=400)
         try:
-            sim.shock_funding(b["venue"], b["asset"], b["rate"], per_hour=bool(b.get("per_hour", False)))
+            applied = sim.shock_funding(b["venue"], b["asset"], b["rate"], per_hour=per_hour)
         except (KeyError, ValueError, TypeError) as exc:
             return _json({"error": str(exc)}, status=400)
-        return _json({"ok": True})
+        return _json({"ok": True, **applied})
 
     async def fault(request: web.Request) -> web.Response:
         kind = request.match_info["kind"]

@@ -136,6 +136,8 @@ class FundingModel:
 
     def shock(self, venue: str, asset: str, rate: float, *, per_hour: bool = False) -> None:
         """Set the venue's current rate to ``rate`` (per its interval, or per hour); it then decays."""
+        if (venue, asset) not in self.bias:  # a new key here would break every later step
+            raise KeyError(f"no funding for {asset!r} on {venue!r}; simulated: {', '.join(self.venues)}")
         target = rate if per_hour else rate / INTERVAL_HOURS[venue]
         if abs(target) > _CLAMP_PER_HOUR:
             raise ValueError(f"rate {rate} beyond the simulator's clamp of {_CLAMP_PER_HOUR} per hour")

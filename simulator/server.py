@@ -73,6 +73,7 @@ class Simulator:
         root = random.Random(seed)
         self.clock = SimClock(start_ms=start_ms, speed=speed, tick_s=tick_s)
         self._born = time.monotonic()  # when market time started (the clock's start_ms)
+        self.tick_errors = 0  # ticks that raised (the loop carries on)
         self.skipped_s = 0.0  # wall seconds of ticks skipped under overload (market time jumped over them)
         self.model = MarketModel(random.Random(root.random()), names, levels=levels)
         self.funding = FundingModel(random.Random(root.random()), names, self.clock.now_ms, history_days=history_days)
@@ -160,7 +161,12 @@ class Simulator:
                 self.clock.jump(behind_s * self.clock.speed * 1000.0)
                 self.skipped_s += behind_s
             await asyncio.sleep(max(0.0, delay))
-            self.tick()  # at the end of its interval: market time never runs ahead of the wall
+            try:
+                self.tick()  # at the end of its interval: market time never runs ahead of the wall
+            except Exception:  # one bad tick must not stop the clock (and every feed) for good
+                self.tick_errors += 1
+                if self.tick_errors in (1, 10, 100) or self.tick_errors % 1000 == 0:
+                    log.exception("tick %d failed (%d failures so far)", self.clock.ticks, self.tick_errors)
 
     # --- the tick -----------------------------------------------------------------------------
 
@@ -204,9 +210,19 @@ class Simulator:
     def book(self, venue: str, asset: str) -> Book:
         return self.model.books[(venue, asset)]
 
-    def shock_funding(self, venue: str, asset: str, rate: float | str | Decimal, *, per_hour: bool = False) -> None:
-        """Set ``venue``'s current funding for ``asset`` to ``rate`` (per its interval, or per hour)."""
+    def shock_funding(
+        self, venue: str, asset: str, rate: float | str | Decimal, *, per_hour: bool = False
+    ) -> dict[str, Any]:
+        """Set ``venue``'s current funding for ``asset`` to ``rate`` (per its interval, or per hour).
+
+        Returns when it took effect: ``wall_ms`` (this process's clock, float) and ``market_ms``
+        (market time of the last tick). The next tick publishes it, so every frame whose venue
+        time is after ``market_ms`` carries the new rate — compare venue times with
+        ``market_ms``, not with the wall: a tick runs a little after the market time it stamps.
+        """
         self.funding.shock(venue, asset, float(rate), per_hour=per_hour)
+        return {"wall_ms": time.time() * 1000.0, "market_ms": self.clock.now_ms, "ticks": self.clock.ticks,
+                "rate_per_hour": self.funding.rate_per_hour(venue, asset)}
 
     def add_api_key(self, key: ApiKey) -> ApiKey:
         self.credentials.setdefault(key.venue, {})[key.key] = key

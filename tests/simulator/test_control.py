@@ -8,7 +8,7 @@ import json
 import aiohttp
 import websockets
 
-from tests.simulator.helpers import recv_json
+from tests.simulator.helpers import recv_json, recv_until
 
 
 async def test_control_market_view_and_funding_shock(sim):
@@ -83,3 +83,70 @@ async def test_control_replay_serves_posted_lines(sim):
     async with websockets.connect(url) as ws:
         got = [await ws.recv(), await ws.recv()]
     assert got == ['{"a":1}', "plain text"]
+
+
+async def test_shock_answers_when_it_took_effect_and_the_next_frame_carries_it(sim):
+    """A latency measurement starts at the shock: the answer says when (server wall clock and
+    market time), and the first frame stamped after that market time carries the new rate."""
+    topic = "tickers.BTCUSDT"
+    async with websockets.connect(sim.urls["bybit"]["ws"]) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "args": [topic]}))
+        await recv_until(ws, lambda m: m.get("topic") == topic)  # the snapshot
+        sim.tick(2)
+        async with aiohttp.ClientSession() as http, http.post(sim.base_url + "/_control/funding/shock",
+                             json={"venue": "bybit", "asset": "BTC", "rate": 0.002, "per_hour": True}) as r:
+            assert r.status == 200
+            answer = await r.json()
+        assert answer["ok"] is True and answer["market_ms"] == sim.clock.now_ms
+        assert abs(answer["rate_per_hour"] - 0.002) < 1e-12
+        assert abs(answer["wall_ms"] - sim.clock.wall_ms()) < 5_000
+        sim.tick(2)  # one ticker publish (every 0.1 s)
+        frame = await recv_until(ws, lambda m: m.get("topic") == topic and "fundingRate" in m["data"])
+    assert frame["ts"] > answer["market_ms"]
+    assert abs(float(frame["data"]["fundingRate"]) - 0.016) < 0.00001  # per bybit's 8 h interval (then decaying)
+
+
+async def test_shock_refuses_what_it_cannot_apply_and_the_clock_keeps_going():
+    """A shock for a venue the simulator does not serve used to add a key the funding model
+    cannot step, so the next tick raised and the clock task died: no feed published again.
+    ``per_hour: "false"`` used to mean per hour (``bool("false")``)."""
+    import asyncio
+
+    import pytest
+
+    from simulator.server import Simulator
+
+    sim = Simulator(seed=3, venues=["aster"], history_days=1, levels=20, tick_s=0.01)
+    async with sim:
+        with pytest.raises(KeyError):
+            sim.shock_funding("bybit", "BTC", 0.001, per_hour=True)
+        async with aiohttp.ClientSession() as http:
+            for body in ({"venue": "bybit", "asset": "BTC", "rate": 0.001},
+                         {"venue": "aster", "asset": "DOGE", "rate": 0.001},
+                         {"venue": "aster", "asset": "BTC", "rate": 0.001, "per_hour": "false"}):
+                async with http.post(sim.base_url + "/_control/funding/shock", json=body) as r:
+                    assert r.status == 400, body
+        assert abs(sim.funding.rate("aster", "BTC") - 0.001) > 1e-6  # nothing was applied
+        before = sim.clock.ticks
+        await asyncio.sleep(0.2)
+        assert sim.clock.ticks > before and sim.tick_errors == 0
+
+
+async def test_a_failing_tick_does_not_stop_the_clock(monkeypatch):
+    import asyncio
+
+    from simulator.server import Simulator
+
+    sim = Simulator(seed=4, venues=["aster"], history_days=1, levels=20, tick_s=0.01)
+    step, calls = sim.funding.step, []
+
+    def flaky(dt_h, now):
+        calls.append(now)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+        return step(dt_h, now)
+
+    monkeypatch.setattr(sim.funding, "step", flaky)
+    async with sim:
+        await asyncio.sleep(0.3)
+    assert sim.tick_errors == 1 and len(calls) > 5
