@@ -15,7 +15,8 @@ import venues
 from market.errors import ConfigError
 from venues.base import MARKET_DATA_CHANNELS, Channel, Subscription
 
-# How quiet a channel may be before the watchdog acts, by the venue cadence it expects.
+# How quiet a channel may be before the watchdog acts when the venue declares no cadence for it
+# (with a cadence the bound is a few cadences: see ``StreamConnection.stale_after_s``).
 DEFAULT_STALE_AFTER_S: dict[Channel, float] = {
     Channel.BOOK: 5.0,  # snapshot streams tick every 100 ms–1 s
     Channel.DEPTH: 30.0,  # diff depth sends only changes: a quiet market is not a dead stream
@@ -79,7 +80,9 @@ class StreamConfig(BaseModel):
     pausable: bool = False
     codec_options: dict = Field(default_factory=dict)
     stale_after_s: dict[Channel, float] = Field(default_factory=dict)
-    silence_reconnect_s: float = Field(60.0, gt=0, description="no frame at all for this long: reconnect")
+    silence_reconnect_s: float | None = Field(None, gt=0, description="no frame at all for this long: reconnect "
+                                              "(default: twice the shortest stale bound of what is wanted)")
+    max_frame_bytes: int | None = Field(None, gt=0, description="largest frame accepted (default: the venue's cap)")
     rotate_after_s: float | None = Field(None, gt=0, description="default: the venue's limit minus 10 minutes")
     backoff_base_s: float = Field(0.5, gt=0)
     backoff_cap_s: float = Field(30.0, gt=0)
@@ -111,6 +114,3 @@ class StreamConfig(BaseModel):
 
     def wanted(self) -> list[Subscription]:
         return [s.to_subscription() for s in self.subscriptions]
-
-    def stale_threshold(self, channel: Channel) -> float:
-        return self.stale_after_s.get(channel, DEFAULT_STALE_AFTER_S[channel])

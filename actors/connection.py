@@ -29,13 +29,14 @@ from typing import Any
 import websockets
 
 import venues
-from actors.config import StreamConfig
+from actors.config import DEFAULT_STALE_AFTER_S, StreamConfig
 from actors.control import StreamControl
+from actors.durable import DurableState
 from actors.pacing import Backoff, TokenBucket, now_ms
 from actors.rest import RestClient
 from actors.sessions import Session, session_for
 from actors.subscriptions import SubscriptionTracker
-from market.book import OrderBook
+from market.book import BookView, OrderBook
 from market.errors import DecodeError, PerpwireError, RateLimited
 from market.events import (
     BBO,
@@ -58,6 +59,11 @@ log = logging.getLogger(__name__)
 Sink = Callable[[list], Awaitable[Any]]
 _BOOK_EVENTS = (BookDelta, BookSnapshot, LazyBookSnapshot)
 _USER_EVENT_NAMES = frozenset({"OrderUpdate", "Fill", "BalanceUpdate", "PositionUpdate", "FundingPayment"})
+#: websockets' max_size when a codec declares no frame cap of its own
+DEFAULT_MAX_FRAME_BYTES = 4 * 2**20
+#: a channel with a declared cadence is stale after this many cadences, but never sooner than the floor
+STALE_CADENCES = 5.0
+STALE_FLOOR_S = 2.0
 
 
 
@@ -70,6 +76,7 @@ class StreamConnection(StreamControl):
         user_sink: Sink | None = None,
         session: Session | None = None,
         resync_by_resubscribe: bool = False,
+        state: DurableState | None = None,
     ):
         self.config = config
         self.venue = config.venue
@@ -101,7 +108,11 @@ class StreamConnection(StreamControl):
         self._quiet: set[str] = set()  # symbols whose market data is paused
         self._dirty_funding: dict[str, FundingRate] = {}
         self._last_frame = 0.0
+        self._last_frame_ms = 0
         self._last_seen: dict[str, float] = {}
+        self._wanted_since: dict[Subscription, float] = {}
+        self._bbo_recv_ms: dict[str, int] = {}
+        self._log_gate = _LogGate()
         self._stale_actions: dict[Subscription, int] = {}
         self._paused_since: float | None = None
         self._last_resume = 0.0
@@ -115,6 +126,42 @@ class StreamConnection(StreamControl):
             rotate = max(60.0, self.codec.max_connection_age_s - 600.0)
         self._rotate_after = rotate
         self._ctx = f"{self.venue}/{self.name}"
+        self._max_frame = config.max_frame_bytes or getattr(self.codec, "max_frame_bytes", DEFAULT_MAX_FRAME_BYTES)
+        self._state = state
+        saved = state.load() if state is not None else None
+        if saved:
+            self._restore(saved)
+
+    # --- wanted state that outlives the process -----------------------------------------------
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        """Take back what an earlier life of this actor wanted: after a restart the connection
+        subscribes exactly that (paused channels stay paused, prepared symbols stay wanted)."""
+        try:
+            wanted = [Subscription(Channel(c), s) for c, s in saved["wanted"]]
+            paused = [Subscription(Channel(c), s) for c, s in saved["paused"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("%s: saved subscription state unreadable (%s); using the configuration", self._ctx, exc)
+            return
+        self.tracker = SubscriptionTracker()
+        self.tracker.want(wanted)
+        self.tracker.paused.update(paused)
+        self._quiet = {s.symbol for s in paused if s.symbol is not None}
+        self.templates = sorted(set(self.templates) | {s.channel for s in wanted + paused if s.symbol is not None})
+        if saved.get("is_paused"):
+            self._paused_since = time.monotonic()
+        log.info("%s: restored %d wanted and %d paused subscriptions from before the restart", self._ctx,
+                 len(wanted), len(paused))
+
+    def _persist(self) -> None:
+        """Record the wanted state (called under the control lock after every command)."""
+        if self._state is None:
+            return
+        self._state.save({
+            "wanted": [[s.channel.value, s.symbol] for s in sorted(self.tracker.wanted)],
+            "paused": [[s.channel.value, s.symbol] for s in sorted(self.tracker.paused)],
+            "is_paused": self._paused_since is not None,
+        })
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -155,7 +202,7 @@ class StreamConnection(StreamControl):
             try:
                 params = await self._session.connect_params(self.codec, self.rest)
                 url = self.codec.url(self.config.route, **params)
-                async with websockets.connect(url, max_size=2**24, open_timeout=10, ping_interval=20,
+                async with websockets.connect(url, max_size=self._max_frame, open_timeout=10, ping_interval=20,
                                               ping_timeout=20, close_timeout=2) as ws:
                     await self._session_loop(ws)
                 if self._rotate:
@@ -167,6 +214,10 @@ class StreamConnection(StreamControl):
                 raise
             except (OSError, TimeoutError, websockets.WebSocketException, PerpwireError) as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # a bug or hostile input must never end the session loop for good
+                self.counters["session_errors"] += 1
+                log.exception("%s: session failed unexpectedly; reconnecting", self._ctx)
+                reason = f"unexpected {type(exc).__name__}: {exc}"
             finally:
                 self._ws = None
                 self._connected.clear()
@@ -228,23 +279,33 @@ class StreamConnection(StreamControl):
     # --- frames and events -------------------------------------------------------------------
 
     def _on_frame(self, frame: bytes | str) -> None:
+        """Decode and apply one frame. Nothing a frame holds can stop the reader: a frame that
+        does not decode, or an event that cannot be applied, is counted, logged (venue, stream,
+        symbol) and skipped, and the next frame is read."""
         now = time.monotonic()
         self._last_frame = now
+        recv_ts = self._last_frame_ms = now_ms()
         self.counters["messages"] += 1
         self.counters["bytes"] += len(frame)
         try:
             events = self.codec.decode(frame)
         except DecodeError as exc:
             self.counters["decode_errors"] += 1
-            log.warning("%s: skipped a bad frame: %s", self._ctx, exc)
+            self._log_gate.warn(f"{self._ctx}: skipped a bad frame: {exc}")
             return
-        recv_ts = now_ms()
+        except Exception as exc:  # outside the codec contract (a codec bug): still only this frame
+            self.counters["decode_errors"] += 1
+            self.counters["decode_contract_breaches"] += 1
+            self._log_gate.warn(f"{self._ctx}: skipped a frame the codec failed on ({type(exc).__name__}: "
+                                f"{str(exc)[:120]}); first bytes {frame[:60]!r}")
+            return
         for ev in events:
             try:
                 self._on_event(ev, recv_ts, now)
-            except PerpwireError as exc:  # one bad event never ends the reader
+            except Exception as exc:  # one bad event never ends the reader
                 self.counters["event_errors"] += 1
-                log.warning("%s: could not apply %s: %s", self._ctx, type(ev).__name__, exc)
+                self._log_gate.warn(f"{self._ctx} {getattr(ev, 'symbol', None) or '*'}: could not apply "
+                                    f"{type(ev).__name__}: {type(exc).__name__}: {exc}")
 
     def _on_event(self, ev, recv_ts: int, now: float) -> None:
         kind = type(ev)
@@ -262,6 +323,7 @@ class StreamConnection(StreamControl):
         elif kind is BBO:
             self._last_seen[ev.symbol] = now
             self.bbos[ev.symbol] = ev
+            self._bbo_recv_ms[ev.symbol] = recv_ts
         elif kind is FundingRate:
             self._last_seen[ev.symbol] = now
             self._last_seen["*"] = now
@@ -378,38 +440,101 @@ class StreamConnection(StreamControl):
                 self.counters["heartbeats"] += 1
 
     async def _keepalive(self) -> None:
-        interval = self._session.keepalive_interval_s
-        if not interval:
-            return
+        """The session's duty while the socket is open (listenKey PUT, auth-token renewal): the
+        interval is read afresh every round, and frames the session returns (a re-subscribe with a
+        new token) are sent on this socket."""
         while True:
-            await asyncio.sleep(interval)
+            interval = self._session.keepalive_interval_s
+            if not interval:
+                return
+            await asyncio.sleep(max(0.0, interval))
             try:
-                await self._session.keepalive(self.codec, self.rest)
+                frames = await self._session.keepalive(self.codec, self.rest)
             except (PerpwireError, OSError, TimeoutError) as exc:
                 log.warning("%s: keepalive failed (%s); reconnecting with a new session", self._ctx, exc)
                 self._session.expire()
                 if self._ws is not None:
                     await self._ws.close(code=1000, reason="keepalive failed")
                 return
+            if frames:
+                await self._send_all(list(frames))
 
-    async def _watchdog(self, period: float = 1.0) -> None:
+    # --- freshness ---------------------------------------------------------------------------
+
+    def stale_after_s(self, channel: Channel) -> float:
+        """How long ``channel`` may be quiet before it counts as stale: the configured value, else
+        a few of the venue's declared cadences (never below a floor), else the channel's default;
+        0 means the channel may be silent for good (user data, liquidations)."""
+        explicit = self.config.stale_after_s.get(channel)
+        if explicit is not None:
+            return explicit
+        cadence = (getattr(self.codec, "cadence_s", None) or {}).get(channel)
+        if cadence:
+            return max(STALE_FLOOR_S, STALE_CADENCES * cadence)
+        return DEFAULT_STALE_AFTER_S[channel]
+
+    def silence_limit_s(self) -> float | None:
+        """No frame at all for this long means the socket is dead: the configured value, else twice
+        the shortest stale bound of what is wanted now. None when nothing wanted has to talk (a
+        paused book connection, user data only): such a socket is kept by the venue's heartbeat and
+        the protocol ping, never reconnected for being quiet on purpose."""
+        if self.config.silence_reconnect_s is not None:
+            return self.config.silence_reconnect_s
+        limits = [t for t in (self.stale_after_s(s.channel) for s in self.tracker.wanted) if t > 0]
+        return 2 * min(limits) if limits else None
+
+    def _want(self, subs) -> list[Subscription]:
+        """``tracker.want`` that also starts each new subscription's quiet clock now: a channel
+        that was paused for minutes is not stale the moment it is resumed."""
+        new = self.tracker.want(subs)
+        now = time.monotonic()
+        for sub in new:
+            self._wanted_since[sub] = now
+        return new
+
+    def _last_want(self) -> float:
+        return max(self._wanted_since.values(), default=0.0)
+
+    def _book_channel(self, symbol: str) -> Channel:
+        return Channel.BOOK if Subscription(Channel.BOOK, symbol) in self.tracker.wanted else Channel.DEPTH
+
+    def _heard_ms(self, channel: Channel, own_ms: int) -> int:
+        """When this channel last proved alive: its own last update for snapshot streams (which
+        push whether or not anything changed), the connection's last frame for on-change streams."""
+        return own_ms if channel is Channel.BOOK else max(own_ms, self._last_frame_ms)
+
+    def _view(self, symbol: str, book: OrderBook, levels: int | None, now: int) -> BookView:
+        channel = self._book_channel(symbol)
+        limit = self.stale_after_s(channel)
+        return book.view(levels, now_ms=now, stale_after_ms=int(limit * 1000) if limit > 0 else None,
+                         heard_ms=self._heard_ms(channel, book.recv_ts))
+
+    def _bbo_fresh(self, symbol: str, now: int) -> bool:
+        limit = self.stale_after_s(Channel.BBO)
+        if limit <= 0:
+            return True
+        return now - self._heard_ms(Channel.BBO, self._bbo_recv_ms.get(symbol, 0)) <= limit * 1000
+
+    async def _watchdog(self, period: float = 0.5) -> None:
         while True:
             await asyncio.sleep(period)
             ws = self._ws
             if ws is None:
                 continue
             now = time.monotonic()
-            if now - self._last_frame > self.config.silence_reconnect_s:
+            silence = self.silence_limit_s()
+            if silence is not None and now - max(self._last_frame, self._last_want()) > silence:
                 self.counters["stalls"] += 1
-                log.warning("%s: no frame for %.1f s; reconnecting", self._ctx, now - self._last_frame)
+                log.warning("%s: no frame for %.1f s (limit %.1f s); reconnecting", self._ctx, now - self._last_frame,
+                            silence)
                 await ws.close(code=1000, reason="stalled")
                 continue
             for sub in list(self.tracker.wanted):
-                limit = self.config.stale_threshold(sub.channel)
+                limit = self.stale_after_s(sub.channel)
                 if limit <= 0:
                     continue
                 key = sub.symbol if sub.symbol is not None else "*"
-                last = max(self._last_seen.get(key, 0.0), self.connected_at or 0.0)
+                last = max(self._last_seen.get(key, 0.0), self.connected_at or 0.0, self._wanted_since.get(sub, 0.0))
                 if now - last <= limit:
                     self._stale_actions.pop(sub, None)
                     continue
@@ -443,3 +568,28 @@ class StreamConnection(StreamControl):
         except Exception as exc:  # the sink is another actor; its failure must not end ours
             self.counters["funding_push_errors"] += 1
             log.warning("%s: funding push of %d rates failed: %s", self._ctx, len(batch), exc)
+
+
+class _LogGate:
+    """At most ``burst`` warnings per ``period_s``; the rest are counted and summed up in the next
+    line that passes, so a flood of bad frames cannot flood the log (or slow the reader)."""
+
+    def __init__(self, burst: int = 5, period_s: float = 10.0) -> None:
+        self.burst = burst
+        self.period_s = period_s
+        self._window = 0.0
+        self._count = 0
+        self._suppressed = 0
+
+    def warn(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._window >= self.period_s:
+            self._window, self._count = now, 0
+        self._count += 1
+        if self._count > self.burst:
+            self._suppressed += 1
+            return
+        if self._suppressed:
+            message += f" ({self._suppressed} similar lines suppressed)"
+            self._suppressed = 0
+        log.warning("%s", message)

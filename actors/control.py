@@ -70,6 +70,7 @@ class StreamControl:
                     self.bbos.pop(sub.symbol, None)
             if self._paused_since is None:
                 self._paused_since = time.monotonic()
+            self._persist()
         ms = (time.monotonic() - start) * 1000
         log.info("%s: paused %d market-data subscriptions in %.1f ms", self._ctx, len(gone), ms)
         return {"paused": True, "unsubscribed": len(gone), "ms": ms}
@@ -87,7 +88,7 @@ class StreamControl:
             subs = [s for s in self.tracker.paused if symbol is None or s.symbol == symbol]
             self.tracker.paused.difference_update(subs)
             self._quiet.difference_update(s.symbol for s in subs)
-            new = self.tracker.want(subs)
+            new = self._want(subs)
             if new:
                 await self._send_all(self.codec.subscribe(new))
                 for sub in new:
@@ -97,6 +98,7 @@ class StreamControl:
                 self.paused_seconds += time.monotonic() - self._paused_since
                 self._paused_since = None
             self._last_resume = time.monotonic()
+            self._persist()
         symbols = tuple(sorted({s.symbol for s in self.tracker.wanted
                                 if s.symbol and s.channel in (Channel.DEPTH, Channel.BOOK)
                                 and (symbol is None or s.symbol == symbol)}))
@@ -137,6 +139,7 @@ class StreamControl:
             new = self._prepare_locked(symbol)
             if new:
                 await self._send_all(self.codec.subscribe(new))
+            self._persist()
         return [f"{s.channel}:{s.symbol}" for s in new]
 
     def _prepare_locked(self, symbol: str) -> list[Subscription]:
@@ -144,37 +147,43 @@ class StreamControl:
         if self._paused_since is not None:
             self.tracker.paused.update(s for s in subs if s not in self.tracker.wanted)
             return []
-        return self.tracker.want(subs)
+        return self._want(subs)
 
     async def subscribe(self, subs: list[Subscription]) -> int:
         async with self._control:
-            new = self.tracker.want(subs)
+            new = self._want(subs)
             if new:
                 await self._send_all(self.codec.subscribe(new))
+            self._persist()
             return len(new)
 
     # --- queries -----------------------------------------------------------------------------
 
     def order_book(self, symbol: str, levels: int | None = 20) -> BookView | None:
+        """A copy of the book's top ``levels``; its state is STALE (never SYNCED) when the stream
+        has not been heard from within the channel's freshness bound."""
         book = self.books.get(symbol)
-        return None if book is None else book.view(levels, now_ms=now_ms())
+        return None if book is None else self._view(symbol, book, levels, now_ms())
 
     def order_books(self, symbols: list[str], levels: int | None = 20) -> dict[str, BookView | None]:
         return {s: self.order_book(s, levels) for s in symbols}
 
     def bbo(self, symbol: str) -> BBO | None:
-        return self.bbos.get(symbol)
+        """The newest BBO, or None when there is none or it is past its freshness bound."""
+        bbo = self.bbos.get(symbol)
+        return bbo if bbo is not None and self._bbo_fresh(symbol, now_ms()) else None
 
     def funding_rates(self) -> dict[str, FundingRate]:
         return dict(self.funding)
 
     def health(self) -> dict[str, Any]:
         now = time.monotonic()
+        wall = now_ms()
         return {
             "venue": self.venue, "stream": self.name, "connected": self._ws is not None,
             "paused": self._paused_since is not None,
             "last_frame_age_s": None if not self._last_frame else round(now - self._last_frame, 3),
-            "books": {s: b.state.name for s, b in self.books.items()},
+            "books": {s: self._view(s, b, 0, wall).state for s, b in self.books.items()},
             "subscriptions": self.tracker.snapshot(),
         }
 

@@ -1,9 +1,17 @@
 """The stream actor: one Ray actor per WebSocket connection, wrapping ``StreamConnection``.
 
-Async, ``num_cpus=0`` (it waits on the network far more than it computes) and restartable:
-``__init__`` does no I/O, and every call first makes sure the connection is running, so after a
-Ray restart the first query or the coordinator's health sweep brings it back. Counters are
-exported through ``ray.util.metrics`` tagged with venue and stream every few seconds.
+Async, ``num_cpus=0`` (it waits on the network far more than it computes) and restartable
+(``max_restarts=-1``): ``__init__`` does no I/O itself but schedules the connection's start on the
+actor's event loop, so an actor that Ray restarts reconnects and resubscribes by itself, with no
+call from anyone. What it wants (which symbols, paused or not) is written to the cluster's
+key-value store on every command and taken back on restart, so a paused book connection comes
+back paused. Counters are exported through ``ray.util.metrics`` tagged with venue and stream
+every few seconds.
+
+Callers use the verbs (``pause``, ``resume``, ``prepare``, ``subscribe``, ``stop``) and read by
+value with the nouns (``order_book``, ``order_books``, ``bbo``, ``funding``, ``health``,
+``stats``); a view whose state is not SYNCED (EMPTY, BUFFERING, RESYNCING, STALE) must not be
+traded on: fetch a REST snapshot instead (``VenueFacade`` does).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from ray.util import metrics
 from actors.config import StreamConfig
 from actors.connection import StreamConnection
 from actors.control import ResumeResult
+from actors.durable import RayKVState
 from actors.topology import LAYOUTS
 from market.book import BookView
 from market.events import BBO, FundingRate
@@ -48,17 +57,21 @@ class StreamActor:
     def __init__(self, config: dict, funding_sink=None, user_sink=None, metrics_period_s: float = 5.0):
         cfg = StreamConfig.model_validate(config)
         layout = LAYOUTS.get(cfg.venue)
+        self._state = RayKVState.for_this_actor("stream")
         self._conn = StreamConnection(
             cfg,
             funding_sink=_remote_sink(funding_sink, "on_funding"),
             user_sink=_remote_sink(user_sink, "on_user_events"),
             resync_by_resubscribe=bool(layout and layout.resync_by_resubscribe),
+            state=self._state,
         )
         self._metrics_period_s = metrics_period_s
         self._metrics_task: asyncio.Task | None = None
         self._counters = {k: metrics.Counter(f"perpwire_{k}", tag_keys=("venue", "stream")) for k in _EXPORTED}
         self._exported: dict[str, float] = {}
         self._tags = {"venue": cfg.venue, "stream": cfg.name}
+        # start now, on the actor's loop: a restarted actor must not wait for a call to reconnect
+        self._boot = asyncio.get_running_loop().create_task(self._ensure())
 
     async def _ensure(self) -> None:
         await self._conn.start()
@@ -89,6 +102,7 @@ class StreamActor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._metrics_task
         await self._conn.stop()
+        self._state.clear()  # a deliberate stop: a later actor of this name starts from its config
 
     async def pause(self) -> dict[str, Any]:
         await self._ensure()

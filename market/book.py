@@ -42,6 +42,9 @@ class SyncState(Enum):
     BUFFERING = "BUFFERING"
     SYNCED = "SYNCED"
     RESYNCING = "RESYNCING"
+    #: a read-time state, never held by a book: SYNCED by sequence, but its stream has not been
+    #: heard from within the reader's freshness bound, so nobody may take it for fresh
+    STALE = "STALE"
 
 
 _SYNCED = SyncState.SYNCED
@@ -433,11 +436,20 @@ class OrderBook:
         levels = book.levels
         return estimate_fill(((Decimal(p), Decimal(levels[p][0])) for p in book.order()), side, size)
 
-    def view(self, levels: int | None = 20, now_ms: int | None = None) -> BookView:
-        """An immutable copy of the top ``levels`` with seq, timestamps, state and age."""
+    def view(self, levels: int | None = 20, now_ms: int | None = None, *, stale_after_ms: int | None = None,
+             heard_ms: int | None = None) -> BookView:
+        """An immutable copy of the top ``levels`` with seq, timestamps, state and age.
+
+        With ``now_ms`` and ``stale_after_ms``, a SYNCED book whose stream was last heard from
+        (``heard_ms``, default its last update) longer ago than that reads as STALE."""
         bids, asks = self.top(levels)
         age = None if now_ms is None or not self.recv_ts else max(0, now_ms - self.recv_ts)
+        state = self.state
+        if state is _SYNCED and stale_after_ms is not None and now_ms is not None:
+            heard = self.recv_ts if heard_ms is None else heard_ms
+            if now_ms - heard > stale_after_ms:
+                state = SyncState.STALE
         return BookView(
             venue=self.venue, symbol=self.symbol, bids=bids, asks=asks, seq=self.seq,
-            ts=self.ts, recv_ts=self.recv_ts, state=self.state.name, age_ms=age,
+            ts=self.ts, recv_ts=self.recv_ts, state=state.name, age_ms=age,
         )

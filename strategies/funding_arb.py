@@ -51,11 +51,18 @@ class FundingArbitrage:
 
     def __init__(self, params: FundingArbParams | dict | None = None):
         self.params = params if isinstance(params, FundingArbParams) else FundingArbParams.model_validate(params or {})
+        #: why an exit rule was not judged for a position (missing data): position id -> reason.
+        #: The caller logs a change; an entry goes away once the data is back.
+        self.holds: dict[str, str] = {}
+
+    def _hold(self, position_id: str, reason: str) -> None:
+        self.holds[position_id] = reason
 
     def decide(self, opportunities: Sequence[Opportunity], positions: Sequence[PositionView],
                now_ms: int) -> list[Command]:
         commands: list[Command] = []
         held = set()
+        self.holds = {}
         for pos in positions:
             held.add(pos.asset)
             reason = self.exit_reason(pos, now_ms)
@@ -98,8 +105,11 @@ class FundingArbitrage:
         soft = None
         if spread is not None and spread < p.exit_spread_per_hour:
             soft = "spread converged"
-        elif pos.entered_on_z and p.exit_z is not None and _max_abs(pos.long_z, pos.short_z) < p.exit_z:
-            soft = "z reverted"
+        elif pos.entered_on_z and p.exit_z is not None:
+            if pos.long_z is None or pos.short_z is None:
+                self._hold(pos.id, "z-score unknown (no 30-day statistics yet): the z exit waits for data")
+            elif _max_abs(pos.long_z, pos.short_z) < p.exit_z:
+                soft = "z reverted"
         if soft is None:
             return None
         lead_ms = None if pos.next_funding_ts is None else pos.next_funding_ts - now_ms

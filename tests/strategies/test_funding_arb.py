@@ -24,10 +24,10 @@ def opp(asset="BTC", net="0.0001", long_z=0.0, short_z=2.5, short_rate="0.00012"
     )
 
 
-def pos(spread="0.00008", opened=NOW - 3600_000, pnl="0", z=2.0, next_funding=None, on_z=True):
+def pos(spread="0.00008", opened=NOW - 3600_000, pnl="0", z=2.0, next_funding=None, on_z=True, long_z=0.0):
     return PositionView(id="p1", asset="BTC", long=Leg(venue="aster", symbol="BTCUSDT"),
                         short=Leg(venue="backpack", symbol="BTC_USDC_PERP"), notional=D(1000), opened_ms=opened,
-                        entry_spread_per_hour=D("0.0001"), current_spread_per_hour=D(spread), short_z=z,
+                        entry_spread_per_hour=D("0.0001"), current_spread_per_hour=D(spread), short_z=z, long_z=long_z,
                         price_pnl_fraction=D(pnl), next_funding_ts=next_funding, entered_on_z=on_z)
 
 
@@ -74,6 +74,16 @@ def test_entry_respects_max_positions_and_held_assets():
 def test_exit_reasons(position, reason):
     [cmd] = FundingArbitrage().decide([], [position], NOW)
     assert cmd == Close(position_id="p1", reason=reason)
+
+
+@pytest.mark.parametrize(("long_z", "short_z"), [(None, None), (0.0, None), (None, 0.1)])
+def test_z_entered_pair_is_held_not_closed_while_a_z_score_is_unknown(long_z, short_z):
+    """A restarted coordinator has no statistics for a while: a missing z is no reason to exit."""
+    s = FundingArbitrage()
+    assert s.decide([], [pos(z=short_z, long_z=long_z)], NOW) == []
+    assert "z-score unknown" in s.holds["p1"]
+    assert s.decide([], [pos(z=0.1, long_z=0.0)], NOW) == [Close(position_id="p1", reason="z reverted")]
+    assert s.holds == {}
 
 
 def test_soft_exit_waits_for_imminent_settlement_but_hard_exit_does_not():
