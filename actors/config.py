@@ -94,8 +94,11 @@ class StreamConfig(BaseModel):
     rest_burst: float = Field(100.0, gt=0, description="REST weight that may be spent at once")
     push_interval_s: float = Field(0.25, gt=0, description="conflated funding pushes at most this often")
     cooldown_s: float = Field(0.0, ge=0, description="keep market data on this long after the last resume")
+    start_paused: bool = Field(False, description="a pausable stream begins with its market data paused "
+                               "(the first resume subscribes it)")
     api_key: SecretRef | None = None
     api_secret: SecretRef | None = None
+    auth_token: SecretRef | None = Field(None, description="Lighter: a ready auth token, re-read at every renewal")
 
     @field_validator("venue")
     @classmethod

@@ -52,7 +52,7 @@ from market.events import (
     Unsubscribed,
     VenueRejected,
 )
-from venues.base import Channel, Subscription
+from venues.base import MARKET_DATA_CHANNELS, Channel, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,12 @@ class StreamConnection(StreamControl):
         saved = state.load() if state is not None else None
         if saved:
             self._restore(saved)
+        elif config.start_paused and config.pausable:
+            market = [s for s in self.tracker.wanted if s.channel in MARKET_DATA_CHANNELS]
+            self.tracker.drop(market, pause=True)
+            self.tracker.pending_unsubscribe.clear()  # nothing was ever sent
+            self._quiet = {s.symbol for s in market if s.symbol is not None}
+            self._paused_since = time.monotonic()
 
     # --- wanted state that outlives the process -----------------------------------------------
 

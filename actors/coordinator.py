@@ -1,5 +1,11 @@
 """The coordinator: one named actor that turns funding streams into trades.
 
+It wires itself: constructed with a ``DeploymentWiring`` (the names of its stream and store
+actors, never their handles), it looks them up, attaches, restores the open positions from the
+store, reloads the 30-day statistics and restarts the strategies that were running — on first
+start and after every restart by Ray, with no call from anyone. Submitted strategies are kept in
+the cluster's key-value store so a restart brings back exactly those.
+
 Funding feed actors push conflated batches to ``on_funding``; the ``FundingDesk`` keeps z-scores
 and the cross-venue ranking current and books settlements. Strategies are submitted as actor
 tasks (``submit``), each run as a task that decides whenever something immediate happened or
@@ -13,19 +19,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import itertools
 import logging
+import os
 import time
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import ray
 from pydantic import BaseModel, ConfigDict, Field
 
 from actors.broker import PaperBroker
+from actors.durable import DurableState, MemoryState, RayKVState
 from actors.execution import Executor
 from actors.facade import VenueFacade, call
 from actors.live_broker import LiveBroker, LiveVenueConfig
+from actors.reconcile import Reconciler, ReconcileReport, StoreJournal, report_dict
 from actors.repair import FundingRepair
 from actors.topology import LAYOUTS
 from market.events import FundingRate, Instrument
@@ -39,6 +48,19 @@ log = logging.getLogger(__name__)
 
 COORDINATOR_NAME = "perpwire-coordinator"
 STRATEGIES: dict[str, type] = {"funding_arb": FundingArbitrage}
+
+
+class DeploymentWiring(BaseModel):
+    """Everything a coordinator needs to attach itself, by actor name: Ray cannot restore actor
+    handles among constructor arguments when it restarts an actor (ray-project/ray#53727)."""
+
+    model_config = ConfigDict(extra="forbid")
+    streams: dict[str, dict[str, str]] = Field(default_factory=dict,
+                                               description="tradable venue -> connection name -> actor name")
+    codec_options: dict[str, dict] = Field(default_factory=dict)
+    book_symbols: dict[str, dict[str, str]] = Field(default_factory=dict)
+    store: str | None = Field(None, description="name of the store actor")
+    strategy: dict[str, Any] | None = Field(None, description="{name, params} started on the very first boot")
 
 
 class CoordinatorConfig(BaseModel):
@@ -59,13 +81,16 @@ class CoordinatorConfig(BaseModel):
     markets: dict[str, dict[str, str]] = Field(default_factory=dict)
     live_venues: dict[str, LiveVenueConfig] = Field(default_factory=dict, description="venues whose orders go "
                                                     "to the venue (LiveBroker); set from AppConfig when paper is false")
+    deployment: DeploymentWiring | None = Field(None, description="set by the runtime: the coordinator attaches "
+                                                "itself to these actors on every (re)start")
 
 
 class _Running:
-    def __init__(self, sid: str, strategy: Strategy, task: asyncio.Task):
+    def __init__(self, sid: str, strategy: Strategy, task: asyncio.Task, spec: dict[str, Any]):
         self.id = sid
         self.strategy = strategy
         self.task = task
+        self.spec = spec  # {name, params}: what a restart starts again
         self.decisions = 0
         self.commands = 0
         self.started = time.time()
@@ -73,7 +98,16 @@ class _Running:
 
 @ray.remote(num_cpus=0, max_restarts=-1)
 class Coordinator:
-    def __init__(self, config: dict | None = None):
+    """The deployment's brain, a named actor (``COORDINATOR_NAME``).
+
+    Feed it with ``on_funding`` / ``on_user_events`` (the stream actors push); give it venues
+    with ``attach`` (or a ``deployment`` wiring in its config, and it attaches itself); start
+    strategies with ``submit`` and stop them with ``stop_strategy``; read it with the queries
+    (``summary``, ``opportunities``, ``positions``, ``orders``, ``attached``). ``stop`` ends its
+    work and saves everything (a deliberate stop also forgets the running strategies).
+    """
+
+    def __init__(self, config: dict | None = None, *, durable: DurableState | None = None):
         self.config = CoordinatorConfig.model_validate(config or {})
         self.desk = FundingDesk(taker_fees=self.config.taker_fees, holding_hours=self.config.holding_hours,
                                 markets=self.config.markets)
@@ -82,7 +116,7 @@ class Coordinator:
         self.broker: PaperBroker | None = None
         self.store = None
         self._strategies: dict[str, _Running] = {}
-        self._ids = itertools.count(1)
+        self._next_id = 1  # strategy ids go on counting across restarts
         self._wakes: dict[str, asyncio.Event] = {}  # one per running strategy
         self._pending_store: list[FundingRate] = []
         self.user_events: list = []
@@ -95,6 +129,16 @@ class Coordinator:
         self._attached = False  # a restarted actor comes back without its streams: the runtime re-attaches
         self._ledger_lock = asyncio.Lock()  # one save at a time: a save that returns has saved all before it
         self._ledger_saved_at = 0.0  # monotonic time of the last ledger save
+        self.stats_loaded = False  # the 30-day statistics came from the store since this actor started
+        self.stats_windows = 0  # how many venue-symbol windows the last load installed
+        self.attached_at_ms: int | None = None  # wall time of the last attach (a restart shows a new one)
+        self.started_at_ms = int(time.time() * 1000)
+        self._registry: DurableState = durable or (RayKVState.for_this_actor("coordinator")
+                                                   if ray.is_initialized() else MemoryState())
+        self._boot_task: asyncio.Task | None = None
+        self._holds: dict[tuple[str, str], str] = {}  # (strategy, position) -> why it holds, as last logged
+        if self.config.deployment is not None:  # wire itself now: after a restart nobody else will
+            self._boot_task = asyncio.get_running_loop().create_task(self._boot(self.config.deployment))
 
     # --- wiring ------------------------------------------------------------------------------
 
@@ -123,15 +167,78 @@ class Coordinator:
                                  instruments={(i.venue, i.symbol): i for i in instruments or []})
         self.store = store
         await self._restore_ledger()
+        # reconcile-here
+        await self._reconcile()
+        await self._load_stats()
         self.repair = FundingRepair(self.desk, codec_options)
         if self._maintenance is None or self._maintenance.done():
             self._maintenance = asyncio.create_task(self._maintain())
         self._attached = True
+        self.attached_at_ms = int(time.time() * 1000)
         return sorted(self.facades)
 
     async def attached(self) -> bool:
-        """False in a fresh (or restarted) actor until ``attach`` ran."""
+        """False in a fresh (or restarted) actor until it attached (by itself or by ``attach``)."""
         return self._attached
+
+    async def _boot(self, wiring: DeploymentWiring) -> None:
+        """Find the deployment's actors by name, attach, and bring back the strategies that ran
+        before a restart (or, on the very first boot, the configured one). Retries until it
+        succeeds: the actors may still be starting, the store may be briefly away."""
+        delay = 0.2
+        while True:
+            try:
+                streams = {v: {n: ray.get_actor(a) for n, a in names.items()} for v, names in wiring.streams.items()}
+                store = ray.get_actor(wiring.store) if wiring.store else None
+                await self.attach(streams, wiring.codec_options, wiring.book_symbols, None, store)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("coordinator: attaching itself failed (%s: %s); retrying in %.1f s", type(exc).__name__,
+                            exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        await self._restart_strategies(wiring.strategy)
+
+    async def _restart_strategies(self, configured: dict[str, Any] | None) -> None:
+        saved = self._registry.load()
+        if saved is None:  # the very first boot of this deployment
+            if configured is not None:
+                await self.submit(configured["name"], configured.get("params"))
+            else:
+                self._save_registry()
+            return
+        self._next_id = int(saved.get("next_id", 1))
+        for sid, spec in saved.get("strategies", {}).items():
+            try:
+                self._start(sid, STRATEGIES[spec["name"]](spec.get("params")), spec)
+                log.warning("strategy %s restarted after a coordinator restart", sid)
+            except Exception as exc:  # a strategy that cannot start again is reported, the others run
+                log.error("strategy %s could not be restarted: %s", sid, exc)
+
+    def _save_registry(self) -> None:
+        self._registry.save({
+            "next_id": self._next_id,
+            "strategies": {sid: r.spec for sid, r in self._strategies.items() if not r.task.done()},
+        })
+
+    async def _load_stats(self) -> bool:
+        """Take the 30-day statistics from the store (z-scores need them): at attach, then hourly;
+        a failure keeps the cached ones and is retried at the next maintenance round."""
+        if self.store is None:
+            return False
+        try:
+            await self.flush_store()
+            windows = await call(self.store, "window_stats", self.config.stats_window_days)
+        except Exception as exc:
+            log.warning("statistics from the store unavailable (%s: %s); z-scores wait for them", type(exc).__name__,
+                        exc)
+            return False
+        self.stats_windows = self.desk.stats.load(windows, replace=True)
+        self.stats_loaded = True
+        self.stats_refreshes += 1
+        return True
 
     async def _maintain(self) -> None:
         """Every few seconds: backfill symbols whose feed went silent from REST. Hourly: reload
@@ -150,15 +257,10 @@ class Coordinator:
             if self.repair is not None and time.monotonic() - last_reconcile >= self.config.reconcile_s:
                 last_reconcile = time.monotonic()
                 await self.repair.reconcile()
-            if self.store is not None and time.monotonic() - last_refresh >= self.config.stats_refresh_s:
+            due = time.monotonic() - last_refresh >= self.config.stats_refresh_s
+            if self.store is not None and (due or not self.stats_loaded):
                 last_refresh = time.monotonic()
-                try:
-                    await self.flush_store()
-                    windows = await call(self.store, "window_stats", self.config.stats_window_days)
-                    self.desk.stats.load(windows, replace=True)
-                    self.stats_refreshes += 1
-                except Exception as exc:  # keep the cached statistics; try again next hour
-                    log.warning("statistics refresh from the store failed: %s", exc)
+                await self._load_stats()
 
     async def load_stats(self, windows: list[WindowStats]) -> int:
         return self.desk.load(windows)
@@ -240,6 +342,10 @@ class Coordinator:
             "update_to_rank_p50_ms": lat[len(lat) // 2] if lat else None,
             "update_to_rank_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
             "strategies": await self.strategies(),
+            "attached": self._attached, "started_at_ms": self.started_at_ms, "attached_at_ms": self.attached_at_ms,
+            "stats_loaded": self.stats_loaded, "stats_windows": self.stats_windows,
+            "holds": [{"strategy": sid, "position": pid, "reason": r} for (sid, pid), r in self._holds.items()],
+            "reconciliation": report_dict(self._reconcile_report),
         }
 
     # --- strategies --------------------------------------------------------------------------
@@ -251,12 +357,17 @@ class Coordinator:
         if self.executor is None:
             raise RuntimeError("coordinator has no venues attached yet")
         strategy = STRATEGIES[name](params)
-        sid = f"{name}-{next(self._ids)}"
-        self._wakes[sid] = asyncio.Event()
-        task = asyncio.create_task(self._run(sid, strategy))
-        self._strategies[sid] = _Running(sid, strategy, task)
+        sid = f"{name}-{self._next_id}"
+        self._start(sid, strategy, {"name": name, "params": params or {}})
+        self._save_registry()
         log.info("strategy %s started", sid)
         return sid
+
+    def _start(self, sid: str, strategy: Strategy, spec: dict[str, Any]) -> None:
+        self._wakes[sid] = asyncio.Event()
+        task = asyncio.create_task(self._run(sid, strategy))
+        self._strategies[sid] = _Running(sid, strategy, task, spec)
+        self._next_id = max(self._next_id, int(sid.rsplit("-", 1)[-1]) + 1)
 
     async def strategies(self) -> list[dict]:
         return [{"id": r.id, "name": r.strategy.name, "running": not r.task.done(), "decisions": r.decisions,
@@ -269,6 +380,7 @@ class Coordinator:
         run.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await run.task
+        self._save_registry()
         log.info("strategy %s stopped", sid)
         return True
 
@@ -284,18 +396,36 @@ class Coordinator:
                         if o.long_venue in self.facades and o.short_venue in self.facades]
             commands = strategy.decide(tradable, self.desk.position_views(), int(time.time() * 1000))
             run.decisions += 1
+            self._log_holds(sid, strategy)
+            entry_z = getattr(getattr(strategy, "params", None), "entry_z", None)
             for cmd in commands:
                 run.commands += 1
-                await self._execute(cmd, tradable)
+                await self._execute(cmd, tradable, entry_z=entry_z)
 
-    async def _execute(self, cmd, tradable: list[Opportunity]) -> None:
+    def _log_holds(self, sid: str, strategy: Strategy) -> None:
+        """Say once (per position and reason) why a strategy is holding for want of data."""
+        holds = dict(getattr(strategy, "holds", {}) or {})
+        for pid, reason in holds.items():
+            if self._holds.get((sid, pid)) != reason:
+                log.warning("strategy %s holds %s: %s", sid, pid, reason)
+        self._holds = {k: v for k, v in self._holds.items() if k[0] != sid} | {(sid, p): r for p, r in holds.items()}
+
+    async def _execute(self, cmd, tradable: list[Opportunity], *, entry_z: float | None = 2.0) -> None:
+        if isinstance(cmd, Open | Close) and not self._reconciled:
+            what = cmd.asset if isinstance(cmd, Open) else cmd.position_id
+            log.warning("%s %s refused: the ledger is not reconciled with the venues yet%s",
+                        "open" if isinstance(cmd, Open) else "close", what,
+                        f" ({self._reconcile_error})" if self._reconcile_error else "")
+            return
         if isinstance(cmd, Open):
             if cmd.asset in self._busy:
                 return
             self._busy.add(cmd.asset)
             try:
                 op = next((o for o in tradable if o.asset == cmd.asset), None)
-                on_z = op is not None and max(abs(op.long_z or 0), abs(op.short_z or 0)) >= 2
+                # judged by the strategy's own threshold: a pair entered on the spread alone is not "on z"
+                on_z = (op is not None and entry_z is not None
+                        and max(abs(op.long_z or 0), abs(op.short_z or 0)) >= entry_z)
                 await self.executor.open(cmd, entry_spread_per_hour=op.spread_per_hour if op else Decimal(0),
                                          entered_on_z=on_z)
             finally:
@@ -338,6 +468,8 @@ class Coordinator:
         if self.store is None or not ledger.track_changes:
             return
         async with self._ledger_lock:
+            if self._journal is not None and self._journal.backlog:
+                await self._journal.flush_backlog()  # a completed intent goes with its ledger change
             if not ledger.pending_changes and (
                     not ledger.pending_marks or time.monotonic() - self._ledger_saved_at < marks_every_s):
                 return
@@ -350,11 +482,89 @@ class Coordinator:
                 return
             self._ledger_saved_at = time.monotonic()
 
+    # --- reconciliation with the venues -------------------------------------------------------
+
+    _reconciled = False  # no open or close until the ledger matches the venues (set per attach)
+    _reconcile_error: str | None = None
+    _reconcile_report: ReconcileReport | None = None
+    _reconcile_retry: asyncio.Task | None = None
+    _journal: StoreJournal | None = None
+
+    async def _reconcile(self) -> None:
+        """Journal intents in the store from now on, make paper fills durable, then complete the
+        intents a previous life left open and compare the venues' positions with the ledger
+        (``actors.reconcile``). Until that succeeded, opens and closes are refused; a failure is
+        retried in the background."""
+        self._reconciled = False
+        paper = self.broker.fallback if isinstance(self.broker, LiveBroker) else self.broker
+        self._journal = None
+        if self.store is not None:
+            self._journal = StoreJournal(self.store, self.desk.ledger, self._ledger_lock)
+            paper.record = functools.partial(call, self.store, "record_paper_fill")
+            paper.recorded = functools.partial(call, self.store, "paper_fills")
+        self.executor.journal = self._journal
+        venues = list(self.broker.adapters) if isinstance(self.broker, LiveBroker) else []
+        if self.store is not None:
+            venues += [v for v in self.facades if v not in venues]
+        reconciler = Reconciler(self.executor, self.desk.ledger, self._journal, venues, markets=self.config.markets)
+        if self._reconcile_retry is not None:
+            self._reconcile_retry.cancel()
+        if not await self._reconcile_once(reconciler):
+            self._reconcile_retry = asyncio.create_task(self._reconcile_later(reconciler))
+
+    async def _reconcile_once(self, reconciler: Reconciler) -> bool:
+        try:
+            report = await reconciler.run()
+        except Exception as exc:
+            self._reconcile_error = f"{type(exc).__name__}: {exc}"
+            log.error("reconciliation with the venues failed (%s); opens and closes wait", self._reconcile_error)
+            return False
+        await self._save_ledger(marks_every_s=0)
+        self._reconcile_report, self._reconcile_error, self._reconciled = report, None, True
+        log.info("reconciled with the venues: %d open intent(s) completed, %d finding(s)", len(report.intents),
+                 len(report.findings))
+        return True
+
+    async def _reconcile_later(self, reconciler: Reconciler, every_s: float = 5.0) -> None:
+        while not await self._reconcile_once(reconciler):
+            await asyncio.sleep(every_s)
+
+    async def reconciled(self) -> bool:
+        """True once the ledger was reconciled with the venues since the last attach."""
+        return self._reconciled
+
+    async def execute(self, command) -> dict | None:
+        """Run one strategy command now (drills and tests); the report of the open or close it caused."""
+        before = len(self.executor.reports)
+        await self._execute(command, [])
+        return msgspec.to_builtins(self.executor.reports[-1]) if len(self.executor.reports) > before else None
+
+    async def arm_crash(self, step: str) -> None:
+        """Drill: the next ``checkpoint(step)`` of the executor (``open.journal`` … ``close.book``)
+        kills this process at once (``os._exit``), as a crash would; Ray restarts the actor."""
+        def hook(name: str) -> None:
+            if name == step:
+                log.error("crash drill: dying at %s", step)
+                os._exit(1)
+
+        self.executor.fault_hook, self.executor.armed = hook, step
+
+    async def intents(self, open_only: bool = False) -> list[dict]:
+        """Journaled intents with their orders (from the store)."""
+        if self.store is None:
+            return []
+        return msgspec.to_builtins(await call(self.store, "load_intents", open_only))
+
     async def stop(self) -> None:
+        """End the coordinator's work deliberately: strategies stop (and are forgotten, so a later
+        start of the deployment begins from its configuration), everything pending is saved."""
+        if self._boot_task is not None:
+            self._boot_task.cancel()
         if self._maintenance is not None:
             self._maintenance.cancel()
         for sid in list(self._strategies):
             await self.stop_strategy(sid)
+        self._registry.clear()
         await self.flush_store()
         await self._save_ledger(marks_every_s=0)  # the newest marks too: a clean stop loses nothing
         for f in self.facades.values():

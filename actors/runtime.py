@@ -1,10 +1,13 @@
 """Composition root: from an ``AppConfig`` to running actors on a local or remote Ray.
 
-Order of start-up: Ray, the store, the coordinator (a named actor, so ``perpwire status``,
-``submit`` and ``stop`` find it from another process), one stream actor per connection of every
-venue's topology (placed with the SPREAD strategy so a cluster shares them out), the venues'
-facades inside the coordinator, the market-data streams paused until a trade needs them, and
-the configured strategy. Nothing here knows about the simulator: the CLI's demo wiring points
+Order of start-up: Ray, the store, one stream actor per connection of every venue's topology
+(placed with the SPREAD strategy so a cluster shares them out; book connections start paused,
+so market data stays off until a trade needs it), then the coordinator (a named actor, so
+``perpwire status``, ``submit`` and ``stop`` find it from another process), which is given the
+names of those actors and attaches itself, restores its positions and starts the configured
+strategy. Every actor does its own start-up work, so whatever Ray restarts carries on without
+this process: after ``start`` returns, the runtime only answers ``status`` and ``stop``.
+Nothing here knows about the simulator: the CLI's demo wiring points
 the codecs' base URLs at it through ``codec_options``.
 """
 
@@ -17,12 +20,16 @@ from typing import Any
 import ray
 
 from actors.app import AppConfig
-from actors.coordinator import COORDINATOR_NAME, Coordinator
+from actors.coordinator import COORDINATOR_NAME, Coordinator, DeploymentWiring
+from actors.deployment import start_ray
 from actors.store.actor import StoreActor
+from actors.store.check import check_store
 from actors.stream import StreamActor
 from actors.topology import LAYOUTS, streams_for
 
 log = logging.getLogger(__name__)
+
+STORE_NAME = "perpwire-store"
 
 
 class Runtime:
@@ -33,19 +40,16 @@ class Runtime:
         self.streams: dict[str, dict[str, Any]] = {}  # venue -> connection name -> handle
         self.pausable: list[Any] = []
         self.strategy_id: str | None = None
-        self._attach_args: tuple | None = None  # what start() attached the coordinator with
-        self._supervisor: asyncio.Task | None = None
 
-    async def start(self, *, connect_timeout_s: float = 15.0) -> None:
+    async def start(self, *, connect_timeout_s: float = 15.0, attach_timeout_s: float = 60.0) -> None:
         cfg = self.config
+        await check_store(cfg.store.url)  # a wrong URL fails here in seconds, before any actor starts
         if not ray.is_initialized():
-            ray.init(address=cfg.ray.address, namespace=cfg.ray.namespace, include_dashboard=False,
-                     log_to_driver=False, configure_logging=False)
+            start_ray(cfg.ray)  # address local: an embedded Ray on 127.0.0.1, free ports
         self.store = self._start_store()
-        self.coordinator = Coordinator.options(name=COORDINATOR_NAME, get_if_exists=True).remote(
-            cfg.coordinator.model_dump(mode="json"))
         scheduling = "SPREAD" if cfg.ray.spread_streams else "DEFAULT"
         book_symbols: dict[str, dict[str, str]] = {}
+        names: dict[str, dict[str, str]] = {}
         for venue, vc in cfg.venues.items():
             overrides = dict(vc.stream_overrides)
             if vc.api_key is not None:
@@ -55,8 +59,11 @@ class Runtime:
             handles = {}
             for sc in streams_for(venue, vc.symbols, trading=vc.trading and not cfg.paper,
                                   codec_options=vc.codec_options, overrides=overrides):
+                sc.start_paused = sc.pausable
+                actor_name = f"perpwire-{venue}-{sc.name}"
+                names.setdefault(venue, {})[sc.name] = actor_name
                 handles[sc.name] = StreamActor.options(
-                    name=f"perpwire-{venue}-{sc.name}", get_if_exists=True, scheduling_strategy=scheduling,
+                    name=actor_name, get_if_exists=True, scheduling_strategy=scheduling,
                 ).remote(sc.model_dump(mode="json"), funding_sink=COORDINATOR_NAME, user_sink=COORDINATOR_NAME)
                 if sc.pausable:
                     self.pausable.append(handles[sc.name])
@@ -65,45 +72,33 @@ class Runtime:
                         if sub.symbol:
                             book_symbols.setdefault(venue, {})[sub.symbol] = sc.name
             self.streams[venue] = handles
+        wiring = DeploymentWiring(
+            streams={v: ns for v, ns in names.items() if v in cfg.coordinator.tradable_venues},
+            codec_options={v: vc.codec_options for v, vc in cfg.venues.items()}, book_symbols=book_symbols,
+            store=STORE_NAME, strategy=cfg.strategy.model_dump(mode="json") if cfg.strategy else None)
+        coordinator_cfg = cfg.coordinator.model_copy(update={"deployment": wiring})
+        self.coordinator = Coordinator.options(name=COORDINATOR_NAME, get_if_exists=True).remote(
+            coordinator_cfg.model_dump(mode="json"))
         everything = [h for hs in self.streams.values() for h in hs.values()]
         results = await asyncio.gather(*(h.wait_connected.remote(connect_timeout_s) for h in everything),
                                        return_exceptions=True)
         for (venue, name), r in zip(((v, n) for v, hs in self.streams.items() for n in hs), results, strict=True):
             if isinstance(r, BaseException):
                 log.warning("%s/%s: not connected yet (%s); it keeps retrying", venue, name, r)
-        tradable = {v: hs for v, hs in self.streams.items() if v in cfg.coordinator.tradable_venues}
-        self._attach_args = (tradable, {v: vc.codec_options for v, vc in cfg.venues.items()}, book_symbols, None,
-                             self.store)
-        await self.coordinator.attach.remote(*self._attach_args)
-        # market data stays off until a trade needs it
-        await asyncio.gather(*(h.pause.remote() for h in self.pausable), return_exceptions=True)
-        if cfg.strategy is not None:
-            self.strategy_id = await self.coordinator.submit.remote(cfg.strategy.name, cfg.strategy.params)
-        self._supervisor = asyncio.create_task(self._supervise())
+        await self._wait_attached(attach_timeout_s)
+        strategies = await self.coordinator.strategies.remote()
+        self.strategy_id = strategies[0]["id"] if strategies else None
 
-    async def _supervise(self, every_s: float = 5.0) -> None:
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                await self.ensure_attached()
-            except Exception as exc:  # the coordinator may be restarting right now: next round
-                log.warning("coordinator check failed (%s); trying again in %.0f s", exc, every_s)
-
-    async def ensure_attached(self) -> bool:
-        """Ray restarts a dead coordinator (``max_restarts=-1``) with its constructor arguments
-        only: attach it to the streams again (it restores its open positions from the store) and
-        resubmit the configured strategy. Returns whether it had to."""
-        if self._attach_args is None or await self.coordinator.attached.remote():
-            return False
-        log.warning("coordinator came back empty (restarted): attaching the streams again")
-        await self.coordinator.attach.remote(*self._attach_args)
-        if self.config.strategy is not None:
-            self.strategy_id = await self.coordinator.submit.remote(self.config.strategy.name,
-                                                                    self.config.strategy.params)
-        return True
+    async def _wait_attached(self, timeout_s: float) -> None:
+        """The coordinator attaches itself; wait for it (a store that cannot answer keeps it trying)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not await self.coordinator.attached.remote():
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the coordinator did not attach within {timeout_s:.0f} s (see its log)")
+            await asyncio.sleep(0.05)
 
     def _start_store(self):
-        return StoreActor.options(name="perpwire-store", get_if_exists=True).remote(self.config.store.url)
+        return StoreActor.options(name=STORE_NAME, get_if_exists=True).remote(self.config.store.url)
 
     async def status(self) -> dict[str, Any]:
         names = [(v, n, h) for v, hs in self.streams.items() for n, h in hs.items()]
@@ -120,8 +115,6 @@ class Runtime:
         return {"streams": streams, "coordinator": summary}
 
     async def stop(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
         if self.coordinator is not None:
             try:
                 await self.coordinator.stop.remote()
