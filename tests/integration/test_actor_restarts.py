@@ -106,11 +106,11 @@ async def test_a_killed_stream_actor_reconnects_and_resubscribes_by_itself(deplo
         return latest > newest and now == before
 
     await until(back, RESTART_BOUND_S, f"{venue}/{name} reconnected with the same subscriptions")
-    print(f"{venue}/{name}: back in {time.monotonic() - started:.1f} s")  # noqa: T201 (shown with -s)
+    print(f"{venue}/{name}: back in {time.monotonic() - started:.1f} s")
 
 
 async def test_a_killed_coordinator_attaches_itself_and_keeps_trading_state(deployment):
-    sim, runtime = deployment
+    _sim, runtime = deployment
     coordinator = runtime.coordinator
     first = await coordinator.summary.remote()
     killed_at = int(time.time() * 1000)
