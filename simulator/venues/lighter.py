@@ -139,6 +139,7 @@ class LighterServer(LighterAccountMixin, VenueServer):
         if not self.remove_sub(conn, name) and not self.remove_sub(conn, self.private_name(conn, name)):
             conn.reply(err(30002, f"Not Subscribed to : {name}"))
             return
+        self.forget_token(conn, name)
         conn.reply(f'{{"type": "unsubscribed", "channel": "{name}"}}'.encode())
 
     # --- frames -------------------------------------------------------------------------------
@@ -246,6 +247,7 @@ class LighterServer(LighterAccountMixin, VenueServer):
 
     def on_tick(self) -> None:
         self.height += 1
+        self.expire_tokens()
         for book in self.books:
             mid = book.inst.market_id
             self._flush_book(book)

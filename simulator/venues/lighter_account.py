@@ -9,6 +9,14 @@ token's signature is not checked (Lighter signs with a native Schnorr/Poseidon2 
 package here verifies). Each sends its snapshot (``subscribed/...``; the trades one is always
 empty) then ``update/...`` frames on order events and fills.
 
+Expiry of a token on a live subscription: the venue's documents say a token is refused at use
+once expired, not what happens to a subscription that outlives it. This server's model, so
+clients must renew: when the token a subscription was made with expires, the subscription ends —
+no more updates on it — and the client gets ``{"error":{"code":20013,"message":"invalid auth:
+invalid deadline"}}`` once per ended subscription; it may subscribe again (a fresh snapshot) with
+a new token. A re-subscribe of a live channel is refused with 30003 and keeps the old token, so a
+client renews with unsubscribe + subscribe. ``issue_token`` mints short-lived tokens for drills.
+
 Transactions: ``POST /api/v1/sendTx`` (form ``tx_type``, ``tx_info``) and WebSocket
 ``{"type":"jsonapi/sendtx","data":{"id","tx_type","tx_info"}}``. ``tx_info`` is the SDK's JSON:
 type 14 (create order: ``AccountIndex, ApiKeyIndex, MarketIndex, ClientOrderIndex, BaseAmount``
@@ -50,6 +58,31 @@ class TxError(Exception):
 class LighterAccountMixin:
     def init_account(self: Any) -> None:
         self.nonces: dict[tuple[str, str], int] = {}
+        self.token_expiry: dict[tuple[Conn, str], int] = {}  # (connection, "account_all:516") -> unix s
+        self.expired_subs = 0
+
+    def issue_token(self: Any, account: str, key_index: str, lifetime_s: float) -> str:
+        """A signed-format token for a registered key that expires ``lifetime_s`` from now (a drill:
+        the real venue's tokens come from its signer; this server checks only their fields)."""
+        expiry = int(self.clock.wall_ms() / 1000 + lifetime_s)
+        return f"{expiry}:{account}:{key_index}:{secrets.token_hex(16)}"
+
+    def expire_tokens(self: Any) -> None:
+        """End every account subscription whose token has expired (see the module notes)."""
+        if not self.token_expiry:
+            return
+        now_s = self.clock.wall_ms() // 1000
+        for (conn, name), expiry in list(self.token_expiry.items()):
+            if conn.closed:
+                del self.token_expiry[(conn, name)]
+            elif expiry <= now_s:
+                del self.token_expiry[(conn, name)]
+                self.remove_sub(conn, name)
+                self.expired_subs += 1
+                conn.reply(encode({"error": {"code": 20013, "message": "invalid auth: invalid deadline"}}))
+
+    def forget_token(self: Any, conn: Conn, name: str) -> None:
+        self.token_expiry.pop((conn, name), None)
 
     def private_kinds(self: Any) -> tuple[str, ...]:
         return _PRIVATE
@@ -60,6 +93,10 @@ class LighterAccountMixin:
     def _registered(self: Any, account: str, key_index: str) -> bool:
         cred = self.sim.credentials.get(self.name, {}).get(key_index)
         return cred is not None and cred.account == account
+
+    def token_deadline(self: Any, token: str) -> int:
+        parts = token.split(":")
+        return int(parts[3]) if parts[0] == "ro" else int(parts[0])
 
     def check_token(self: Any, token: Any, account: str) -> tuple[int, str] | None:
         if not isinstance(token, str) or not token:
@@ -97,6 +134,7 @@ class LighterAccountMixin:
             return
         acct = self._account(account)
         self.add_sub(conn, name)
+        self.token_expiry[(conn, name)] = self.token_deadline(auth)
         conn.push(self.private_frame(kind, acct, f"subscribed/{kind}", snapshot=True), name)
 
     # --- frames -------------------------------------------------------------------------------

@@ -83,6 +83,7 @@ class StubServer:
         self._server = None
         self.order_seq = 0
         self.url = ""
+        self.frozen = False  # True: keep every socket open but send nothing (a silently stalled venue)
 
     async def start(self):
         self._server = await websockets.serve(self._handler, "127.0.0.1", 0)
@@ -113,6 +114,8 @@ class StubServer:
             nonlocal seq
             while True:
                 await asyncio.sleep(self.period_s)
+                if self.frozen:
+                    continue
                 for topic in sorted(topics):
                     channel, sym = topic.split(":")
                     seq += 1

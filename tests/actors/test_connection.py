@@ -157,3 +157,188 @@ async def test_token_bucket_heavier_than_burst_waits_then_goes_into_debt():
     assert bucket.wait_time(1) == pytest.approx(1.6)  # 15 of debt plus 1 token at 10/s
     bucket.penalize(3.0)
     assert bucket.wait_time(1) >= 3.0
+
+
+# --- the read path cannot be stopped by input --------------------------------------------------
+
+
+@pytest.mark.parametrize("frame", ["[" * 100_000, '{"t":' * 100_000, "1" * 50_000, "\x00\xff"])
+async def test_hostile_frame_is_counted_and_the_reader_carries_on(server, frame):
+    conn = _conn(server)
+    await conn.start()
+    try:
+        await conn.wait_connected()
+        await server.send_raw(frame)
+        await _until(lambda: conn.stats().get("decode_errors", 0) == 1)
+        before = conn.stats()["messages"]
+        await _until(lambda: conn.stats()["messages"] > before + 3)  # still reading, same socket
+        assert server.connections == 1 and conn.stats().get("reconnects", 0) == 0
+    finally:
+        await conn.stop()
+
+
+async def test_an_event_that_cannot_be_applied_is_counted_and_skipped(server):
+    conn = _conn(server)
+    make_book = conn.codec.book
+
+    def book(symbol, **kw):
+        if symbol == "ZZZ":
+            raise RuntimeError("a bug while applying an event")
+        return make_book(symbol, **kw)
+
+    conn.codec.book = book
+    await conn.start()
+    try:
+        await _until(lambda: conn.order_book("AAA") is not None and conn.order_book("AAA").synced)
+        await server.send_raw('{"t":"book","s":"ZZZ","seq":1,"b":[["1","1"]],"a":[]}')
+        await _until(lambda: conn.stats().get("event_errors", 0) == 1)
+        before = conn.stats()["messages"]
+        await _until(lambda: conn.stats()["messages"] > before + 3)
+        assert server.connections == 1 and conn.order_book("AAA").synced
+    finally:
+        await conn.stop()
+
+
+async def test_a_session_loop_failure_outside_the_known_errors_reconnects(server):
+    from actors.sessions import Session
+
+    class Flaky(Session):
+        calls = 0
+
+        async def connect_params(self, codec, rest):
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise RuntimeError("a bug in a session bootstrap")
+            return {}
+
+    cfg = _conn(server).config
+    conn = StreamConnection(cfg, session=Flaky())
+    await conn.start()
+    try:
+        await conn.wait_connected(5)
+        assert conn.stats()["session_errors"] == 1 and conn.stats()["reconnects"] == 1
+    finally:
+        await conn.stop()
+
+
+async def test_an_oversized_frame_is_refused_without_buffering_and_the_stream_recovers(server):
+    conn = _conn(server, max_frame_bytes=2_000)
+    await conn.start()
+    try:
+        await _until(lambda: conn.order_book("AAA") is not None and conn.order_book("AAA").synced)
+        await server.send_raw('{"t":"x","pad":"' + "a" * 20_000 + '"}')
+        await _until(lambda: server.connections == 2, timeout=5)
+        await _until(lambda: conn.order_book("AAA") is not None and conn.order_book("AAA").synced)
+        assert conn.stats()["reconnects"] == 1
+    finally:
+        await conn.stop()
+
+
+# --- freshness ---------------------------------------------------------------------------------
+
+
+async def test_a_silently_stalled_stream_reads_stale_at_once_then_reconnects(server):
+    conn = _conn(server, stale_after_s={"book": 0.3})
+    await conn.start()
+    try:
+        await _until(lambda: conn.order_book("AAA") is not None and conn.order_book("AAA").synced)
+        server.frozen = True  # TCP stays up, nothing arrives
+        await _until(lambda: conn.order_book("AAA").state == "STALE", timeout=1.0)
+        assert not conn.order_book("AAA").synced and conn.health()["books"] == {"AAA": "STALE"}
+        assert conn.silence_limit_s() == pytest.approx(0.6)  # twice the shortest stale bound
+        await _until(lambda: server.connections >= 2, timeout=3.0)
+        server.frozen = False
+        await _until(lambda: conn.order_book("AAA") is not None and conn.order_book("AAA").synced, timeout=3.0)
+    finally:
+        await conn.stop()
+
+
+async def test_a_paused_connection_is_never_judged_silent(server):
+    conn = _conn(server, stale_after_s={"book": 0.2})
+    await conn.start()
+    try:
+        await _until(lambda: conn.order_book("AAA") is not None and conn.order_book("AAA").synced)
+        await conn.pause()
+        assert conn.silence_limit_s() is None  # only user data is wanted: it may be quiet for hours
+        server.frozen = True
+        await asyncio.sleep(1.5)  # more than seven stale bounds
+        assert server.connections == 1 and conn.stats().get("stalls", 0) == 0
+        server.frozen = False
+        await conn.resume("AAA")  # the quiet clock starts at the resume, not at the last frame
+        assert server.connections == 1 and conn.order_book("AAA").synced
+    finally:
+        await conn.stop()
+
+
+def test_stale_bounds_come_from_the_venue_cadence_unless_configured():
+    from actors.connection import STALE_FLOOR_S
+    from venues.base import Channel
+
+    conn = StreamConnection(StreamConfig(venue="stub", name="s", subscriptions=[{"channel": "book", "symbol": "A"}],
+                                         stale_after_s={"depth": 7.0}))
+    conn.codec.cadence_s = {Channel.BOOK: 0.1, Channel.FUNDING: 60.0}
+    assert conn.stale_after_s(Channel.BOOK) == STALE_FLOOR_S  # a few 100 ms cadences, floored
+    assert conn.stale_after_s(Channel.FUNDING) == 300.0  # once a minute: five minutes of quiet allowed
+    assert conn.stale_after_s(Channel.DEPTH) == 7.0  # configured wins
+    assert conn.stale_after_s(Channel.ACCOUNT) == 0.0  # user data may be silent for good
+
+
+# --- wanted state that outlives the process ---------------------------------------------------
+
+
+async def test_a_new_life_of_the_connection_restores_paused_and_prepared_state(server):
+    from actors.durable import MemoryState
+
+    state = MemoryState()
+    cfg = _conn(server).config
+    first = StreamConnection(cfg, state=state)
+    await first.start()
+    try:
+        await first.wait_connected()
+        await first.prepare("BBB")
+        await first.pause()
+    finally:
+        await first.stop()
+    second = StreamConnection(cfg, state=state)  # what Ray's restart does: the constructor again
+    assert second.health()["paused"] is True
+    assert second.tracker.snapshot()["paused"] == ["book:AAA", "book:BBB"]
+    await second.start()
+    try:
+        await _until(lambda: len(server.subscribed) == 2 and server.subscribed[-1] == {"account:*"})
+        await second.resume("BBB")
+        assert server.subscribed[-1] == {"account:*", "book:BBB"}
+    finally:
+        await second.stop()
+
+
+async def test_a_stream_configured_to_start_paused_never_subscribes_market_data_first(server):
+    conn = _conn(server, start_paused=True)
+    await conn.start()
+    try:
+        await conn.wait_connected()
+        await _until(lambda: conn.tracker.confirmed)
+        assert server.subscribed == [{"account:*"}] and server.sent["book"] == 0
+        await conn.resume("AAA")
+        assert server.subscribed[-1] == {"account:*", "book:AAA"}
+    finally:
+        await conn.stop()
+
+
+async def test_frames_a_session_returns_from_its_keepalive_are_sent_on_the_open_socket(server):
+    from actors.sessions import Session
+
+    class Renewing(Session):
+        keepalive_interval_s = 0.05
+        rounds = 0
+
+        async def keepalive(self, codec, rest):
+            Renewing.rounds += 1
+            return ['{"op":"sub","topics":["renewed:*"],"id":99}'] if Renewing.rounds == 2 else None
+
+    conn = StreamConnection(_conn(server).config, session=Renewing())
+    await conn.start()
+    try:
+        await _until(lambda: server.subscribed and "renewed:*" in server.subscribed[-1], timeout=3)
+        assert server.connections == 1
+    finally:
+        await conn.stop()

@@ -3,6 +3,7 @@ server's ping and the drop of clients that never answer."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -231,3 +232,35 @@ async def test_lighter_drops_a_client_that_ignores_pings():
             closed = exc
     assert seen[0]["type"] == "connected" and {"type": "ping"} in seen
     assert closed.rcvd is not None and closed.rcvd.code == 1000
+
+
+async def test_lighter_token_expiry_ends_a_live_subscription_until_resubscribed(sim):
+    key = sim.new_api_key("lighter")
+    server = sim.venues["lighter"]
+    channel = f"account_all_orders/{key.account}"
+    ws = await _connect(sim)
+    async with ws:
+        short = server.issue_token(key.account, key.key, 1.2)
+        await ws.send(json.dumps({"type": "subscribe", "channel": channel, "auth": short}))
+        snap = await recv_json(ws)
+        # a bare re-subscribe with a fresh token is refused and keeps the old token
+        await ws.send(json.dumps({"type": "subscribe", "channel": channel, "auth": _token(key.account, key.key)}))
+        dup = await recv_json(ws)
+        sim.tick(1)
+        assert await drain(ws) == []  # still live before expiry
+        await asyncio.sleep(int(short.split(":")[0]) + 0.05 - time.time())  # past the token's expiry second
+        sim.tick(1)
+        ended = await recv_json(ws)
+        sim.tick(1)
+        assert await drain(ws) == []  # once per ended subscription
+        assert server.expired_subs == 1 and f"account_all_orders:{key.account}" not in server.subs
+        # a new token on a fresh subscribe brings a new snapshot and keeps it live
+        await ws.send(json.dumps({"type": "subscribe", "channel": channel, "auth": _token(key.account, key.key)}))
+        again = await recv_json(ws)
+        await ws.send(json.dumps({"type": "unsubscribe", "channel": channel}))
+        gone = await recv_json(ws)
+    assert snap["type"] == again["type"] == "subscribed/account_all_orders"
+    assert dup == {"error": {"code": 30003, "message": f"Already Subscribed to : account_all_orders:{key.account}"}}
+    assert ended == {"error": {"code": 20013, "message": "invalid auth: invalid deadline"}}
+    assert gone == {"type": "unsubscribed", "channel": f"account_all_orders:{key.account}"}
+    assert server.token_expiry == {}

@@ -9,6 +9,8 @@ empty; time from ``transaction_time`` µs, the only monotone clock), own trades 
 found by matching the account index, order ids kept exact as text), positions → PositionUpdate
 (signed by ``sign``), ``funding_histories`` → FundingPayment (``rate`` percent → fraction),
 assets and user_stats → BalanceUpdate. Order ids beyond 2^53 never pass through a float.
+An optional price or amount written as ``""`` is absent (None); a print's own price and size
+are never optional: a trade or fill without them is a bad frame.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ _STATUS = {
     "canceled": OrderStatus.CANCELED,
     "canceled-expired": OrderStatus.EXPIRED,
 }
+
+
+def opt_dec(text: str | None) -> Decimal | None:
+    """An optional price or amount: Lighter writes an absent one (an empty side, no entry yet)
+    as ``""``, which is None here rather than a bad frame."""
+    return dec(text) if text else None
 
 
 def _taker_side(t: LighterTrade) -> Side:
@@ -82,7 +90,7 @@ def order_update(o: LighterOrder) -> OrderUpdate:
         client_order_id=str(o.client_order_index) if o.client_order_index else None,
         side=Side.SELL if o.is_ask else Side.BUY,
         status=order_status(o, filled),
-        price=dec(o.price),
+        price=opt_dec(o.price),
         size=dec(o.initial_base_amount),
         filled=filled,
         ts=ms_from_us(o.transaction_time) if o.transaction_time else o.timestamp * 1000,
@@ -124,22 +132,21 @@ def account_events(f: LighterFrame, account: int) -> list[Event]:
         size = dec(p.position)
         out.append(PositionUpdate(
             venue=VENUE, symbol=str(p.market_id), size=-size if p.sign < 0 else size,
-            entry_price=dec(p.avg_entry_price) if p.avg_entry_price is not None else None,
-            unrealized_pnl=dec(p.unrealized_pnl) if p.unrealized_pnl is not None else None, ts=f.timestamp,
+            entry_price=opt_dec(p.avg_entry_price), unrealized_pnl=opt_dec(p.unrealized_pnl), ts=f.timestamp,
         ))
     for rows in (f.funding_histories or {}).values():
         for h in rows:
             out.append(FundingPayment(venue=VENUE, symbol=str(h.market_id), amount=dec(h.change),
-                                      rate=dec(h.rate) / _HUNDRED if h.rate is not None else None,
+                                      rate=dec(h.rate) / _HUNDRED if h.rate else None,
                                       ts=ms_guess(h.timestamp)))
     for a in (f.assets or {}).values():
         balance = dec(a.balance)
-        locked = dec(a.locked_balance) if a.locked_balance is not None else None
+        locked = opt_dec(a.locked_balance)
         out.append(BalanceUpdate(venue=VENUE, asset=a.symbol, balance=balance,
                                  available=balance - locked if locked is not None else None, ts=f.timestamp))
     if f.stats is not None:
         s = f.stats
         out.append(BalanceUpdate(venue=VENUE, asset="USDC", balance=dec(s.collateral),
-                                 available=dec(s.available_balance) if s.available_balance is not None else None,
+                                 available=opt_dec(s.available_balance),
                                  reason="user_stats", ts=f.timestamp))
     return out

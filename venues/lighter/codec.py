@@ -17,8 +17,17 @@ Books (DEPTH = ``order_book/{id}``): ``subscribed/order_book`` → BookSnapshot(
 
 Funding (FUNDING ``market_stats/{id}``, FUNDING_ALL ``market_stats/all``): ``current_funding_rate``
 is percent per hour → FundingRate(rate = pct/100 per 1 h interval), next_funding_ts = the hour
-after ``funding_timestamp``. ACCOUNT = ``account_all/{account}`` + ``account_all_orders/{account}``.
+after ``funding_timestamp``. ACCOUNT = ``account_all/{account}`` + ``account_all_orders/{account}``;
+their subscribe frames carry the auth token, which a session renews on the open socket with
+``reauth_frames()``.
 Symbols are market indices as text ("1"); ``markets`` maps them to names after decode_instruments.
+
+Empty values: Lighter writes an absent price as ``""``. It is absent per field, never a bad
+frame: a book level with an empty price or size is left out (it neither sets nor deletes a
+level); a ticker with an empty side gives no BBO (a BBO is two-sided); market_stats with empty
+``mark_price``/``index_price`` gives None there, and a market without a ``current_funding_rate``
+gives no FundingRate (no estimate is not a zero rate) while the other markets of the frame do.
+The ``subscribed/...`` ack of such a frame is always kept.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from market.sequence import PREV_NONCE
 from market.units import dec, ms_from_us
 from venues.base import Channel, Codec, Subscription
 from venues.lighter import account
+from venues.lighter.account import opt_dec
 from venues.lighter.rest import (
     DEFAULT_INTERVAL_HOURS,
     READ_ERRORS,
@@ -63,6 +73,8 @@ _FRAME = msgspec.json.Decoder(LighterFrame)
 _STATS_ONE = msgspec.json.Decoder(LighterMarketStats)
 _STATS_ALL = msgspec.json.Decoder(dict[str, LighterMarketStats])
 _PING = '{"type":"ping"}'
+_INVALID_PARAM = 20001  # "invalid param : auth field is required: ..."
+_INVALID_AUTH = 20013  # "invalid auth: invalid deadline" (expired or more than 8 h ahead) and other bad tokens
 _PONG = '{"type":"pong"}'
 _PRIVATE = frozenset({"account_all", "account_all_orders", "account_all_positions", "account_all_trades",
                       "account_all_assets", "account_orders", "account_tx", "account_market", "user_stats",
@@ -70,12 +82,33 @@ _PRIVATE = frozenset({"account_all", "account_all_orders", "account_all_position
 _Handler = Callable[[LighterFrame, str, bool], list[Event]]
 
 
+def _has_blank(frame: bytes | str) -> bool:
+    """True when the frame holds an empty string anywhere (then levels are filtered one by one)."""
+    return (b'""' if isinstance(frame, bytes | bytearray | memoryview) else '""') in frame
+
+
+def _levels(ob: LighterOrderBook, blank: bool) -> tuple[tuple, tuple]:
+    """(bids, asks) as (price, size) text pairs; with ``blank``, a level whose price or size is
+    empty is an absent level and is left out (neither set nor deleted)."""
+    if not blank:
+        return tuple(map(astuple, ob.bids)), tuple(map(astuple, ob.asks))
+    return (tuple(astuple(lv) for lv in ob.bids if lv.price and lv.size),
+            tuple(astuple(lv) for lv in ob.asks if lv.price and lv.size))
+
+
 class LighterCodec(LighterRest, Codec):
     """Lighter perps. Options: ``ws_url`` (full ``…/stream`` URL), ``rest_url`` (REST base),
     ``auth_token`` (for private channels; rotate with ``set_auth_token``), ``account_index`` (the
     ACCOUNT channels' default account), ``markets`` (market id text → name, else learned by
     ``decode_instruments``), ``funding_interval_hours`` (1), ``readonly`` (append ``?readonly=true``,
-    for read-only access from restricted regions)."""
+    for read-only access from restricted regions), ``api_key_index`` (the API key whose private
+    key mints auth tokens, for a session that signs them).
+
+    Account channels: the codec remembers which ones this connection subscribed and which are
+    live (their ``subscribed/...`` snapshot arrived). A session that renews the token calls
+    ``set_auth_token`` then sends ``reauth_frames()``; with ``defer_private`` set, account
+    channels subscribed before any token is known are held back until then. An auth error frame
+    (20013, or 20001 about the auth field) is kept in ``auth_rejection`` for that session."""
 
     name = VENUE
     sequence_rule = PREV_NONCE
@@ -95,6 +128,7 @@ class LighterCodec(LighterRest, Codec):
         markets: dict[str, str] | None = None,
         funding_interval_hours: int = DEFAULT_INTERVAL_HOURS,
         readonly: bool = False,
+        api_key_index: int | None = None,
     ):
         super().__init__()
         self.ws_url = ws_url
@@ -104,6 +138,11 @@ class LighterCodec(LighterRest, Codec):
         self.markets: dict[str, str] = dict(markets or {})
         self.interval_hours = funding_interval_hours
         self.readonly = readonly
+        self.api_key_index = api_key_index
+        self.defer_private = False  # True: account channels wait for a token instead of being refused
+        self.auth_rejection: VenueRejected | None = None  # the last auth error since the token was sent
+        self._private: dict[str, bool] = {}  # account channel ("account_all/516") -> live (snapshot seen)
+        self._blank = False  # the frame being decoded holds an empty string
         self._history_symbol: str | None = None
         self._outbound: dict[str, str] = {}  # inbound channel ("order_book:0") -> outbound ("order_book/0")
         self._handlers: dict[str, _Handler] = {
@@ -124,12 +163,54 @@ class LighterCodec(LighterRest, Codec):
         return f"LighterCodec(ws_url={self.ws_url!r}, account_index={self.account_index!r})"
 
     def set_auth_token(self, token: str | None) -> None:
-        """Replace the auth token (tokens last at most 8 h; rotate before expiry)."""
+        """Replace the auth token (tokens last at most 8 h; rotate before expiry). Channels already
+        subscribed keep the old one until ``reauth_frames()`` is sent."""
         self._auth_token = token
+
+    @property
+    def has_auth_token(self) -> bool:
+        return self._auth_token is not None
 
     def reset_session(self) -> None:
         """Forget the channel map of the last connection (call on reconnect)."""
         self._outbound.clear()
+        self._private.clear()
+        self.auth_rejection = None
+
+    @property
+    def private_channels(self) -> tuple[str, ...]:
+        """The account channels this connection wants, in the outbound spelling."""
+        return tuple(self._private)
+
+    @property
+    def private_live(self) -> bool:
+        """True when every wanted account channel has delivered its snapshot (its token was taken)."""
+        return bool(self._private) and all(self._private.values())
+
+    def reauth_frames(self) -> list[str]:
+        """Frames that move every wanted account channel to the current token on the open socket.
+
+        A live channel is unsubscribed and subscribed again, adjacent, so its silence lasts one
+        round trip and the fresh snapshot restates the open orders (a bare re-subscribe is refused
+        with ``30003 Already Subscribed`` and sends nothing). A channel that is not live (refused,
+        held back, or still waiting) is only subscribed. The caller sends them in order.
+        """
+        token = self._auth_token
+        if token is None:
+            raise SubscriptionError("lighter: re-authorising account channels needs an auth token")
+        self.auth_rejection = None
+        out = []
+        for channel, live in self._private.items():
+            if live:
+                out.append(msgspec.json.encode({"type": "unsubscribe", "channel": channel}).decode())
+            out.append(msgspec.json.encode({"type": "subscribe", "channel": channel, "auth": token}).decode())
+            self._private[channel] = False
+        return out
+
+    def _private_ack(self, inbound: str, live: bool) -> None:
+        channel = self.outbound(inbound)
+        if channel in self._private:
+            self._private[channel] = live
 
     # --- connection and subscriptions --------------------------------------------------------
 
@@ -184,7 +265,13 @@ class LighterCodec(LighterRest, Codec):
                 self._outbound[f"{name}:{rest.partition('/')[0]}"] = channel
                 msg: dict[str, str] = {"type": verb, "channel": channel}
                 if name in _PRIVATE:
+                    if verb == "subscribe":
+                        self._private.setdefault(channel, False)
+                    else:
+                        self._private.pop(channel, None)
                     if self._auth_token is None:
+                        if self.defer_private:
+                            continue  # sent by reauth_frames() once a token is known
                         raise SubscriptionError(f"lighter: {name} needs an auth token (option auth_token)")
                     msg["auth"] = self._auth_token
                 out.append(msgspec.json.encode(msg).decode())
@@ -209,11 +296,13 @@ class LighterCodec(LighterRest, Codec):
                 if not sep:
                     raise ValueError("order_book frame without a channel id")
                 prev = ob.begin_nonce if ob.begin_nonce is not None else -1
+                bids, asks = _levels(ob, _has_blank(frame))
                 events: list[Event] = [BookDelta(
-                    venue=VENUE, symbol=symbol, bids=tuple(map(astuple, ob.bids)), asks=tuple(map(astuple, ob.asks)),
+                    venue=VENUE, symbol=symbol, bids=bids, asks=asks,
                     first_seq=prev, prev_seq=prev, seq=ob.nonce, ts=f.timestamp or ob.last_updated_at // 1000,
                 )]
             else:
+                self._blank = _has_blank(frame)
                 events = self._decode_other(f)
         except READ_ERRORS as exc:
             raise self._error(str(exc), frame) from None
@@ -231,6 +320,8 @@ class LighterCodec(LighterRest, Codec):
         if not sep:
             raise ValueError(f"{f.type} frame without a channel id")
         events = handler(f, ident, kind == "subscribed")
+        if kind == "subscribed" and name in _PRIVATE:
+            self._private_ack(f.channel, True)  # the snapshot: the server took this channel's token
         if kind == "subscribed":
             events.insert(0, Subscribed(venue=VENUE, channels=(self.outbound(f.channel),)))
         return events
@@ -240,7 +331,10 @@ class LighterCodec(LighterRest, Codec):
             msg = f.error.message
             _, sep, tail = msg.rpartition(" : ")
             channel = self.outbound(tail) if sep and ":" in tail and " " not in tail else None
-            return [VenueRejected(venue=VENUE, code=str(f.error.code), message=msg, channel=channel)]
+            ev = VenueRejected(venue=VENUE, code=str(f.error.code), message=msg, channel=channel)
+            if f.error.code == _INVALID_AUTH or (f.error.code == _INVALID_PARAM and "auth" in msg):
+                self.auth_rejection = ev
+            return [ev]
         if kind == "connected":
             return [Connected(venue=VENUE, session_id=f.session_id, ts=f.timestamp)]
         if kind == "ping":
@@ -250,6 +344,7 @@ class LighterCodec(LighterRest, Codec):
         if kind == "unsubscribed":
             if not f.channel:
                 raise ValueError("unsubscribed without a channel")
+            self._private_ack(f.channel, False)
             return [Unsubscribed(venue=VENUE, channels=(self.outbound(f.channel),))]
         if kind == "shutdown":
             return [SessionExpired(venue=VENUE, reason=f"server shutdown in {f.close_in_ms} ms", ts=f.timestamp)]
@@ -260,8 +355,7 @@ class LighterCodec(LighterRest, Codec):
         if ob is None or ob.nonce is None:
             # frames without nonce (docs before Dec 2025) have only ``offset``, which cannot chain
             raise ValueError("order_book frame without nonce")
-        bids = tuple(map(astuple, ob.bids))
-        asks = tuple(map(astuple, ob.asks))
+        bids, asks = _levels(ob, self._blank)
         ts = f.timestamp or ob.last_updated_at // 1000
         if first:
             return [BookSnapshot(venue=VENUE, symbol=symbol, bids=bids, asks=asks, seq=ob.nonce, ts=ts)]
@@ -276,14 +370,15 @@ class LighterCodec(LighterRest, Codec):
         h = self.interval_hours
         out: list[Event] = []
         for s in rows:
-            rate, hourly = pct_rate(s.current_funding_rate, h)
             symbol = str(s.market_id)
             if s.symbol:
                 self.markets.setdefault(symbol, s.symbol)
+            if not s.current_funding_rate:
+                continue  # no estimate published for this market (not a zero rate): no FundingRate
+            rate, hourly = pct_rate(s.current_funding_rate, h)
             out.append(FundingRate(
                 venue=VENUE, symbol=symbol, rate=rate, interval_hours=h, rate_per_hour=hourly,
-                mark_price=dec(s.mark_price) if s.mark_price is not None else None,
-                index_price=dec(s.index_price) if s.index_price is not None else None,
+                mark_price=opt_dec(s.mark_price), index_price=opt_dec(s.index_price),
                 next_funding_ts=next_funding_ms(s.funding_timestamp, h) if s.funding_timestamp else None,
                 ts=f.timestamp,
             ))
@@ -298,6 +393,8 @@ class LighterCodec(LighterRest, Codec):
         t = f.ticker
         if t is None:
             raise ValueError("ticker frame without ticker")
+        if not (t.b.price and t.b.size and t.a.price and t.a.size):
+            return []  # a one-sided market: a BBO needs both sides, so none is reported
         return [BBO(venue=VENUE, symbol=symbol, bid_price=dec(t.b.price), bid_size=dec(t.b.size),
                     ask_price=dec(t.a.price), ask_size=dec(t.a.size),
                     ts=f.timestamp or ms_from_us(t.last_updated_at), seq=f.nonce)]
