@@ -11,16 +11,22 @@ reads the clock on its own: times and nonces are arguments. The I/O layer (``act
 4. a ``Resync`` → fetch ``depth_request(symbol)`` and feed the body to ``decode_snapshot``.
 
 ``decode`` raises only ``DecodeError``; error frames come back as ``VenueRejected`` events and
-unknown frame kinds are counted in ``stats.unknown`` and return no events.
+unknown frame kinds are counted in ``stats.unknown`` and return no events. That contract holds for
+any input without each venue remembering it: every entry point that reads venue bytes (``decode``,
+``materialize`` and every ``decode_*`` method, mixins included) is wrapped by ``read_boundary``
+when a ``Codec`` subclass is defined, so whatever ``READ_ERRORS`` names becomes ``DecodeError``.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Any, ClassVar
+from types import FunctionType, MappingProxyType
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
@@ -29,13 +35,22 @@ from market.errors import DecodeError
 from market.events import BookSnapshot, Event, FundingRate, LazyBookSnapshot, Ping
 from market.sequence import UNCHECKED, SequenceRule
 
-#: what decoding venue bytes may raise; every codec entry point turns these into DecodeError
+#: what reading venue bytes may raise; ``read_boundary`` turns every one into DecodeError
 READ_ERRORS: tuple[type[Exception], ...] = (
-    msgspec.DecodeError,  # includes msgspec.ValidationError
-    ValueError,  # includes UnicodeDecodeError
-    ArithmeticError,  # includes decimal.InvalidOperation
-    KeyError, IndexError, TypeError, AttributeError,
+    msgspec.DecodeError,  # includes msgspec.ValidationError (and msgspec's "Number out of range")
+    ValueError,  # UnicodeDecodeError; int() of a text beyond 4,300 digits; NaN into int()
+    ArithmeticError,  # decimal.InvalidOperation/Overflow (huge exponents); OverflowError (int(inf))
+    LookupError,  # KeyError, IndexError: a missing key, an unknown enum text
+    TypeError, AttributeError,  # a value of the wrong JSON type reaching a conversion
+    RecursionError,  # a deeply nested frame ("[" x 100,000): msgspec gives up on the depth
+    OSError,  # a codec does no I/O: only datetime.fromtimestamp of an absurd timestamp raises it
 )
+#: longest exception text kept in a DecodeError reason (a KeyError may hold a whole venue string)
+_REASON_CHARS = 200
+#: the largest WebSocket frame a venue is assumed to send when its codec declares none
+DEFAULT_MAX_FRAME_BYTES = 4 * 2**20
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Channel(StrEnum):
@@ -92,6 +107,63 @@ class CodecStats:
         return {"frames": self.frames, "events": self.events, "unknown": dict(self.unknown), "errors": self.errors}
 
 
+def _bytes_of(args: tuple[Any, ...]) -> bytes | str | memoryview | None:
+    """The venue bytes among an entry point's arguments, for the DecodeError's preview."""
+    text = None
+    for arg in args:
+        if isinstance(arg, bytes | bytearray | memoryview):
+            return bytes(arg) if isinstance(arg, bytearray) else arg
+        if isinstance(arg, LazyBookSnapshot):
+            return arg.payload
+        if isinstance(arg, str):
+            text = arg  # decode_snapshot(symbol, body): the body comes last
+    return text
+
+
+def unreadable(codec: Codec, exc: BaseException, frame: bytes | str | memoryview | None) -> DecodeError:
+    """The ``DecodeError`` for ``exc`` raised while ``codec`` read ``frame`` (counted in its stats);
+    the reason names the exception type and is cut short."""
+    text = str(exc)
+    if len(text) > _REASON_CHARS:
+        text = text[:_REASON_CHARS] + "..."
+    return codec._error(f"{type(exc).__name__}: {text}" if text else type(exc).__name__, frame)
+
+
+def read_boundary(fn: F) -> F:
+    """Wrap an entry point that reads venue bytes so that it raises only ``DecodeError`` (or the
+    venue's own ``VenueError``): anything in ``READ_ERRORS`` becomes ``DecodeError(venue, reason,
+    frame)``. ``Codec`` applies it to every subclass's entry points by itself; call it only for a
+    reader outside a codec class. The wrapper is one ``try`` around one call: on the hot path it
+    costs one Python call per frame, nothing more."""
+    if getattr(fn, "__read_boundary__", False):
+        return fn
+    params = list(inspect.signature(fn).parameters.values())
+    single = len(params) == 2 and all(
+        p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params)
+
+    if single:  # decode(self, frame), materialize(self, lazy): no argument packing per call
+        def entry(self: Codec, data: Any) -> Any:
+            try:
+                return fn(self, data)
+            except READ_ERRORS as exc:
+                raise unreadable(self, exc, _bytes_of((data,))) from None
+    else:
+        def entry(self: Codec, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(self, *args, **kwargs)
+            except READ_ERRORS as exc:
+                raise unreadable(self, exc, _bytes_of(args)) from None
+
+    functools.update_wrapper(entry, fn)
+    entry.__read_boundary__ = True  # type: ignore[attr-defined]
+    return entry  # type: ignore[return-value]
+
+
+def is_entry_point(name: str) -> bool:
+    """Whether a codec method named ``name`` reads venue bytes: ``decode``, ``decode_*``, ``materialize``."""
+    return name == "decode" or name.startswith("decode_") or name == "materialize"
+
+
 class Codec(ABC):
     """Base of every venue codec. Subclasses set ``name`` and ``sequence_rule``."""
 
@@ -103,6 +175,27 @@ class Codec(ABC):
     max_connection_age_s: ClassVar[float | None] = None
     #: a symbol in the venue's own spelling, for examples and the contract tests
     example_symbol: ClassVar[str] = "BTCUSDT"
+    #: the largest frame this venue legitimately sends over WebSocket; the connection passes it
+    #: as the socket's ``max_size``, so a bigger frame is refused before it is buffered
+    max_frame_bytes: ClassVar[int] = DEFAULT_MAX_FRAME_BYTES
+    #: seconds between the venue's publications on a channel while the market is active, for the
+    #: connection's staleness watchdog; channels without a regular cadence (on change, user data,
+    #: liquidations, trades) are absent. A codec whose cadence follows its options sets
+    #: ``self.cadence_s`` in ``__init__``.
+    cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Put every entry point that reads venue bytes behind ``read_boundary``, inherited ones
+        (mixins) included, so a new venue keeps the "only DecodeError" contract for free."""
+        super().__init_subclass__(**kwargs)
+        for name in dir(cls):
+            if not is_entry_point(name):
+                continue
+            fn = inspect.getattr_static(cls, name)
+            if type(fn) is FunctionType and not getattr(fn, "__isabstractmethod__", False):
+                wrapped = read_boundary(fn)
+                if wrapped is not fn:
+                    setattr(cls, name, wrapped)
 
     def __init__(self) -> None:
         self.stats = CodecStats()

@@ -15,9 +15,10 @@ and feed ``decode_snapshot``; feed ``decode_instruments`` once so funding interv
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, get_args
+from types import MappingProxyType
+from typing import Any, ClassVar, get_args
 
 import msgspec
 
@@ -55,7 +56,7 @@ from venues.backpack.schemas import (
     BpPositionUpdate,
     BpTrade,
 )
-from venues.base import READ_ERRORS, Channel, Codec, Subscription
+from venues.base import Channel, Codec, Subscription
 
 # lax: integer fields come as numbers or as strings of digits (see schemas)
 _FRAME = msgspec.json.Decoder(BpFrame, strict=False)
@@ -98,6 +99,12 @@ class BackpackCodec(BackpackRest, Codec):
     heartbeat_interval_s = None  # protocol pings every 60 s, answered by the WebSocket library
     max_connection_age_s = None
     example_symbol = "BTC_USDC_PERP"
+    #: no stream sends a book snapshot (backpack.md §3.1): the largest frames are depth deltas
+    #: aggregated under load; even a whole 1,000-level book (~25 B a level, 50 KB) x4 fits 256 KiB
+    max_frame_bytes: ClassVar[int] = 256 * 2**10
+    #: markPrice every 1 s even if unchanged (backpack.md §3); ``depth.<sym>`` sends on change only
+    #: (a quiet book is silent for 30 s), ``depth.<window>.<sym>`` once per window (set per instance)
+    cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({Channel.FUNDING: 1.0})
 
     def __init__(self, *, ws_url: str = "wss://ws.backpack.exchange", rest_url: str = "https://api.backpack.exchange",
                  depth_window: str | None = None, funding_interval_hours: int = 1,
@@ -110,6 +117,9 @@ class BackpackCodec(BackpackRest, Codec):
         self.ws_url = ws_url
         self.rest_url = rest_url.rstrip("/")
         self.depth_window = depth_window
+        if depth_window is not None:
+            self.cadence_s = MappingProxyType(  # type: ignore[misc]
+                {**self.cadence_s, Channel.DEPTH: int(depth_window.removesuffix("ms")) / 1000})
         self.default_interval = funding_interval_hours
         self.intervals = dict(funding_intervals or {})
         self._signature: list[str] | None = None
@@ -180,27 +190,24 @@ class BackpackCodec(BackpackRest, Codec):
         stats = self.stats
         stats.frames += 1
         try:
-            try:
-                f = _FRAME.decode(frame)
-                data, error = f.data, f.error
-            except msgspec.ValidationError:
-                data = error = None
-            if data is None and error is None:
-                data = self._loose(frame)
-            if type(data) is BpDepth:  # the hot path, inlined: a call costs ~0.2 µs of ~3
-                e = data.E
-                ts = e // 1000 if _US_FROM <= e < _US_TO else ms_guess(e)  # µs on the wire: skip the call
-                # no previous-id pointer on this venue: the chain is U == previous u + 1
-                events = [BookDelta(venue=VENUE, symbol=data.s, bids=data.b, asks=data.a, first_seq=data.U,
-                                    seq=data.u, prev_seq=data.U - 1, ts=ts)]
-            elif data is not None:
-                events = self._handlers[type(data)](data)
-            elif error is not None:
-                events = [VenueRejected(venue=VENUE, code=str(error.code), message=error.message)]
-            else:
-                events = []  # counted by _loose
-        except READ_ERRORS as exc:
-            raise self._error(str(exc), frame) from None
+            f = _FRAME.decode(frame)
+            data, error = f.data, f.error
+        except msgspec.ValidationError:
+            data = error = None
+        if data is None and error is None:
+            data = self._loose(frame)
+        if type(data) is BpDepth:  # the hot path, inlined: a call costs ~0.2 µs of ~3
+            e = data.E
+            ts = e // 1000 if _US_FROM <= e < _US_TO else ms_guess(e)  # µs on the wire: skip the call
+            # no previous-id pointer on this venue: the chain is U == previous u + 1
+            events = [BookDelta(venue=VENUE, symbol=data.s, bids=data.b, asks=data.a, first_seq=data.U,
+                                seq=data.u, prev_seq=data.U - 1, ts=ts)]
+        elif data is not None:
+            events = self._handlers[type(data)](data)
+        elif error is not None:
+            events = [VenueRejected(venue=VENUE, code=str(error.code), message=error.message)]
+        else:
+            events = []  # counted by _loose
         stats.events += len(events)
         return events
 

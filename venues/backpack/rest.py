@@ -6,7 +6,8 @@ decoders turn bodies into ``market.events``. A body that is the venue's error ob
 ``{"code": "INVALID_CLIENT_REQUEST", "message": ...}`` raises ``VenueError``; any other unreadable
 body raises ``DecodeError``. Funding rates are a fraction per market interval: the interval of each
 market is learned from ``decode_instruments`` (``fundingInterval`` ms) and kept in ``intervals``;
-markets not seen yet use the codec's default (1 h, every perp since 2025-08-20). Order requests are
+markets not seen yet use the codec's default (1 h, every perp since 2025-08-20). Funding history
+reaches back past that change: rows settled by then were 8-hour rates and are read as such. Order requests are
 signed with ED25519 (``auth``) at a timestamp the caller passes.
 """
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from market import events as market_events
 from market.errors import UsageError, VenueError
 from market.events import BalanceUpdate, BookSnapshot, FundingRate, Instrument, OrderStatus, OrderUpdate, Side
 from market.funding import asset, interval_hours_from_ms, multiplier, per_hour
@@ -32,7 +34,7 @@ from venues.backpack.schemas import (
     BpRestError,
     BpStatus,
 )
-from venues.base import READ_ERRORS, HttpRequest
+from venues.base import READ_ERRORS, HttpRequest, unreadable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,6 +42,13 @@ if TYPE_CHECKING:
     from market.errors import DecodeError
 
 VENUE = "backpack"
+#: Backpack settled funding every 8 h until 2025-08-20T08:00Z and every hour after it, on every
+#: perp at once (backpack.md §9; "Hourly Funding and Real-Time Yield",
+#: learn.backpack.exchange/articles/hourly-funding-and-real-time-yield: "Starting August 20th,
+#: 2025 at 08:00 UTC, we're launching hourly funding payments"). A history row whose interval ended
+#: at or before this instant closed an 8-hour interval (00:00-08:00 was the last one).
+LAST_8H_SETTLEMENT_MS = 1_755_676_800_000
+PRE_HOURLY_INTERVAL_HOURS = 8
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)  # other values are a plain-text 400
 MAX_HISTORY_ROWS = 10_000
 _PERPETUAL = frozenset({"PERP", "IPERP"})
@@ -132,15 +141,16 @@ class BackpackRest:
             try:
                 err = _rest_error.decode(body)
             except READ_ERRORS:
-                raise self._error(str(exc), body) from None
+                raise unreadable(self, exc, body) from None  # type: ignore[arg-type]
             raise VenueError(VENUE, err.code, err.message) from None
 
     def interval_hours(self, symbol: str) -> int:
         """The funding interval of ``symbol``: learned from the markets, else the default."""
         return self.intervals.get(symbol, self.default_interval)
 
-    def _funding(self, symbol: str, rate_text: str, **fields: Any) -> FundingRate:
-        hours = self.interval_hours(symbol)
+    def _funding(self, symbol: str, rate_text: str, hours: int | None = None, **fields: Any) -> FundingRate:
+        """A rate per ``hours`` (default: the market's interval now) and its per-hour value."""
+        hours = self.interval_hours(symbol) if hours is None else hours
         rate = Decimal(rate_text)
         return FundingRate(venue=VENUE, symbol=symbol, rate=rate, interval_hours=hours,
                            rate_per_hour=per_hour(rate, hours), **fields)
@@ -191,11 +201,17 @@ class BackpackRest:
 
     def decode_funding_history(self, body: bytes) -> list[FundingRate]:
         """Rates with ``ts`` = the interval end, newest first, ``settled`` True. The newest row may
-        be the interval still running (its end lies in the future): callers cut at their now."""
+        be the interval still running (its end lies in the future): callers cut at their now. Rows
+        that ended by 2025-08-20T08:00Z are 8-hour rates (interval 8, per hour = rate / 8); later
+        ones use the market's interval."""
 
         def convert(rows: list[BpFundingRow]) -> list[FundingRate]:
-            return [self._funding(r.symbol, r.fundingRate, ts=ms_from_iso(r.intervalEndTimestamp), settled=True)
-                    for r in rows]
+            out = []
+            for r in rows:
+                ts = ms_from_iso(r.intervalEndTimestamp)
+                hours = PRE_HOURLY_INTERVAL_HOURS if ts <= LAST_8H_SETTLEMENT_MS else None
+                out.append(self._funding(r.symbol, r.fundingRate, hours, ts=ts, settled=True))
+            return out
 
         return self._read(_history, body, convert)
 
@@ -327,3 +343,93 @@ class BackpackRest:
         return HttpRequest(method=method, url=self.rest_url + "/api/v1/order",
                            headers=auth.request_headers(secret_b64, instruction, params, timestamp_ms, window_ms),
                            body=json.dumps(params, separators=(",", ":")).encode())
+
+    # --- reconciliation queries --------------------------------------------------------------
+
+    def order_query_request(self, secret_b64: str, *, symbol: str, timestamp_ms: int, order_id: str | None = None,
+                            client_id: int | None = None, window_ms: int = auth.DEFAULT_WINDOW_MS) -> HttpRequest:
+        """Signed ``GET /api/v1/order`` (instruction ``orderQuery``) by order id or client id. The
+        venue answers only for an order still resting on the book: a filled, expired or cancelled
+        one is a 404 ``RESOURCE_NOT_FOUND`` (look for its fills with ``fill_history_request``)."""
+        if (order_id is None) == (client_id is None):
+            raise UsageError(f"{VENUE}: an order query needs exactly one of order_id and client_id")
+        params: dict[str, object] = {"symbol": symbol}
+        if order_id is not None:
+            params["orderId"] = str(order_id)
+        else:
+            params["clientId"] = _client_id(client_id)
+        return self._signed_get(secret_b64, "/api/v1/order", "orderQuery", params, timestamp_ms, window_ms)
+
+    def fill_history_request(self, secret_b64: str, *, timestamp_ms: int, symbol: str | None = None,
+                             order_id: str | None = None, from_ms: int | None = None, to_ms: int | None = None,
+                             limit: int = 1000, offset: int = 0,
+                             window_ms: int = auth.DEFAULT_WINDOW_MS) -> HttpRequest:
+        """Signed ``GET /wapi/v1/history/fills`` (instruction ``fillHistoryQueryAll``): our fills,
+        newest first, ``limit`` at most 1000 a page."""
+        if not 1 <= limit <= 1000:
+            raise UsageError(f"{VENUE}: fill history limit must be 1..1000, got {limit}")
+        params: dict[str, object] = {"limit": limit, "offset": offset}
+        for key, value in (("symbol", symbol), ("orderId", order_id), ("from", from_ms), ("to", to_ms)):
+            if value is not None:
+                params[key] = value
+        return self._signed_get(secret_b64, "/wapi/v1/history/fills", "fillHistoryQueryAll", params, timestamp_ms,
+                                window_ms)
+
+    def positions_request(self, secret_b64: str, *, timestamp_ms: int, symbol: str | None = None,
+                          window_ms: int = auth.DEFAULT_WINDOW_MS) -> HttpRequest:
+        """Signed ``GET /api/v1/position`` (instruction ``positionQuery``): open futures positions."""
+        params: dict[str, object] = {} if symbol is None else {"symbol": symbol}
+        return self._signed_get(secret_b64, "/api/v1/position", "positionQuery", params, timestamp_ms, window_ms)
+
+    def decode_fills(self, body: bytes) -> list[market_events.Fill]:
+        """``OrderFill`` rows as ``Fill`` events (``clientId`` comes as a string here)."""
+
+        def convert(rows: list[BpFillRow]) -> list[market_events.Fill]:
+            return [market_events.Fill(venue=VENUE, symbol=r.symbol, order_id=str(r.orderId), side=_ORDER_SIDES[r.side],
+                         price=Decimal(r.price), size=Decimal(r.quantity), fee=Decimal(r.fee), fee_asset=r.feeSymbol,
+                         trade_id="" if r.tradeId is None else str(r.tradeId),
+                         client_order_id=None if r.clientId is None else str(r.clientId), maker=r.isMaker,
+                         ts=ms_from_iso(r.timestamp)) for r in rows]
+
+        return self._read(_fills, body, convert)
+
+    def decode_positions(self, body: bytes) -> list[market_events.PositionUpdate]:
+        """``FuturePositionWithMargin`` rows: ``netQuantity`` signed (positive long)."""
+
+        def convert(rows: list[BpPositionRow]) -> list[market_events.PositionUpdate]:
+            return [market_events.PositionUpdate(venue=VENUE, symbol=r.symbol, size=Decimal(r.netQuantity),
+                                   entry_price=Decimal(r.entryPrice), mark_price=Decimal(r.markPrice),
+                                   unrealized_pnl=None if r.pnlUnrealized is None else Decimal(r.pnlUnrealized))
+                    for r in rows]
+
+        return self._read(_positions, body, convert)
+
+
+class BpFillRow(msgspec.Struct, frozen=True):
+    """One ``OrderFill`` of ``GET /wapi/v1/history/fills``."""
+
+    symbol: str
+    orderId: str | int
+    side: str
+    price: str
+    quantity: str
+    fee: str
+    feeSymbol: str
+    isMaker: bool
+    timestamp: str
+    clientId: str | int | None = None
+    tradeId: int | None = None
+
+
+class BpPositionRow(msgspec.Struct, frozen=True):
+    """One ``FuturePositionWithMargin`` of ``GET /api/v1/position`` (the fields read here)."""
+
+    symbol: str
+    netQuantity: str
+    entryPrice: str
+    markPrice: str
+    pnlUnrealized: str | None = None
+
+
+_fills = msgspec.json.Decoder(list[BpFillRow], strict=False)
+_positions = msgspec.json.Decoder(list[BpPositionRow], strict=False)

@@ -17,19 +17,19 @@ signing in ``auth``, WS-API frames in ``ws_api``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import msgspec
 
-from market.errors import DecodeError
 from market.events import BookDelta, BookSnapshot, Event, FundingRate, LazyBookSnapshot, MarkPrice
 from market.funding import per_hour
 from market.sequence import PU_CHAIN
-from venues.base import Codec
+from venues.base import Channel, Codec
 from venues.binance import normalise
-from venues.binance.rest import DECODE_FAILURES, BinanceRest
+from venues.binance.rest import BinanceRest
 from venues.binance.schemas import (
     KNOWN_EVENTS,
     BinanceAccountUpdate,
@@ -62,6 +62,35 @@ _combined_depth = msgspec.json.Decoder(BinanceCombinedDepth)
 _snapshot_frame = msgspec.json.Decoder(BinanceSnapshotFrame)
 _depth = msgspec.json.Decoder(BinanceDepthUpdate)
 _probe = msgspec.json.Decoder(BinanceProbe | list[BinanceProbe])
+
+#: update speeds the venue uses when a stream name carries none (partial and diff depth 250 ms,
+#: markPrice 3 s: aster.md §4.2, §4.3, §4.5; binance.md §4)
+_DEFAULT_DEPTH_S = 0.25
+_DEFAULT_MARK_PRICE_S = 3.0
+
+
+def _seconds(speed: str | None, default: float) -> float:
+    """A stream-name speed suffix in seconds: "100ms" -> 0.1, "1s" -> 1.0, None -> ``default``."""
+    if speed is None:
+        return default
+    if speed.endswith("ms"):
+        return int(speed[:-2]) / 1000
+    if speed.endswith("s"):
+        return float(int(speed[:-1]))
+    raise ValueError(f"unknown stream speed {speed!r} (expected e.g. '100ms' or '1s')")
+
+
+def cadences(book_speed: str | None, depth_speed: str | None, funding_speed: str | None) -> Mapping[Channel, float]:
+    """Seconds between pushes of the streams the codec subscribes with these speed options:
+    ``depth<N>@<speed>`` (BOOK), ``depth@<speed>`` (DEPTH), ``markPrice@<speed>`` and
+    ``!markPrice@arr@<speed>`` (FUNDING, FUNDING_ALL). bookTicker is real-time (on change),
+    aggTrade and forceOrder follow trading: no cadence."""
+    mark = _seconds(funding_speed, _DEFAULT_MARK_PRICE_S)
+    return MappingProxyType({
+        Channel.BOOK: _seconds(book_speed, _DEFAULT_DEPTH_S), Channel.DEPTH: _seconds(depth_speed, _DEFAULT_DEPTH_S),
+        Channel.FUNDING: mark, Channel.FUNDING_ALL: mark,
+    })
+
 
 _SIMPLE: dict[type, Callable[[str, Any], list[Event]]] = {
     BinanceBookTicker: normalise.book_ticker,
@@ -102,6 +131,12 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
     default_rest_url: ClassVar[str] = "https://fapi.binance.com"
     default_ws_url: ClassVar[str] = "wss://fstream.binance.com"
     default_ws_api_url: ClassVar[str | None] = "wss://ws-fapi.binance.com/ws-fapi/v1"
+    #: the largest frame is ``!markPrice@arr``: one ~200-byte entry per symbol (fixture
+    #: markPrice_arr), under 1,000 symbols even with the 2026 merged UM+CM universe (binance.md §4),
+    #: ~200 KB, x4 headroom -> 1 MiB; depth20 frames are ~1.5 KB, diff depth a few hundred levels
+    max_frame_bytes: ClassVar[int] = 2**20
+    #: with the default speed options (100 ms depth streams, 1 s markPrice); set per instance
+    cadence_s: ClassVar[Mapping[Channel, float]] = cadences("100ms", "100ms", "1s")
 
     def __init__(
         self,
@@ -132,6 +167,7 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
         self.book_speed = book_speed
         self.depth_speed = depth_speed
         self.funding_speed = funding_speed
+        self.cadence_s = cadences(book_speed, depth_speed, funding_speed)  # type: ignore[misc]
         self.user_events = tuple(user_events)
         self.funding_interval_hours = funding_interval_hours
         self._intervals: dict[str, int] = {}
@@ -157,28 +193,23 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
 
     def decode(self, frame: bytes | str) -> list[Event]:
         self.stats.frames += 1
-        try:
-            if frame[:11] == _STREAM_PREFIX:
-                # The venue's compact combined frame, told apart by the stream name at its front
-                # with a few byte operations: the first "@" ends the symbol. A partial-depth
-                # stream (@depth<N>) is kept whole, unparsed; a diff-depth one (@depth, @depth@…)
-                # goes straight into its struct (whatever does not fit takes the general path).
-                at = frame.find(b"@")
-                if 11 < at < 64 and frame[at + 1] == 100 and frame[at + 1 : at + 6] == b"depth":  # 100: "d"
-                    if 48 <= frame[at + 6] <= 57:
-                        self.stats.events += 1
-                        return [LazyBookSnapshot(venue=self.name, symbol=frame[11:at].decode().upper(), payload=frame)]
-                    out = self._diff_depth(frame, _combined_depth)
-                else:
-                    out = self._decode_combined(frame)
-            elif frame[:6] == _EVENT_PREFIX or frame[:7] == _ARRAY_PREFIX:
-                out = self._decode_raw(frame)
+        if frame[:11] == _STREAM_PREFIX:
+            # The venue's compact combined frame, told apart by the stream name at its front
+            # with a few byte operations: the first "@" ends the symbol. A partial-depth
+            # stream (@depth<N>) is kept whole, unparsed; a diff-depth one (@depth, @depth@…)
+            # goes straight into its struct (whatever does not fit takes the general path).
+            at = frame.find(b"@")
+            if 11 < at < 64 and frame[at + 1] == 100 and frame[at + 1 : at + 6] == b"depth":  # 100: "d"
+                if 48 <= frame[at + 6] <= 57:
+                    self.stats.events += 1
+                    return [LazyBookSnapshot(venue=self.name, symbol=frame[11:at].decode().upper(), payload=frame)]
+                out = self._diff_depth(frame, _combined_depth)
             else:
-                out = self._decode(frame)
-        except DecodeError:
-            raise
-        except DECODE_FAILURES as exc:
-            raise self._error(f"{type(exc).__name__}: {exc}", frame) from None
+                out = self._decode_combined(frame)
+        elif frame[:6] == _EVENT_PREFIX or frame[:7] == _ARRAY_PREFIX:
+            out = self._decode_raw(frame)
+        else:
+            out = self._decode(frame)
         self.stats.events += len(out)
         return out
 
@@ -282,17 +313,14 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
         The payload is the whole frame as received: a combined ``{"stream","data"}`` frame
         (whose stream must be a partial-depth stream) or a raw ``depthUpdate`` event.
         """
-        try:
-            f = _snapshot_frame.decode(lazy.payload)
-            if f.stream is None:
-                d = _depth.decode(lazy.payload)
-            else:
-                at = f.stream.find("@depth")
-                if f.data is None or at <= 0 or not f.stream[at + 6 : at + 7].isdigit():
-                    raise ValueError(f"not a partial-depth frame: stream {f.stream!r}")
-                d = f.data
-        except DECODE_FAILURES as exc:
-            raise self._error(f"{type(exc).__name__}: {exc}", lazy.payload) from None
+        f = _snapshot_frame.decode(lazy.payload)
+        if f.stream is None:
+            d = _depth.decode(lazy.payload)
+        else:
+            at = f.stream.find("@depth")
+            if f.data is None or at <= 0 or not f.stream[at + 6 : at + 7].isdigit():
+                raise ValueError(f"not a partial-depth frame: stream {f.stream!r}")
+            d = f.data
         return BookSnapshot(
             venue=self.name, symbol=lazy.symbol, bids=d.bids, asks=d.asks, seq=d.last_id, ts=d.event_time or lazy.ts
         )

@@ -3,22 +3,22 @@
 ``BinanceRest`` is a mixin of ``BinanceCodec``: builders return ``HttpRequest`` (base URL from
 the codec's ``rest_url`` option, params in the venue's order, the venue's request weight) and
 decoders turn response bodies into ``market.events``. A body that is the venue's error object
-``{"code":-1121,"msg":"Invalid symbol."}`` raises ``BinanceRestError`` — a ``VenueError`` that is
-also a ``DecodeError``, so callers that only skip unreadable bodies stay correct; an unreadable
-body raises ``DecodeError``. ``rate_limited`` turns HTTP 429/418 and ``Retry-After`` into
+``{"code":-1121,"msg":"Invalid symbol."}`` raises ``BinanceRestError`` (a ``VenueError``: the venue
+said no); an unreadable body raises ``DecodeError`` (the codec base turns every read failure of a
+``decode_*`` method into one). ``rate_limited`` turns HTTP 429/418 and ``Retry-After`` into
 ``RateLimited`` for the I/O layer. Signed order builders live here too (signing in ``auth``).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import msgspec
 
-from market.errors import DecodeError, PeerError, RateLimited, UsageError, VenueError
+from market import events as market_events
+from market.errors import DecodeError, RateLimited, UsageError, VenueError
 from market.events import BBO, BalanceUpdate, BookSnapshot, FundingRate, Instrument, OrderStatus, OrderUpdate, Side
 from market.funding import asset, per_hour
 from venues.base import HttpRequest
@@ -35,10 +35,6 @@ from venues.binance.schemas import (
     BinanceWsApiResponse,
 )
 
-T = TypeVar("T")
-
-#: everything a decoder may raise on bad input; turned into DecodeError at the boundary
-DECODE_FAILURES = (msgspec.DecodeError, ValueError, KeyError, IndexError, TypeError, ArithmeticError)
 #: GET /fapi/v1/depth: allowed limits and their weights (same on Aster)
 DEPTH_WEIGHTS = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
 _SIDES = {"BUY": Side.BUY, "SELL": Side.SELL}
@@ -92,22 +88,14 @@ _ORDER_STATUSES = {
 }
 
 
-class BinanceRestError(VenueError, DecodeError):
-    """The venue answered a REST / WS-API request with ``{"code", "msg"}``.
+class BinanceRestError(VenueError):
+    """The venue answered a REST / WS-API request with ``{"code", "msg"}``: its code and message.
 
-    A ``VenueError`` (code and message from the venue) and, so that decoders keep their
-    "result or DecodeError" contract, a ``DecodeError`` too.
+    The text holds no part of the body (WS-API error bodies may echo request params).
     """
 
     def __init__(self, venue: str, code: int, message: str, status: int | None = None):
-        self.venue = venue
-        self.code = code
-        self.message = message
-        self.status = status
-        self.reason = f"venue error {code}"
-        self.head = ""
-        # no frame head: WS-API error bodies may echo request params
-        PeerError.__init__(self, f"{venue}: error {code}: {message}")
+        super().__init__(venue, code, message, status=status)
 
 
 def rate_limited(venue: str, status: int, retry_after: str | None = None) -> RateLimited | None:
@@ -126,21 +114,6 @@ def rate_limited(venue: str, status: int, retry_after: str | None = None) -> Rat
             seconds = None
     what = "IP banned" if status == 418 else "too many requests"
     return RateLimited(venue, status, seconds, what)
-
-
-def _guarded(fn: Callable[..., T]) -> Callable[..., T]:
-    """Decoder boundary: venue errors pass through, anything else becomes DecodeError."""
-
-    @functools.wraps(fn)
-    def wrapper(self: BinanceRest, *args: Any) -> T:
-        try:
-            return fn(self, *args)
-        except DecodeError:
-            raise
-        except DECODE_FAILURES as exc:
-            raise self._error(f"{type(exc).__name__}: {exc}", args[-1]) from None
-
-    return wrapper
 
 
 class BinanceRest:
@@ -328,7 +301,6 @@ class BinanceRest:
                 raise first from None  # not the venue's error object either
             raise BinanceRestError(self.name, err.code, err.msg) from None
 
-    @_guarded
     def decode_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
         d = self._body(_depth, body)
         return BookSnapshot(
@@ -336,7 +308,6 @@ class BinanceRest:
             ts=d.event_time or d.txn_time,
         )
 
-    @_guarded
     def decode_funding(self, body: bytes) -> list[FundingRate]:
         """``premiumIndex`` (one object, or an array without ``symbol``); delivery contracts,
         whose ``lastFundingRate`` is empty, are skipped."""
@@ -355,7 +326,6 @@ class BinanceRest:
             ))
         return out
 
-    @_guarded
     def decode_funding_history(self, body: bytes) -> list[FundingRate]:
         out = []
         for f in self._body(_history, body):
@@ -368,14 +338,12 @@ class BinanceRest:
             ))
         return out
 
-    @_guarded
     def decode_funding_info(self, body: bytes) -> dict[str, int]:
         """Per-symbol funding intervals (hours); also remembered for later funding events."""
         intervals = {f.symbol: f.fundingIntervalHours for f in self._body(_funding_info, body)}
         self.set_funding_intervals(intervals)
         return intervals
 
-    @_guarded
     def decode_instruments(self, body: bytes) -> list[Instrument]:
         """Perpetual contracts from ``exchangeInfo`` (quarterlies are skipped)."""
         out = []
@@ -392,7 +360,6 @@ class BinanceRest:
             ))
         return out
 
-    @_guarded
     def decode_bbo(self, body: bytes) -> list[BBO]:
         got = self._body(_book_ticker, body)
         return [
@@ -401,7 +368,6 @@ class BinanceRest:
             for t in (got if isinstance(got, list) else [got])
         ]
 
-    @_guarded
     def decode_listen_key(self, body: bytes) -> str | None:
         """The key from a listenKey answer (REST, or WS-API ``userDataStream.start``); None for
         the empty ``{}`` that DELETE (and Aster's PUT) return."""
@@ -414,7 +380,6 @@ class BinanceRest:
             raise BinanceRestError(self.name, k.status, "no error body", status=k.status)
         return k.result.listenKey if k.result is not None else k.listenKey
 
-    @_guarded
     def decode_order(self, body: bytes) -> OrderUpdate:
         """An order answer (new, cancel, query) as an ``OrderUpdate``; the venue's error object
         ``{"code", "msg"}`` (also the body of a rejected order's HTTP 4xx) raises ``BinanceRestError``."""
@@ -432,7 +397,6 @@ class BinanceRest:
             reduce_only=o.reduceOnly,
         )
 
-    @_guarded
     def decode_balances(self, body: bytes) -> list[BalanceUpdate]:
         """``GET /fapi/v2/balance`` rows: ``balance`` is the wallet balance, ``available`` what
         new orders may use."""
@@ -443,7 +407,6 @@ class BinanceRest:
             for r in self._body(_balances, body)
         ]
 
-    @_guarded
     def decode_ws_api(self, body: bytes) -> BinanceWsApiResponse:
         """A WS-API response; a non-200 status raises ``BinanceRestError`` with the venue's code."""
         r = _ws_api.decode(body)
@@ -451,6 +414,45 @@ class BinanceRest:
             code, msg = (r.error.code, r.error.msg) if r.error is not None else (r.status, "no error body")
             raise BinanceRestError(self.name, code, msg, status=r.status)
         return r
+
+    # --- reconciliation queries --------------------------------------------------------------
+
+    def position_risk_request(
+        self,
+        credentials: auth.Credentials,
+        *,
+        timestamp_ms: int,
+        symbol: str | None = None,
+        recv_window_ms: int | None = auth.DEFAULT_RECV_WINDOW_MS,
+    ) -> HttpRequest:
+        """Signed ``GET /fapi/v2/positionRisk`` (weight 5): the account's position per symbol."""
+        params = [] if symbol is None else [("symbol", symbol.upper())]
+        return self._signed_query("/fapi/v2/positionRisk", credentials, params, timestamp_ms, recv_window_ms, weight=5)
+
+    def decode_positions(self, body: bytes) -> list[market_events.PositionUpdate]:
+        """``positionRisk`` rows (one-way mode: ``positionSide`` BOTH) with ``positionAmt`` signed;
+        rows of a hedge-mode account's LONG/SHORT sides are summed per symbol by the caller."""
+        return [
+            market_events.PositionUpdate(
+                venue=self.name, symbol=r.symbol, size=Decimal(r.positionAmt), entry_price=_opt(r.entryPrice),
+                mark_price=_opt(r.markPrice), unrealized_pnl=_opt(r.unRealizedProfit), ts=r.updateTime)
+            for r in self._body(_position_risk, body)
+        ]
+
+
+class BinancePositionRiskRow(msgspec.Struct, frozen=True):
+    """One row of ``GET /fapi/v2/positionRisk`` (the fields read here)."""
+
+    symbol: str
+    positionAmt: str
+    entryPrice: str | None = None
+    markPrice: str | None = None
+    unRealizedProfit: str | None = None
+    positionSide: str = "BOTH"
+    updateTime: int = 0
+
+
+_position_risk = msgspec.json.Decoder(list[BinancePositionRiskRow])
 
 
 def _plain(value: Decimal | str | int) -> str:

@@ -17,7 +17,9 @@ best answered by resubscribing: Bybit sends a fresh snapshot); FUNDING and BBO a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import ClassVar
 
 import msgspec
 
@@ -26,7 +28,7 @@ from market.events import Event, Liquidation, Pong, Side, Subscribed, Trade, Uns
 from market.units import dec
 from venues.base import Channel, Codec, Subscription
 from venues.bybit.orderbook import CROSS_SEQ_CHAIN, DEPTHS, TopicChain
-from venues.bybit.rest import READ_ERRORS, REST_URL, BybitRest
+from venues.bybit.rest import REST_URL, BybitRest
 from venues.bybit.schemas import BybitData, BybitEnvelope, BybitFrame, BybitPublicFill, BybitRequest
 from venues.bybit.tickers import DEFAULT_INTERVAL_HOURS, TickerState
 
@@ -44,6 +46,18 @@ _TAKER = {"Buy": Side.BUY, "Sell": Side.SELL}
 # allLiquidation "S" is the liquidated POSITION's side: a long ("Buy") is closed by a forced sell
 _LIQUIDATION_ORDER = {"Buy": Side.SELL, "Sell": Side.BUY}
 _Handler = Callable[[BybitFrame, str], list[Event]]
+#: push interval of ``orderbook.{depth}`` on linear contracts, by depth (bybit.md §3)
+BOOK_PUSH_S = {1: 0.01, 50: 0.02, 200: 0.1, 1000: 0.2}
+#: ``tickers.{symbol}`` pushes every 100 ms on linear (bybit.md §4); trades and liquidations
+#: (500 ms batches, only when there are any) have no cadence
+TICKERS_PUSH_S = 0.1
+
+
+def cadences(depth: int) -> Mapping[Channel, float]:
+    """Seconds between pushes on each channel for the ``depth`` option."""
+    book = BOOK_PUSH_S[depth]
+    return MappingProxyType({Channel.BOOK: book, Channel.DEPTH: book, Channel.FUNDING: TICKERS_PUSH_S,
+                             Channel.BBO: TICKERS_PUSH_S})
 
 
 class BybitCodec(BybitRest, Codec):
@@ -61,6 +75,11 @@ class BybitCodec(BybitRest, Codec):
     heartbeat_interval_s = 20.0
     max_connection_age_s = None  # no forced disconnect on public streams
     example_symbol = "BTCUSDT"
+    #: the largest frame is an ``orderbook.1000`` snapshot (the deepest ``depth`` option, bybit.md
+    #: §3): 2,000 levels of ~25 B (fixture orderbook50_snapshot: 100 levels in 2.4 KB), 50 KB, x4
+    max_frame_bytes: ClassVar[int] = 256 * 2**10
+    #: with the default ``depth`` option (50); set per instance
+    cadence_s: ClassVar[Mapping[Channel, float]] = cadences(50)
 
     def __init__(
         self,
@@ -81,6 +100,7 @@ class BybitCodec(BybitRest, Codec):
         self.ws_url = ws_url
         self.rest_url = rest_url.rstrip("/")
         self.depth = depth
+        self.cadence_s = cadences(depth)  # type: ignore[misc]
         self.max_args_per_request = max_args_per_request
         self.tickers = TickerState(funding_interval_hours, funding_intervals)
         self.instruments_cursor: str | None = None
@@ -176,26 +196,23 @@ class BybitCodec(BybitRest, Codec):
     def decode(self, frame: bytes | str) -> list[Event]:
         self.stats.frames += 1
         try:
-            try:
-                f = _FRAME.decode(frame)
-            except msgspec.ValidationError:
-                # data of a shape we do not read: an unknown topic is counted, a known one is broken
-                prefix = _ENVELOPE.decode(frame).topic.partition(".")[0]
-                if prefix and prefix not in self._routes:
-                    return self._unknown(f"topic {prefix}")
-                raise
-            topic = f.topic
-            if topic:
-                handler = self._route_cache.get(topic) or self._route(topic)
-                if handler is None:
-                    return self._unknown(f"topic {topic.partition('.')[0]}")
-                events = handler(f, topic)
-            elif f.op:
-                events = self._control(f)
-            else:
-                return self._unknown("frame without topic or op")
-        except READ_ERRORS as exc:
-            raise self._error(str(exc), frame) from None
+            f = _FRAME.decode(frame)
+        except msgspec.ValidationError:
+            # data of a shape we do not read: an unknown topic is counted, a known one is broken
+            prefix = _ENVELOPE.decode(frame).topic.partition(".")[0]
+            if prefix and prefix not in self._routes:
+                return self._unknown(f"topic {prefix}")
+            raise
+        topic = f.topic
+        if topic:
+            handler = self._route_cache.get(topic) or self._route(topic)
+            if handler is None:
+                return self._unknown(f"topic {topic.partition('.')[0]}")
+            events = handler(f, topic)
+        elif f.op:
+            events = self._control(f)
+        else:
+            return self._unknown("frame without topic or op")
         self.stats.events += len(events)
         return events
 

@@ -4,17 +4,16 @@ Builders return ``HttpRequest`` (base URL from the codec's ``rest_url`` option, 
 first as Bybit's docs list it). Every decoder checks the envelope first: ``retCode`` 0 is
 success, 10006 ("Too many visits!", the per-UID limit) raises ``RateLimited`` and any other
 code ``VenueError``; only then is ``result`` decoded, and anything unreadable raises
-``DecodeError``. ``decode_instruments`` teaches each perpetual's funding interval to the
+``DecodeError`` (the codec base turns every read failure of a ``decode_*`` method into one).
+``decode_instruments`` teaches each perpetual's funding interval to the
 codec's ``TickerState`` (and keeps ``instruments_cursor`` for the next page), so call it once
 before reading funding history: the history rows do not say their interval.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
 
@@ -22,7 +21,7 @@ from market.errors import DecodeError, RateLimited, VenueError
 from market.events import BBO, BookSnapshot, FundingRate, Instrument
 from market.funding import asset, multiplier, per_hour
 from market.units import dec
-from venues.base import READ_ERRORS, HttpRequest
+from venues.base import HttpRequest
 from venues.bybit.orderbook import rest_snapshot
 from venues.bybit.schemas import BybitFundingHistory, BybitInstrumentList, BybitResponse, BybitTickerList
 from venues.bybit.tickers import TickerState
@@ -31,9 +30,6 @@ REST_URL = "https://api.bybit.com"
 CATEGORY = "linear"
 RATE_LIMITED = 10006
 PERPETUALS = frozenset({"LinearPerpetual", "InversePerpetual"})
-
-
-T = TypeVar("T")
 
 _RESPONSE = msgspec.json.Decoder(BybitResponse)
 _TICKERS = msgspec.json.Decoder(BybitTickerList)
@@ -92,17 +88,9 @@ class BybitRest:
 
     # --- decoding ------------------------------------------------------------------------------
 
-    @contextmanager
-    def _reading(self, body: bytes) -> Iterator[None]:
-        try:
-            yield
-        except READ_ERRORS as exc:
-            raise self._error(str(exc), body) from None
-
     def _result(self, body: bytes) -> BybitResponse:
         """The envelope of a successful answer; the venue's error as ``VenueError``."""
-        with self._reading(body):
-            resp = _RESPONSE.decode(body)
+        resp = _RESPONSE.decode(body)
         if resp.retCode == RATE_LIMITED:
             raise RateLimited(self.name, 429, None, resp.retMsg)
         if resp.retCode != 0:
@@ -113,67 +101,62 @@ class BybitRest:
         """``/v5/market/orderbook`` as a snapshot whose ``seq`` is the cross sequence (see
         ``venues.bybit.orderbook``: WS deltas of any depth bridge it)."""
         resp = self._result(body)
-        with self._reading(body):
-            return rest_snapshot(symbol, resp.result)
+        return rest_snapshot(symbol, resp.result)
 
     def decode_funding(self, body: bytes) -> list[FundingRate]:
         """Current (predicted) funding of every perpetual in a ``/v5/market/tickers`` body;
         rows without a rate (dated futures) are skipped. ``ts`` is the answer's server time."""
         resp = self._result(body)
-        with self._reading(body):
-            rows = _TICKERS.decode(resp.result).list
-            out = []
-            for t in rows:
-                fr = self.tickers.funding(t, resp.time)
-                if fr is not None:
-                    out.append(fr)
-            return out
+        rows = _TICKERS.decode(resp.result).list
+        out = []
+        for t in rows:
+            fr = self.tickers.funding(t, resp.time)
+            if fr is not None:
+                out.append(fr)
+        return out
 
     def decode_bbo(self, body: bytes) -> list[BBO]:
         """Best bid/ask of every row of a ``/v5/market/tickers`` body that has both."""
         resp = self._result(body)
-        with self._reading(body):
-            rows = _TICKERS.decode(resp.result).list
-            return [b for t in rows if (b := self.tickers.bbo(t, resp.time)) is not None]
+        rows = _TICKERS.decode(resp.result).list
+        return [b for t in rows if (b := self.tickers.bbo(t, resp.time)) is not None]
 
     def decode_funding_history(self, body: bytes) -> list[FundingRate]:
         """Settled rates, newest first as sent; ``ts`` is the settlement time and the interval
         the one learned for the symbol (instruments-info, tickers) or the default."""
         resp = self._result(body)
-        with self._reading(body):
-            out = []
-            for row in _HISTORY.decode(resp.result).list:
-                rate = dec(row.fundingRate)
-                hours = self.tickers.interval_hours(row.symbol)
-                out.append(FundingRate(
-                    venue=self.name, symbol=row.symbol, rate=rate, interval_hours=hours,
-                    rate_per_hour=per_hour(rate, hours), ts=int(row.fundingRateTimestamp), settled=True,
-                ))
-            return out
+        out = []
+        for row in _HISTORY.decode(resp.result).list:
+            rate = dec(row.fundingRate)
+            hours = self.tickers.interval_hours(row.symbol)
+            out.append(FundingRate(
+                venue=self.name, symbol=row.symbol, rate=rate, interval_hours=hours,
+                rate_per_hour=per_hour(rate, hours), ts=int(row.fundingRateTimestamp), settled=True,
+            ))
+        return out
 
     def decode_instruments(self, body: bytes) -> list[Instrument]:
         """Perpetuals of one instruments-info page (dated futures skipped); their funding
         intervals (minutes on the wire) are learned in whole hours, and ``instruments_cursor``
         names the next page (None on the last)."""
         resp = self._result(body)
-        with self._reading(body):
-            page = _INSTRUMENTS.decode(resp.result)
-            out = []
-            for i in page.list:
-                if i.contractType not in PERPETUALS:
-                    continue
-                hours: int | None = None
-                if i.fundingInterval > 0 and i.fundingInterval % 60 == 0:
-                    hours = i.fundingInterval // 60
-                    self.tickers.learn_interval(i.symbol, hours)
-                lot, price, lev = i.lotSizeFilter, i.priceFilter, i.leverageFilter
-                out.append(Instrument(
-                    venue=self.name, symbol=i.symbol, asset=asset(i.symbol), quote=i.quoteCoin,
-                    tick_size=_opt(price and price.tickSize), step_size=_opt(lot and lot.qtyStep),
-                    min_size=_opt(lot and lot.minOrderQty), min_notional=_opt(lot and lot.minNotionalValue),
-                    # "1000PEPEUSDT" quotes sizes in units of 1000 PEPE
-                    contract_size=Decimal(multiplier(i.symbol)), funding_interval_hours=hours,
-                    max_leverage=_opt(lev and lev.maxLeverage), status=i.status or None,
-                ))
-            self.instruments_cursor = page.nextPageCursor or None
-            return out
+        page = _INSTRUMENTS.decode(resp.result)
+        out = []
+        for i in page.list:
+            if i.contractType not in PERPETUALS:
+                continue
+            hours: int | None = None
+            if i.fundingInterval > 0 and i.fundingInterval % 60 == 0:
+                hours = i.fundingInterval // 60
+                self.tickers.learn_interval(i.symbol, hours)
+            lot, price, lev = i.lotSizeFilter, i.priceFilter, i.leverageFilter
+            out.append(Instrument(
+                venue=self.name, symbol=i.symbol, asset=asset(i.symbol), quote=i.quoteCoin,
+                tick_size=_opt(price and price.tickSize), step_size=_opt(lot and lot.qtyStep),
+                min_size=_opt(lot and lot.minOrderQty), min_notional=_opt(lot and lot.minNotionalValue),
+                # "1000PEPEUSDT" quotes sizes in units of 1000 PEPE
+                contract_size=Decimal(multiplier(i.symbol)), funding_interval_hours=hours,
+                max_leverage=_opt(lev and lev.maxLeverage), status=i.status or None,
+            ))
+        self.instruments_cursor = page.nextPageCursor or None
+        return out

@@ -18,13 +18,13 @@ one (own liquidations arrive on ACCOUNT); both raise ``SubscriptionError``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import msgspec
 
-from market.errors import DecodeError
 from market.events import (
     BBO,
     BookSnapshot,
@@ -40,9 +40,9 @@ from market.events import (
 )
 from market.funding import per_hour
 from market.sequence import UNCHECKED
-from venues.base import Codec, Subscription
+from venues.base import Channel, Codec, Subscription
 from venues.hyperliquid.account import SIDES, AccountFeed
-from venues.hyperliquid.rest import FUNDING_INTERVAL_HOURS, READ_ERRORS, HyperliquidRest, snapshot_from
+from venues.hyperliquid.rest import FUNDING_INTERVAL_HOURS, HyperliquidRest, snapshot_from
 from venues.hyperliquid.schemas import (
     HyperliquidAckMsg,
     HyperliquidAllMidsMsg,
@@ -81,6 +81,10 @@ _KNOWN_CHANNELS = frozenset(
 )
 _VENUE = "hyperliquid"
 _GREETING = "Websocket connection established"
+#: seconds between pushes (hyperliquid.md §3, wire Sept 2026): ``l2Book`` ~5.4 s by default and
+#: ~0.54 s with ``fast``; ``activeAssetCtx`` ~1 s; ``bbo`` only on a change, trades per block
+_CADENCE = MappingProxyType({Channel.BOOK: 5.4, Channel.FUNDING: 1.0})
+_FAST_CADENCE = MappingProxyType({Channel.BOOK: 0.54, Channel.FUNDING: 1.0})
 _ERROR_CODES = (
     ("Already subscribed: ", "already_subscribed"),
     ("Already unsubscribed: ", "already_unsubscribed"),
@@ -109,6 +113,11 @@ class HyperliquidCodec(HyperliquidRest, Codec):
     heartbeat_interval_s: ClassVar[float | None] = 25.0  # idle sockets close at 60 s; 30 s is the advice
     max_connection_age_s: ClassVar[float | None] = None  # no documented limit
     example_symbol: ClassVar[str] = "BTC"
+    #: market frames are small (20 levels a side, ~2 KB), but the ``userFills``/``userFundings``
+    #: snapshot on subscribe has no documented bound (hyperliquid.md §4): keep the 4 MiB default
+    max_frame_bytes: ClassVar[int] = 4 * 2**20
+    #: with the default ``fast=False``; set per instance
+    cadence_s: ClassVar[Mapping[Channel, float]] = _CADENCE
 
     def __init__(
         self,
@@ -137,6 +146,7 @@ class HyperliquidCodec(HyperliquidRest, Codec):
         self.n_sig_figs = n_sig_figs
         self.mantissa = mantissa
         self.lazy_books = bool(lazy_books)
+        self.cadence_s = _FAST_CADENCE if fast else _CADENCE  # type: ignore[misc]
         self.spot_mids = bool(spot_mids)
         self.account = AccountFeed(self.name, user, self.stats)
         self._handlers = {
@@ -221,10 +231,6 @@ class HyperliquidCodec(HyperliquidRest, Codec):
                 stats.events += 1
                 return [Connected(venue=self.name)]
             raise self._error(str(exc), frame) from None
-        except DecodeError:
-            raise
-        except READ_ERRORS as exc:
-            raise self._error(f"{type(exc).__name__}: {exc}", frame) from None
         stats.events += len(out)
         return out
 
@@ -240,10 +246,7 @@ class HyperliquidCodec(HyperliquidRest, Codec):
 
     def materialize(self, lazy: LazyBookSnapshot) -> BookSnapshot:
         """The ``BookSnapshot`` of an ``l2Book`` frame kept by ``decode``; raises ``DecodeError``."""
-        try:
-            return snapshot_from(self.name, _BOOK_FRAME.decode(lazy.payload).data)
-        except READ_ERRORS as exc:
-            raise self._error(f"l2Book levels: {exc}", lazy.payload) from None
+        return snapshot_from(self.name, _BOOK_FRAME.decode(lazy.payload).data)
 
     def _bbo(self, msg: HyperliquidBboMsg) -> list[Event]:
         d = msg.data

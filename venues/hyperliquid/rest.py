@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from market.errors import DecodeError, VenueError
+from market.errors import VenueError
 from market.events import BookSnapshot, FundingPayment, FundingRate, Instrument, MidPrice
 from market.funding import per_hour
 from market.units import ONE_HOUR_MS
-from venues.base import READ_ERRORS, HttpRequest
+from venues.base import HttpRequest
 from venues.hyperliquid.schemas import (
     HyperliquidBook,
     HyperliquidExchangeStatus,
@@ -137,18 +137,12 @@ class HyperliquidRest:
     # --- decoders --------------------------------------------------------------------------------
 
     def _read(self, decoder: msgspec.json.Decoder, body: bytes, what: str, convert: Callable[[Any], T]) -> T:
-        try:
-            value = decoder.decode(body)
-        except READ_ERRORS as exc:
-            raise self._error(f"{what}: {exc}", body) from None
+        """``convert(decoder.decode(body))``; a JSON ``null`` (unknown coin or user) raises VenueError.
+        What cannot be read becomes DecodeError at the codec's read boundary."""
+        value = decoder.decode(body)
         if value is None:
             raise VenueError(self.name, None, f"{what}: the venue answered null (unknown coin or user?)")
-        try:
-            return convert(value)
-        except DecodeError:
-            raise
-        except READ_ERRORS as exc:
-            raise self._error(f"{what}: {exc}", body) from None
+        return convert(value)
 
     def decode_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
         """A REST ``l2Book`` reply for ``symbol``."""

@@ -26,7 +26,9 @@ Sizes on every book, BBO and delta event stay in CONTRACTS as KuCoin sends them;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import ClassVar
 from urllib.parse import quote
 
 import msgspec
@@ -51,7 +53,7 @@ from market.sequence import CONTIGUOUS
 from market.units import ONE_HOUR_MS, ms_from_ns
 from venues.base import Channel, Codec, Subscription
 from venues.kucoin.contracts import DEFAULT_INTERVAL_HOURS, ContractTable
-from venues.kucoin.rest import READ_ERRORS, REST_URL, Bullet, KucoinRest, levels_text
+from venues.kucoin.rest import REST_URL, Bullet, KucoinRest, levels_text
 from venues.kucoin.schemas import KucoinData, KucoinDepthFrame, KucoinFrame, KucoinPingFrame, KucoinRequest
 
 VENUE = "kucoin"
@@ -86,6 +88,13 @@ class KucoinCodec(KucoinRest, Codec):
     #: KuCoin's (2023) limits: topics per connection, and client messages per 10 s to pace sends
     max_topics_per_connection = 100
     uplink_messages_per_10s = 100
+    #: public frames are small: the largest, a ``level2Depth50`` push, is 100 levels of ~20 B,
+    #: 2 KB (kucoin.md §4); x4 is 8 KB, raised to the 256 KiB the other small-frame venues use
+    max_frame_bytes: ClassVar[int] = 256 * 2**10
+    #: kucoin.md §4: ``level2Depth50``/``level2Depth5`` every 100 ms; the FUNDING rate
+    #: (``funding.rate``) once a minute (``mark.index.price`` each second carries no rate);
+    #: ``level2`` increments and ``tickerV2`` are real-time, on change
+    cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({Channel.BOOK: 0.1, Channel.FUNDING: 60.0})
 
     def __init__(
         self,
@@ -205,23 +214,20 @@ class KucoinCodec(KucoinRest, Codec):
     def decode(self, frame: bytes | str) -> list[Event]:
         stats = self.stats
         stats.frames += 1
-        try:
-            if self.lazy_books and type(frame) is bytes and frame.startswith(_DEPTH_TOPIC):
-                # A full-depth push, as the venue writes it (topic first): kept whole, unparsed,
-                # until the book is read (materialize checks it then); the symbol ends the topic.
-                end = frame.find(b'"', len(_DEPTH_TOPIC))
-                colon = frame.rfind(b":", 0, end)
-                if 0 < colon < end < 96 and frame[len(_DEPTH_TOPIC) : colon] in _DEPTH_LEVELS:
-                    stats.events += 1
-                    return [LazyBookSnapshot(venue=VENUE, symbol=frame[colon + 1 : end].decode(), payload=frame)]
-            f = _FRAME.decode(frame)
-            route = self._route_cache.get(f.topic)
-            if route is not None and f.type == "message" and type(f.data) is KucoinData:
-                events = route[0](f.data, f.subject, route[1], frame)  # the hot path: a known topic
-            else:
-                events = self._decode_other(f, frame)
-        except READ_ERRORS as exc:
-            raise self._error(str(exc), frame) from None
+        if self.lazy_books and type(frame) is bytes and frame.startswith(_DEPTH_TOPIC):
+            # A full-depth push, as the venue writes it (topic first): kept whole, unparsed,
+            # until the book is read (materialize checks it then); the symbol ends the topic.
+            end = frame.find(b'"', len(_DEPTH_TOPIC))
+            colon = frame.rfind(b":", 0, end)
+            if 0 < colon < end < 96 and frame[len(_DEPTH_TOPIC) : colon] in _DEPTH_LEVELS:
+                stats.events += 1
+                return [LazyBookSnapshot(venue=VENUE, symbol=frame[colon + 1 : end].decode(), payload=frame)]
+        f = _FRAME.decode(frame)
+        route = self._route_cache.get(f.topic)
+        if route is not None and f.type == "message" and type(f.data) is KucoinData:
+            events = route[0](f.data, f.subject, route[1], frame)  # the hot path: a known topic
+        else:
+            events = self._decode_other(f, frame)
         stats.events += len(events)
         return events
 
@@ -274,14 +280,11 @@ class KucoinCodec(KucoinRest, Codec):
 
     def materialize(self, lazy: LazyBookSnapshot) -> BookSnapshot:
         """The BookSnapshot of a ``level2Depth`` frame kept lazily (sizes in contracts)."""
-        try:
-            d = _DEPTH_FRAME.decode(lazy.payload).data
-            return BookSnapshot(
-                venue=VENUE, symbol=lazy.symbol, bids=levels_text(d.bids), asks=levels_text(d.asks),
-                seq=d.sequence, ts=d.timestamp,
-            )
-        except READ_ERRORS as exc:
-            raise self._error(str(exc), lazy.payload) from None
+        d = _DEPTH_FRAME.decode(lazy.payload).data
+        return BookSnapshot(
+            venue=VENUE, symbol=lazy.symbol, bids=levels_text(d.bids), asks=levels_text(d.asks),
+            seq=d.sequence, ts=d.timestamp,
+        )
 
     def _ticker(self, d: KucoinData, subject: str, symbol: str, frame: bytes | str) -> list[Event]:
         bid, bid_size, ask, ask_size, ts = d.bestBidPrice, d.bestBidSize, d.bestAskPrice, d.bestAskSize, d.ts

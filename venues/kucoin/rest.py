@@ -2,8 +2,9 @@
 
 Builders return ``HttpRequest`` (base URL from the codec's ``rest_url`` option, KuCoin's
 request weights); decoders check the envelope's ``code`` first ("200000" is success, anything
-else raises ``VenueError``, "429000" ``RateLimited``) and then decode ``data``, raising
-``DecodeError`` for anything unreadable. Decoders that see contract facts (contract detail,
+else raises ``VenueError``, "429000" ``RateLimited``) and then decode ``data``; anything
+unreadable raises ``DecodeError`` (the codec base turns every read failure of a ``decode_*``
+method into one). Decoders that see contract facts (contract detail,
 active contracts, current funding) teach them to the codec's ``ContractTable``, so call
 ``decode_instruments`` once before streaming: funding intervals and contract multipliers differ
 per contract. Book sizes stay in contracts; see ``ContractTable.contract_size``.
@@ -11,8 +12,6 @@ per contract. Book sizes stay in contracts; see ``ContractTable.contract_size``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
@@ -21,7 +20,7 @@ import msgspec
 from market.errors import DecodeError, RateLimited, VenueError
 from market.events import BBO, BookSnapshot, FundingRate, Instrument, Levels, MarkPrice
 from market.units import ms_from_ns
-from venues.base import READ_ERRORS, HttpRequest
+from venues.base import HttpRequest
 from venues.kucoin.contracts import PERPETUAL, ContractTable
 from venues.kucoin.schemas import (
     KucoinBulletData,
@@ -132,34 +131,24 @@ class KucoinRest:
 
     # --- decoding ------------------------------------------------------------------------------
 
-    @contextmanager
-    def _reading(self, body: bytes) -> Iterator[None]:
-        try:
-            yield
-        except READ_ERRORS as exc:
-            raise self._error(str(exc), body) from None
-
     def _data(self, body: bytes, decoder: msgspec.json.Decoder[T]) -> T:
-        with self._reading(body):
-            resp = _RESPONSE.decode(body)
-            code = str(resp.code)
-            if not (code.isascii() and code.isdigit()):  # KuCoin codes are numbers; anything else is a garbled body
-                raise ValueError(f"response code {code!r}")
+        resp = _RESPONSE.decode(body)
+        code = str(resp.code)
+        if not (code.isascii() and code.isdigit()):  # KuCoin codes are numbers; anything else is a garbled body
+            raise ValueError(f"response code {code!r}")
         if code == RATE_LIMITED:
             raise RateLimited(self.name, 429, None, resp.msg)
         if code != OK:
             raise VenueError(self.name, code, resp.msg)
-        with self._reading(body):
-            return decoder.decode(resp.data)
+        return decoder.decode(resp.data)
 
     def decode_bullet(self, body: bytes) -> Bullet:
         """Read a bullet-public body; the codec keeps it for ``url`` and its heartbeat schedule
         (``heartbeat_interval_s`` from ``pingInterval``, ``ping_timeout_s`` from ``pingTimeout``)."""
         data = self._data(body, _BULLET)
-        with self._reading(body):
-            server = data.instanceServers[0]  # KuCoin offers one; the first is the one to use
-            if server.pingInterval <= 0 or server.pingTimeout <= 0:
-                raise ValueError(f"ping interval {server.pingInterval} / timeout {server.pingTimeout} ms")
+        server = data.instanceServers[0]  # KuCoin offers one; the first is the one to use
+        if server.pingInterval <= 0 or server.pingTimeout <= 0:
+            raise ValueError(f"ping interval {server.pingInterval} / timeout {server.pingTimeout} ms")
         bullet = Bullet(
             endpoint=server.endpoint, token=data.token,
             ping_interval_ms=server.pingInterval, ping_timeout_ms=server.pingTimeout,
@@ -172,30 +161,28 @@ class KucoinRest:
     def decode_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
         """``level2/snapshot`` (or depth20/100): sizes in contracts, levels as exact text."""
         d = self._data(body, _SNAPSHOT)
-        with self._reading(body):
-            return BookSnapshot(
-                venue=self.name, symbol=symbol, bids=levels_text(d.bids), asks=levels_text(d.asks),
-                seq=d.sequence, ts=ms_from_ns(d.ts),
-            )
+        return BookSnapshot(
+            venue=self.name, symbol=symbol, bids=levels_text(d.bids), asks=levels_text(d.asks),
+            seq=d.sequence, ts=ms_from_ns(d.ts),
+        )
 
     def decode_funding(self, body: bytes, now_ms: int | None = None) -> list[FundingRate]:
         """Current funding: ``funding-rate/{symbol}/current`` (one contract; the rate charged at
         ``fundingTime``, ``ts`` the period's start) or ``contracts/active`` (every perpetual;
         ``next_funding_ts`` only with ``now_ms``, the wire has a countdown)."""
         data = self._data(body, _FUNDING)
-        with self._reading(body):
-            if isinstance(data, KucoinFundingCurrent):
-                return [self._funding_current(data)]
-            out = []
-            for c in data:
-                if c.type != PERPETUAL or c.fundingFeeRate is None:
-                    continue
-                self.contracts.learn(c, now_ms)
-                out.append(self.contracts.funding(
-                    self.name, c.symbol, c.fundingFeeRate, 0, mark_price=c.markPrice, index_price=c.indexPrice,
-                    next_funding_ts=self.contracts.next_funding(c.symbol, now_ms) if now_ms is not None else None,
-                ))
-            return out
+        if isinstance(data, KucoinFundingCurrent):
+            return [self._funding_current(data)]
+        out = []
+        for c in data:
+            if c.type != PERPETUAL or c.fundingFeeRate is None:
+                continue
+            self.contracts.learn(c, now_ms)
+            out.append(self.contracts.funding(
+                self.name, c.symbol, c.fundingFeeRate, 0, mark_price=c.markPrice, index_price=c.indexPrice,
+                next_funding_ts=self.contracts.next_funding(c.symbol, now_ms) if now_ms is not None else None,
+            ))
+        return out
 
     def _funding_current(self, d: KucoinFundingCurrent) -> FundingRate:
         symbol = self.contracts.contract_symbol(d.symbol)
@@ -209,29 +196,27 @@ class KucoinRest:
     def decode_funding_history(self, body: bytes) -> list[FundingRate]:
         """Settled rates, newest first as KuCoin sends them; index symbols map to contracts."""
         rows = self._data(body, _HISTORY)
-        with self._reading(body):
-            out = []
-            for row in rows:
-                symbol = self.contracts.contract_symbol(row.symbol)
-                hours = self.contracts.index_hours(row.symbol) or self.contracts.interval_hours(symbol)
-                out.append(self.contracts.funding(
-                    self.name, symbol, row.fundingRate, row.timepoint, interval_hours=hours, settled=True,
-                    next_funding_ts=None,
-                ))
-            return out
+        out = []
+        for row in rows:
+            symbol = self.contracts.contract_symbol(row.symbol)
+            hours = self.contracts.index_hours(row.symbol) or self.contracts.interval_hours(symbol)
+            out.append(self.contracts.funding(
+                self.name, symbol, row.fundingRate, row.timepoint, interval_hours=hours, settled=True,
+                next_funding_ts=None,
+            ))
+        return out
 
     def decode_instruments(self, body: bytes, now_ms: int | None = None) -> list[Instrument]:
         """Perpetuals from ``contracts/active`` or one ``contracts/{symbol}``; dated futures are
         skipped. Every contract read is learned (multiplier, funding interval and index)."""
         data = self._data(body, _CONTRACTS)
-        with self._reading(body):
-            contracts = data if isinstance(data, list) else [data]
-            out = []
-            for c in contracts:
-                self.contracts.learn(c, now_ms)
-                if c.type == PERPETUAL:
-                    out.append(self.contracts.instrument(self.name, c))
-            return out
+        contracts = data if isinstance(data, list) else [data]
+        out = []
+        for c in contracts:
+            self.contracts.learn(c, now_ms)
+            if c.type == PERPETUAL:
+                out.append(self.contracts.instrument(self.name, c))
+        return out
 
     def decode_mark_price(self, body: bytes) -> MarkPrice:
         d = self._data(body, _MARK)

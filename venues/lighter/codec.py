@@ -33,6 +33,7 @@ The ``subscribed/...`` ack of such a frame is always kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from types import MappingProxyType
 
 import msgspec
 from msgspec.structs import astuple
@@ -117,6 +118,11 @@ class LighterCodec(LighterRest, Codec):
     example_symbol = "1"
     welcome_required = True  # subscribe after ``connected``
     max_topics_per_connection = 100
+    #: the ``subscribed/order_book`` snapshot is ~105 KB for ETH (~2,900 levels, protocol notes §3.1), x4
+    max_frame_bytes = 512 * 1024
+    #: order_book updates are batched every 50 ms (§3.1); market_stats' cadence is undocumented (§3.3):
+    #: no bound is derived for it, the channel default applies
+    cadence_s = MappingProxyType({Channel.DEPTH: 0.05})
 
     def __init__(
         self,

@@ -165,3 +165,33 @@ def test_cancel_order_request_by_order_id_or_client_id(codec):
     _verify(by_client, f"instruction=orderCancel&clientId=7&symbol=BTC_USDC_PERP&timestamp={TS}&window=5000")
     with pytest.raises(UsageError):
         codec.cancel_order_request(SECRET, symbol="X", timestamp_ms=TS)
+
+
+def test_funding_history_before_the_hourly_switch_is_per_8_hours(codec):
+    # constructed rows across 2025-08-20T08:00Z (SOURCES.md): 8-hourly up to it, hourly after
+    rows = codec.decode_funding_history(fx("rest_fundingRates_8h_to_1h_constructed.json"))
+    got = [(r.ts, r.interval_hours, r.rate, r.rate_per_hour) for r in rows]
+    hour = 3_600_000
+    switch = 1_755_676_800_000  # 2025-08-20T08:00:00Z
+    assert got == [
+        (switch + 2 * hour, 1, D("0.0000125"), D("0.0000125")),
+        (switch + hour, 1, D("0.000011"), D("0.000011")),
+        (switch, 8, D("0.0001"), D("0.0000125")),  # closes 00:00-08:00, the last 8-hour interval
+        (switch - 8 * hour, 8, D("0.00008"), D("0.00001")),
+        (switch - 16 * hour, 8, D("-0.00004"), D("-0.000005")),
+    ]
+    assert all(r.settled for r in rows)
+
+
+def test_funding_history_old_rows_keep_8_hours_whatever_the_market_says_now(codec):
+    codec.intervals["BTC_USDC_PERP"] = 2  # learned from today's markets
+    rows = codec.decode_funding_history(fx("rest_fundingRates_8h_to_1h_constructed.json"))
+    assert [r.interval_hours for r in rows] == [2, 2, 8, 8, 8]
+    real = codec.decode_funding_history(fx("rest_fundingRates.json"))  # 2026 rows: today's interval
+    assert [(r.interval_hours, r.rate_per_hour) for r in real] == [(2, D("0.00000625")), (2, D("0.0000050385"))]
+
+
+def test_funding_history_mean_per_hour_is_not_inflated_by_8_hour_rows(codec):
+    rows = codec.decode_funding_history(fx("rest_fundingRates_8h_to_1h_constructed.json"))
+    # the 8-hour-era rows read as hourly would make this mean 8x too high for those rows
+    assert sum(r.rate_per_hour for r in rows) / len(rows) == D("0.0000082")  # (12.5+11+12.5+10-5)e-6 / 5

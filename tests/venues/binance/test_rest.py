@@ -162,12 +162,13 @@ def test_decode_ws_api_error_raises_venue_error_with_code(name, code):
 @pytest.mark.parametrize(
     "decoder", ["decode_snapshot", "decode_funding", "decode_funding_history", "decode_instruments"]
 )
-def test_rest_error_body_raises_venue_error_that_is_also_decode_error(decoder):
+def test_rest_error_body_raises_venue_error_not_decode_error(decoder):
     codec = BinanceCodec()
     body = b'{"code":-1121,"msg":"Invalid symbol."}'
     with pytest.raises(VenueError) as err:
         codec.decoders()[decoder](body)
-    assert isinstance(err.value, BinanceRestError) and isinstance(err.value, DecodeError)
+    assert isinstance(err.value, BinanceRestError) and not isinstance(err.value, DecodeError)
+    assert codec.stats.errors == 0  # the venue's refusal is not an unreadable body
     assert (err.value.code, err.value.message, err.value.venue) == (-1121, "Invalid symbol.", "binance")
 
 
