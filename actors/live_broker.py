@@ -3,7 +3,7 @@ with the venues' user-data streams.
 
 ``LiveBroker`` implements the ``Broker`` protocol with the semantics of ``PaperBroker``: an order
 with a limit price is an immediate-or-cancel LIMIT order, one without is a MARKET order, and the
-answer is an ``OrderResult`` (FILLED / PARTIALLY_FILLED / CANCELED / REJECTED, filled size,
+answer is an ``OrderResult`` (FILLED / PARTIALLY_FILLED / CANCELED / REJECTED / UNKNOWN, filled size,
 average price, fee). One flow serves every venue; what differs per venue (signing, client order
 ids, the balance endpoint, the quote asset) lives in a small ``VenueAdapter``.
 
@@ -19,8 +19,12 @@ the events are wired.
 
 Failures never raise into the executor: a venue rejection (HTTP 4xx with the venue's error code
 and message, or an error body) is a REJECTED result carrying the venue's reason; a request whose
-outcome is unknown (HTTP 5xx, timeout, connection loss) is looked for on the stream (and, on
-Aster, queried by client order id) before it is reported. Every failure is one log line with
+outcome is unknown (HTTP 5xx, timeout, connection loss) is looked for on the stream and queried
+by client order id before it is reported — as ``UNKNOWN`` (never REJECTED) when neither can tell,
+for the executor to reconcile. ``query_order`` (by our client id: Aster ``GET /fapi/v1/order``;
+Backpack ``orderQuery``, then the fill history for an order no longer on the book) and
+``venue_positions`` (Aster ``positionRisk``, Backpack ``positionQuery``) are what reconciliation
+asks the venues. Every failure is one log line with
 venue and symbol. Secrets are read from their ``SecretRef`` only to sign, and neither they nor
 the signed requests are ever logged or put into exception or reason text.
 
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import logging
 import secrets
@@ -42,6 +47,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any, ClassVar
 
 import aiohttp
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field
 
 import venues
@@ -51,7 +57,7 @@ from actors.pacing import TokenBucket, now_ms
 from actors.rest import RestClient
 from actors.topology import LAYOUTS
 from market.errors import DecodeError, PerpwireError, RateLimited, VenueError
-from market.events import BalanceUpdate, Fill, Instrument, OrderStatus, OrderUpdate, Side
+from market.events import BalanceUpdate, Fill, Instrument, OrderStatus, OrderUpdate, PositionUpdate, Side
 from venues.base import HttpRequest
 from venues.binance.auth import Credentials
 
@@ -60,6 +66,8 @@ log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED})
 EventSource = Callable[[], Awaitable[list]]
+Fetch = Callable[[HttpRequest], Awaitable[bytes]]
+QUERY_ERRORS = (PerpwireError, ValueError, aiohttp.ClientError, TimeoutError, OSError)
 
 
 class LiveVenueConfig(BaseModel):
@@ -89,6 +97,21 @@ class VenueAdapter:
 
     def next_client_id(self) -> str:
         raise NotImplementedError
+
+    def venue_client_id(self, client_id: str) -> str:
+        """The venue's form of our client order id (the same text where the venue takes text)."""
+        return client_id
+
+    async def lookup(self, fetch: Fetch, symbol: str, client_id: str) -> tuple[OrderUpdate | None, list[Fill]]:
+        """What the venue knows of our order ``client_id`` (venue form): its state and, where the
+        venue gives them, its fills; ``(None, [])`` when the venue has no such order."""
+        raise NotImplementedError
+
+    def positions_request(self, timestamp_ms: int) -> HttpRequest:
+        raise NotImplementedError
+
+    def decode_positions(self, body: bytes) -> list[PositionUpdate]:
+        return self.codec.decode_positions(body)
 
     def order_request(self, *, symbol: str, side: Side, size: Decimal, price: Decimal | None, reduce_only: bool,
                       client_id: str, timestamp_ms: int) -> HttpRequest:
@@ -136,6 +159,19 @@ class AsterAdapter(VenueAdapter):
         return self.codec.query_order_request(self._credentials(), symbol=symbol, client_order_id=client_id,
                                               timestamp_ms=timestamp_ms)
 
+    async def lookup(self, fetch: Fetch, symbol: str, client_id: str) -> tuple[OrderUpdate | None, list[Fill]]:
+        """``GET /fapi/v1/order`` by ``origClientOrderId``; -2013 (order does not exist) is "none"."""
+        try:
+            body = await fetch(self.query_request(symbol, client_id, now_ms()))
+        except VenueError as exc:
+            if _venue_code(self, exc) == -2013:
+                return None, []
+            raise
+        return self.decode_order(body), []
+
+    def positions_request(self, timestamp_ms: int) -> HttpRequest:
+        return self.codec.position_risk_request(self._credentials(), timestamp_ms=timestamp_ms)
+
 
 class BackpackAdapter(VenueAdapter):
     """Backpack: ED25519 over ``instruction=orderExecute&<body sorted>&timestamp&window``; the API
@@ -149,6 +185,31 @@ class BackpackAdapter(VenueAdapter):
 
     def next_client_id(self) -> str:
         return str(next(self._ids) % 2**32)
+
+    def venue_client_id(self, client_id: str) -> str:
+        """A uint32 derived from our client order id (a hash: the same id gives the same number
+        after a restart; ids differ by a random part, so numbers collide with odds of 1 in 2^32)."""
+        if client_id.isdigit() and int(client_id) < 2**32:
+            return client_id
+        return str(int.from_bytes(hashlib.blake2b(client_id.encode(), digest_size=4).digest(), "big"))
+
+    async def lookup(self, fetch: Fetch, symbol: str, client_id: str) -> tuple[OrderUpdate | None, list[Fill]]:
+        """``orderQuery`` answers only for an order still on the book; a filled or expired one is a
+        404, so its fills are looked up in the fill history (``fillHistoryQueryAll``) by client id."""
+        secret = self._api_secret.read()
+        try:
+            body = await fetch(self.codec.order_query_request(secret, symbol=symbol, client_id=int(client_id),
+                                                              timestamp_ms=now_ms()))
+            return self.decode_order(body), []
+        except VenueError as exc:
+            if exc.status != 404:
+                raise
+        body = await fetch(self.codec.fill_history_request(secret, symbol=symbol, timestamp_ms=now_ms()))
+        fills = [f for f in self.codec.decode_fills(body) if f.client_order_id == client_id]
+        return None, fills
+
+    def positions_request(self, timestamp_ms: int) -> HttpRequest:
+        return self.codec.positions_request(self._api_secret.read(), timestamp_ms=timestamp_ms)
 
     def order_request(self, *, symbol, side, size, price, reduce_only, client_id, timestamp_ms) -> HttpRequest:
         return self.codec.new_order_request(
@@ -386,33 +447,36 @@ class LiveBroker:
     # --- orders ------------------------------------------------------------------------------
 
     async def place(self, venue: str, symbol: str, side: Side, size: Decimal, limit_price: Decimal | None, *,
-                    reduce_only: bool = False) -> OrderResult:
-        result = await self._route(venue, symbol, Side(side), Decimal(size), limit_price, reduce_only)
+                    reduce_only: bool = False, client_id: str | None = None) -> OrderResult:
+        """``client_id``: our client order id (the executor derives it from the journaled intent);
+        sent in the venue's form (``VenueAdapter.venue_client_id``). Without one a fresh id is used."""
+        result = await self._route(venue, symbol, Side(side), Decimal(size), limit_price, reduce_only, client_id)
         self.orders.append(result)
         return result
 
     async def _route(self, venue: str, symbol: str, side: Side, size: Decimal, limit_price: Decimal | None,
-                     reduce_only: bool) -> OrderResult:
+                     reduce_only: bool, our_id: str | None = None) -> OrderResult:
         adapter = self.adapters.get(venue)
         if adapter is None:
             if self.fallback is None:
                 return self._rejected(venue, symbol, side, size, "venue is not enabled for live trading")
-            return await self.fallback.place(venue, symbol, side, size, limit_price, reduce_only=reduce_only)
+            return await self.fallback.place(venue, symbol, side, size, limit_price, reduce_only=reduce_only,
+                                             client_id=our_id)
         if self._rejects.get(venue):
             return self._rejected(venue, symbol, side, size, self._rejects[venue].pop(0))
         inst = await self._instrument(venue, symbol)
         size, price = self._round(inst, side, size, limit_price)
         if size <= 0:
             return self._rejected(venue, symbol, side, size, "size rounds to zero at the venue's step")
-        client_id = adapter.next_client_id()
+        client_id = adapter.next_client_id() if our_id is None else adapter.venue_client_id(our_id)
         track = _Track(venue, symbol, client_id)
         self._tracks[(venue, client_id)] = track
         try:
             return await self._place(adapter, track, side, size, price, reduce_only)
         except Exception as exc:  # never into the executor: a bug here must not lose a leg's account
             log.exception("%s %s: order %s failed unexpectedly", venue, symbol, client_id)
-            return self._result(venue, symbol, side, size, track.update, track,
-                                reason=f"internal error: {type(exc).__name__}")
+            return self._result(venue, symbol, side, size, track.update, track, status=OrderStatus.UNKNOWN,
+                                reason=f"internal error: {type(exc).__name__}; outcome unknown")
         finally:
             self._tracks.pop((venue, client_id), None)
             if track.order_id is not None:
@@ -472,15 +536,63 @@ class LiveBroker:
         return self._result(venue, symbol, side, size, ack, None)
 
     async def _query(self, adapter: VenueAdapter, track: _Track) -> OrderUpdate | None:
+        """The order's state from the venue's REST query, its fills added to ``track``; None when
+        the query failed or the venue does not know the order."""
         try:
-            req = adapter.query_request(track.symbol, track.client_id, now_ms())
-            if req is None:
-                return None
-            return adapter.decode_order(await self.rest[track.venue].fetch(req))
-        except (PerpwireError, ValueError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            update, fills = await adapter.lookup(self.rest[track.venue].fetch, track.symbol, track.client_id)
+        except QUERY_ERRORS as exc:
             log.warning("%s %s: order %s: status query failed: %s", track.venue, track.symbol, track.client_id,
                         _venue_reason(exc) if isinstance(exc, VenueError) else exc)
             return None
+        for f in fills:
+            track.add(f)
+        if update is None and fills:
+            f0 = fills[0]
+            qty = sum((f.size for f in fills), ZERO)
+            update = OrderUpdate(venue=track.venue, symbol=track.symbol, order_id=f0.order_id,
+                                 client_order_id=track.client_id, side=f0.side, status=OrderStatus.EXPIRED,
+                                 price=None, size=qty, filled=qty)
+        return update
+
+    async def query_order(self, venue: str, symbol: str, side: Side, size: Decimal, client_id: str
+                          ) -> OrderResult | None:
+        """Reconciliation: what became of our order ``client_id`` (as given to ``place``). None
+        when the venue has no such order (it never arrived, or an IOC took nothing and left no
+        trace); raises when the venue cannot be asked (the caller retries)."""
+        adapter = self.adapters.get(venue)
+        if adapter is None:
+            if self.fallback is None or not hasattr(self.fallback, "query_order"):
+                raise VenueError(venue, None, "no broker can look up orders on this venue")
+            return await self.fallback.query_order(venue, symbol, side, size, client_id)
+        track = _Track(venue, symbol, adapter.venue_client_id(client_id))
+        update, fills = await adapter.lookup(self.rest[venue].fetch, symbol, track.client_id)
+        if update is None and not fills:
+            return None
+        for f in fills:
+            track.add(f)
+        if update is not None:
+            track.add(update)
+        final = update if update is not None and update.filled >= track.fill_size() else None
+        if final is None:
+            qty = track.fill_size()
+            final = OrderUpdate(venue=venue, symbol=symbol, order_id=fills[0].order_id, client_order_id=track.client_id,
+                                side=Side(side), status=OrderStatus.EXPIRED, price=None, size=size, filled=qty)
+        status = None if final.status in TERMINAL else OrderStatus.UNKNOWN  # still working: not settled yet
+        return self._result(venue, symbol, Side(side), Decimal(size), final, track if fills else None, status=status)
+
+    async def venue_positions(self, venue: str) -> dict[str, PositionUpdate]:
+        """The venue's own open positions by symbol (signed size); raises when it cannot be asked."""
+        adapter = self.adapters.get(venue)
+        if adapter is None:
+            if self.fallback is None or not hasattr(self.fallback, "venue_positions"):
+                raise VenueError(venue, None, "no broker can read positions on this venue")
+            return await self.fallback.venue_positions(venue)
+        body = await self.rest[venue].fetch(adapter.positions_request(now_ms()))
+        out: dict[str, PositionUpdate] = {}
+        for p in adapter.decode_positions(body):
+            prev = out.get(p.symbol)
+            out[p.symbol] = p if prev is None else msgspec.structs.replace(prev, size=prev.size + p.size)
+        return {s: p for s, p in out.items() if p.size != 0}
 
     async def _resolve_unknown(self, adapter: VenueAdapter, track: _Track, side: Side, size: Decimal,
                                why: str) -> OrderResult:
@@ -495,10 +607,9 @@ class LiveBroker:
             self.counters["from_rest"] += 1
             return self._result(venue, symbol, side, size, queried, None)
         self.counters["unknown"] += 1
-        reason = f"execution status unknown ({why}); check open orders and positions"
+        reason = f"execution status unknown ({why}); to be reconciled by client id"
         log.error("%s %s: order %s: %s", venue, symbol, track.client_id, reason)
-        return self._result(venue, symbol, side, size, track.update, track, reason=reason,
-                            status=OrderStatus.REJECTED if track.update is None else None)
+        return self._result(venue, symbol, side, size, track.update, track, reason=reason, status=OrderStatus.UNKNOWN)
 
     def _from_stream(self, track: _Track, side: Side, size: Decimal, ack: OrderUpdate | None) -> OrderResult:
         self.counters["from_stream"] += 1
@@ -561,3 +672,16 @@ class LiveBroker:
 
 def _venue_reason(exc: VenueError) -> str:
     return f"{exc.code}: {exc.message}"
+
+
+def _venue_code(adapter: VenueAdapter, exc: VenueError) -> object:
+    """The venue's error code of a failed request (read from the body ``RestClient`` kept)."""
+    if exc.code is not None:
+        return exc.code
+    try:
+        adapter.decode_order(exc.message.encode())
+    except VenueError as parsed:
+        return parsed.code
+    except (DecodeError, ValueError):
+        pass
+    return None

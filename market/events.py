@@ -38,6 +38,7 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     TRIGGERED = "triggered"
+    UNKNOWN = "unknown"  # sent, but whether (and how much) it filled is not known yet: query before acting
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True):

@@ -307,6 +307,120 @@ class Ledger:
                 "payments": sum(p.payments for p in self.positions.values()), **pnl}
 
 
+# --- intents ----------------------------------------------------------------------------------
+# An intent is written down before any of its orders leaves, so that after a crash the orders can
+# be looked up at the venue by their client ids and the ledger completed from what really filled.
+
+INTENT_STATES = ("open", "done", "aborted", "failed")  # open: orders may be out there, not yet settled
+ORDER_FINAL = ("filled", "partially_filled", "canceled", "expired", "rejected", "missing")
+
+
+class IntentOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """One order of an intent. ``client_id`` is ours, derived from the intent; ``status`` is
+    ``pending`` until the venue answered, then an ``OrderStatus`` value or ``missing`` (the venue
+    never saw it)."""
+
+    client_id: str
+    role: str  # long | short | unwind | repair
+    venue: str
+    symbol: str
+    side: str  # buy | sell
+    size: Decimal
+    reduce_only: bool = False
+    limit_price: Decimal | None = None
+    status: str = "pending"
+    filled: Decimal = ZERO
+    avg_price: Decimal | None = None
+    fee: Decimal = ZERO
+
+    @property
+    def settled(self) -> bool:
+        """The venue's final word is known: nothing more will fill."""
+        return self.status in ORDER_FINAL
+
+    @property
+    def signed_fill(self) -> Decimal:
+        return self.filled if self.side == "buy" else -self.filled
+
+
+class IntentLeg(msgspec.Struct, frozen=True, kw_only=True):
+    venue: str
+    symbol: str
+
+
+class Intent(msgspec.Struct, frozen=True, kw_only=True):
+    """An open, a close or a repair, as journaled: what was meant and every order sent for it.
+    ``state`` is ``open`` until the result is in the ledger (``done``), nothing came of it
+    (``aborted``) or it could not be completed and was reported (``failed``)."""
+
+    id: str
+    action: str  # open | close | repair
+    asset: str
+    long: IntentLeg
+    short: IntentLeg
+    size: Decimal
+    created_ms: int
+    orders: tuple[IntentOrder, ...] = ()
+    state: str = "open"
+    position_id: str | None = None
+    entry_spread_per_hour: Decimal = ZERO
+    entered_on_z: bool = False
+    close_reason: str | None = None
+    note: str = ""
+    rev: int = 0  # bumped on every save: an older copy never replaces a newer one
+
+    def client_id(self, n: int) -> str:
+        """The deterministic client order id of this intent's ``n``-th order."""
+        return intent_client_id(self.id, n)
+
+    def with_order(self, order: IntentOrder) -> Intent:
+        return msgspec.structs.replace(self, orders=(*self.orders, order))
+
+    def with_result(self, client_id: str, **fields) -> Intent:
+        orders = tuple(msgspec.structs.replace(o, **fields) if o.client_id == client_id else o for o in self.orders)
+        return msgspec.structs.replace(self, orders=orders)
+
+    def filled(self, role: str) -> Decimal:
+        """Signed base units filled by the orders of ``role`` and of every unwind on its leg."""
+        leg = self.long if role == "long" else self.short
+        return sum((o.signed_fill for o in self.orders if (o.venue, o.symbol) == (leg.venue, leg.symbol)), ZERO)
+
+    def fees(self) -> Decimal:
+        return sum((o.fee for o in self.orders), ZERO)
+
+    def avg_price(self, role: str, side: str) -> Decimal | None:
+        """Average price of the ``side`` fills on the ``role`` leg (its entry or exit price)."""
+        leg = self.long if role == "long" else self.short
+        rows = [o for o in self.orders if (o.venue, o.symbol) == (leg.venue, leg.symbol) and o.side == side
+                and o.filled and o.avg_price is not None]
+        qty = sum((o.filled for o in rows), ZERO)
+        return sum((o.filled * o.avg_price for o in rows), ZERO) / qty if qty else None
+
+
+class PaperFill(msgspec.Struct, frozen=True, kw_only=True):
+    """What one paper order did, kept in the store under its client id: the paper venue's record."""
+
+    client_id: str
+    venue: str
+    symbol: str
+    side: str  # buy | sell
+    status: str  # an OrderStatus value
+    requested: Decimal
+    filled: Decimal
+    avg_price: Decimal | None
+    fee: Decimal
+    reduce_only: bool = False
+
+
+def intent_client_id(intent_id: str, n: int) -> str:
+    """``pw-<intent id>-<n>``: unique as long as intent ids are, at most 36 characters of
+    ``[A-Za-z0-9-]`` (what Binance-style venues accept as ``newClientOrderId``)."""
+    cid = f"pw-{intent_id}-{n}"
+    if len(cid) > 36:
+        raise ValueError(f"client order id {cid!r} longer than 36 characters")
+    return cid
+
+
 def _leg(pos: PairPosition, name: str) -> LegState:
     if name == "long":
         return pos.long

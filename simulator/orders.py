@@ -9,7 +9,8 @@ if it would take. Fills move the account's position (average entry, realised PnL
 balance (fees: taker 5 bp, maker 2 bp); funding settlements pay ``-position × mark × rate``.
 
 Every change is reported to the venue's listener as a list of ``OrderEvent``/``FundingEvent``;
-the venue protocol module turns them into its own user-data frames. Sizes and prices are the
+the venue protocol module turns them into its own user-data frames. Each order keeps its fills
+(``Order.fills``) for the venues' fill-history endpoints. Sizes and prices are the
 instrument's integers (lots, ticks); money is Decimal.
 """
 
@@ -72,6 +73,7 @@ class Order:
     status: str = "NEW"  # NEW | PARTIALLY_FILLED | FILLED | CANCELED | EXPIRED
     updated_ms: int = 0
     reduce_only: bool = False
+    fills: list[Fill] = field(default_factory=list)  # every fill, oldest first (fill history endpoints)
 
     @property
     def open(self) -> bool:
@@ -91,6 +93,7 @@ class Fill:
     trade_id: int
     fee: Decimal
     realized: Decimal
+    ts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +261,9 @@ class Exchange:
         order.updated_ms = self.now_ms()
         if trade_id is None:  # a resting order filled by the market: the print is new
             trade_id = self.model.record_trade(order.book, px, lots, not order.buy).trade_id
-        return self._event("TRADE", order, Fill(px, lots, maker, trade_id, fee, realized))
+        fill = Fill(px, lots, maker, trade_id, fee, realized, order.updated_ms)
+        order.fills.append(fill)
+        return self._event("TRADE", order, fill)
 
     def on_tick(self) -> None:
         """Fill resting orders the opposite touch has reached."""

@@ -15,6 +15,12 @@ ledger events to ``ledger_journal`` and upserts the positions they touched into
 ``ledger_positions`` in one transaction that has committed when it returns (not buffered like
 rates); ``load_ledger`` / ``load_positions`` read the positions back with the counters a restored
 ``Ledger`` must stay ahead of, and ``ledger_journal`` returns the events to replay.
+
+Intents (``market.ledger.Intent``) are saved with ``save_intent`` before their orders leave and
+after each answer, the last time together with the ledger change that completes them;
+``load_intents`` gives back the open ones after a restart. ``record_paper_fill`` keeps each paper
+order under its client id (the paper venue's record, read back by reconciliation through
+``paper_fills`` and ``paper_positions``).
 """
 
 from __future__ import annotations
@@ -30,11 +36,13 @@ import msgspec
 
 from market.events import FundingRate
 from market.ledger import (
+    Intent,
     LedgerChanges,
     LedgerEvent,
     LedgerState,
     LegState,
     PairPosition,
+    PaperFill,
     event_kind,
     position_number,
 )
@@ -59,6 +67,9 @@ POSITION_COLUMNS = (
     "close_reason", *(f"long_{c}" for c in LEG_COLUMNS), *(f"short_{c}" for c in LEG_COLUMNS), "last_seq", "updated_ms",
 )
 JOURNAL_COLUMNS = ("seq", "position_id", "kind", "recorded_ms", "body")
+INTENT_COLUMNS = ("id", "action", "state", "asset", "position_id", "created_ms", "updated_ms", "rev", "body")
+PAPER_FILL_COLUMNS = ("client_id", "venue", "symbol", "side", "status", "requested", "filled", "avg_price", "fee",
+                      "reduce_only", "recorded_ms")
 
 
 class FundingStore(ABC):
@@ -263,6 +274,67 @@ class FundingStore(ABC):
             args = (since_seq, position_id)
         return [_EVENT_DECODER.decode(body) for (body,) in await self._fetch(sql + " ORDER BY seq", args)]
 
+    # --- intents and paper fills ---------------------------------------------------------------
+
+    async def save_intent(self, intent: Intent, changes: LedgerChanges | None = None,
+                          now_ms: int | None = None) -> None:
+        """Upsert ``intent`` and, when given, save ``changes`` (as ``save_ledger``) in the same
+        transaction, committed and synced when this returns. A copy with a lower ``rev`` than the
+        saved one changes nothing."""
+        statements: list[tuple[str, list]] = [(UPSERT_INTENT_SQL, [_intent_row(intent, now_ms)])]
+        if changes is not None and (changes.events or changes.positions):
+            journal, positions = self._ledger_rows(changes, now_ms)
+            statements += [(INSERT_JOURNAL_SQL, journal), (UPSERT_POSITION_SQL, positions)]
+            self.counters["ledger_events"] += len(journal)
+        async with self._ledger_lock:
+            await self._write_durably(statements, True)
+
+    async def load_intents(self, open_only: bool = True) -> list[Intent]:
+        """Journaled intents (only those still open with ``open_only``), oldest first."""
+        sql = "SELECT body FROM ledger_intents" + (" WHERE state = 'open'" if open_only else "")
+        rows = await self._fetch(sql + " ORDER BY created_ms, id", ())
+        return [_INTENT_DECODER.decode(body) for (body,) in rows]
+
+    async def record_paper_fill(self, fill: PaperFill, now_ms: int | None = None) -> bool:
+        """Keep what a paper order did; committed when this returns. Returns False (and keeps the
+        first) when the client id was recorded already."""
+        row = (fill.client_id, fill.venue, fill.symbol, fill.side, fill.status, str(fill.requested), str(fill.filled),
+               _text(fill.avg_price), str(fill.fee), bool(fill.reduce_only), now_ms)
+        async with self._ledger_lock:
+            known = await self._fetch("SELECT 1 FROM paper_fills WHERE client_id = $1", (fill.client_id,))
+            if known:
+                return False
+            await self._write_durably([(INSERT_PAPER_FILL_SQL, [row])], True)
+        return True
+
+    async def paper_fills(self, client_ids: Sequence[str] | None = None) -> list[PaperFill]:
+        """Recorded paper fills (of these client ids, or all), in the order they were recorded."""
+        rows = await self._fetch(f"SELECT {', '.join(PAPER_FILL_COLUMNS[:-1])} FROM paper_fills"
+                                 " ORDER BY recorded_ms, client_id", ())
+        wanted = None if client_ids is None else set(client_ids)
+        return [_paper_fill(r) for r in rows if wanted is None or r[0] in wanted]
+
+    async def paper_positions(self) -> dict[tuple[str, str], Decimal]:
+        """The paper venue's net position per (venue, symbol): every recorded fill, signed."""
+        out: dict[tuple[str, str], Decimal] = {}
+        for f in await self.paper_fills():
+            key = (f.venue, f.symbol)
+            out[key] = out.get(key, Decimal(0)) + (f.filled if f.side == "buy" else -f.filled)
+        return out
+
+    def _ledger_rows(self, changes: LedgerChanges, now_ms: int | None) -> tuple[list, list]:
+        last: dict[str, int] = {}
+        journal = []
+        for ev in changes.events:
+            last[ev.position_id] = max(last.get(ev.position_id, 0), ev.seq)
+            journal.append((ev.seq, ev.position_id, event_kind(ev), now_ms, _ENCODER.encode(ev).decode()))
+        positions = [_position_row(p, last.get(p.id, changes.last_seq), now_ms) for p in changes.positions]
+        return journal, positions
+
+    async def _write_durably(self, statements: Sequence[tuple[str, Sequence[Sequence]]], durable: bool) -> None:
+        """Run ``statements`` in one transaction; a backend may sync harder when ``durable``."""
+        await self._transact(statements)
+
     # --- reads --------------------------------------------------------------------------------
 
     async def window_stats(self, since_ms: int, until_ms: int) -> list[WindowStats]:
@@ -398,6 +470,18 @@ UPSERT_POSITION_SQL = (
     " WHERE excluded.last_seq >= ledger_positions.last_seq"
 )
 
+_INTENT_PARAMS = ", ".join(f"${i}" for i in range(1, len(INTENT_COLUMNS) + 1))
+UPSERT_INTENT_SQL = (
+    f"INSERT INTO ledger_intents ({', '.join(INTENT_COLUMNS)}) VALUES ({_INTENT_PARAMS})"
+    f" ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in INTENT_COLUMNS[1:])}"
+    " WHERE excluded.rev >= ledger_intents.rev"
+)
+_PAPER_PARAMS = ", ".join(f"${i}" for i in range(1, len(PAPER_FILL_COLUMNS) + 1))
+INSERT_PAPER_FILL_SQL = (
+    f"INSERT INTO paper_fills ({', '.join(PAPER_FILL_COLUMNS)}) VALUES ({_PAPER_PARAMS})"
+    " ON CONFLICT (client_id) DO NOTHING"
+)
+
 # A venue's settled rate is authoritative: it replaces a consolidated estimate.
 ON_CONFLICT_REPLACE = (
     "ON CONFLICT (venue, symbol, funding_ts) DO UPDATE SET rate = excluded.rate,"
@@ -478,6 +562,20 @@ def _opt_dec(value: str | Decimal | None) -> Decimal | None:
 
 _ENCODER = msgspec.json.Encoder()  # Decimals as their exact strings (msgspec's default)
 _EVENT_DECODER = msgspec.json.Decoder(LedgerEvent)
+
+
+_INTENT_DECODER = msgspec.json.Decoder(Intent)
+
+
+def _intent_row(intent: Intent, now_ms: int | None) -> tuple:
+    return (intent.id, intent.action, intent.state, intent.asset, intent.position_id, intent.created_ms, now_ms,
+            intent.rev, _ENCODER.encode(intent).decode())
+
+
+def _paper_fill(row: Sequence) -> PaperFill:
+    cid, venue, symbol, side, status, requested, filled, avg, fee, reduce_only = row
+    return PaperFill(client_id=cid, venue=venue, symbol=symbol, side=side, status=status, requested=_dec(requested),
+                     filled=_dec(filled), avg_price=_opt_dec(avg), fee=_dec(fee), reduce_only=bool(reduce_only))
 
 
 def _text(value: Decimal | None) -> str | None:

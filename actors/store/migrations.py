@@ -22,6 +22,13 @@ Tables:
   there). Ledger figures are ``TEXT`` in both backends: they come back as the very Decimals
   that went in (``NUMERIC`` would keep the value but not always the exponent), and nothing
   aggregates them in SQL.
+- ``ledger_intents``: every open, close and repair, written before its first order is sent and
+  updated as its orders return; ``state = 'open'`` rows are what a restart reconciles with the
+  venues. Saved with the ledger change that completes it, in one transaction.
+- ``paper_fills``: the paper broker's fills by client order id — the paper "venue"'s own record,
+  so that reconciliation can read what paper orders did after a crash.
+
+Migrations from 4 on write their DDL once (``_both``) with the type names that differ filled in.
 """
 
 from __future__ import annotations
@@ -189,6 +196,49 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX ledger_positions_open ON ledger_positions (opened_ms) WHERE closed_ms IS NULL",
         ),
     ),
+)
+
+
+def _both(*statements: str) -> dict[str, tuple[str, ...]]:
+    """One DDL text for both backends: ``{INT64}`` and ``{BOOL}`` become each one's type name
+    (everything else is the same SQL; figures are TEXT in both, as in the ledger)."""
+    types = {"sqlite": {"INT64": "INTEGER", "BOOL": "INTEGER"}, "postgres": {"INT64": "BIGINT", "BOOL": "BOOLEAN"}}
+    return {dialect: tuple(s.format(**names) for s in statements) for dialect, names in types.items()}
+
+
+_INTENTS = _both(
+    """CREATE TABLE ledger_intents (
+        id TEXT PRIMARY KEY,                  -- the intent's id; its orders' client ids derive from it
+        action TEXT NOT NULL,                 -- open, close, repair
+        state TEXT NOT NULL,                  -- open until completed: done, aborted, failed
+        asset TEXT NOT NULL,
+        position_id TEXT,
+        created_ms {INT64} NOT NULL,
+        updated_ms {INT64},
+        rev {INT64} NOT NULL,                 -- bumped on every save: an older copy never wins
+        body TEXT NOT NULL                    -- the intent as JSON with its orders, Decimals as exact strings
+    )""",
+    "CREATE INDEX ledger_intents_open ON ledger_intents (created_ms) WHERE state = 'open'",
+    """CREATE TABLE paper_fills (
+        client_id TEXT PRIMARY KEY,           -- one paper order per client id, ever
+        venue TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,                   -- buy, sell
+        status TEXT NOT NULL,
+        requested TEXT NOT NULL,
+        filled TEXT NOT NULL,
+        avg_price TEXT,
+        fee TEXT NOT NULL,
+        reduce_only {BOOL} NOT NULL,
+        recorded_ms {INT64}
+    )""",
+    "CREATE INDEX paper_fills_market ON paper_fills (venue, symbol)",
+)
+
+MIGRATIONS = (
+    *MIGRATIONS,
+    Migration(4, "intents journaled before their orders leave; paper fills kept as the paper venue's record",
+              sqlite=_INTENTS["sqlite"], postgres=_INTENTS["postgres"]),
 )
 
 LATEST = MIGRATIONS[-1].version

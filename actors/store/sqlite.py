@@ -144,6 +144,9 @@ class SqliteStore(FundingStore):
     async def _write_ledger(self, journal: Sequence[tuple], positions: Sequence[tuple], durable: bool) -> None:
         await self._run(self._transact_sync, [(_INSERT_JOURNAL, journal), (_UPSERT_POSITION, positions)], durable)
 
+    async def _write_durably(self, statements: Sequence[tuple[str, Sequence[Sequence]]], durable: bool) -> None:
+        await self._run(self._transact_sync, [(_sqlite_sql(sql), rows) for sql, rows in statements], durable)
+
     def _transact_sync(self, statements: list[tuple[str, Sequence[Sequence]]], durable: bool) -> None:
         # an opened or closed position must survive a power loss too, not only a crash of the
         # process: FULL syncs the WAL at this commit (the synchronous level cannot change inside

@@ -8,7 +8,11 @@ open positions are pushed first without an ``e`` field, as documented. REST: hea
 ``X-API-Key``, ``X-Signature``, ``X-Timestamp``, ``X-Window``; the signed string is
 ``instruction=<instr>&<params sorted, k=v joined by &>&timestamp=<ts>&window=<w>`` with
 ``orderExecute`` (POST ``/api/v1/order``), ``orderCancel`` (DELETE), ``orderQueryAll`` (GET
-``/api/v1/orders``). Order events become ``orderAccepted``/``orderFill``/``orderCancelled``/
+``/api/v1/orders``), ``orderQuery`` (GET ``/api/v1/order`` by ``orderId`` or ``clientId``: resting
+orders only, as documented — anything else is a 404), ``fillHistoryQueryAll`` (GET
+``/wapi/v1/history/fills``, filters ``orderId``/``symbol``/``from``/``to``, ``limit``/``offset``,
+``sortDirection``) and ``positionQuery`` (GET ``/api/v1/position``: open positions only).
+Order events become ``orderAccepted``/``orderFill``/``orderCancelled``/
 ``orderExpired`` frames shaped like the recorded ones (times as strings, keys alphabetical).
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -157,6 +162,9 @@ class BackpackAccountMixin:
             ("DELETE", "/api/v1/order", r(self.delete_order)),
             ("GET", "/api/v1/orders", r(self.get_orders)),
             ("GET", "/api/v1/capital", r(self.get_capital)),
+            ("GET", "/api/v1/order", r(self.get_order)),
+            ("GET", "/wapi/v1/history/fills", r(self.get_fills)),
+            ("GET", "/api/v1/position", r(self.get_positions)),
         ]
 
     async def _signed(
@@ -251,6 +259,76 @@ class BackpackAccountMixin:
         acct, p = auth
         return self.json([self.order_object(o) for o in self.exchange.open_orders(acct)
                           if "symbol" not in p or o.book.inst.symbol == p["symbol"]])  # fmt: skip
+
+    async def get_order(self: Any, request: web.Request) -> web.StreamResponse:
+        """``orderQuery``: one order still resting on the book, by ``orderId`` or ``clientId`` (not both)."""
+        auth = await self._signed(request, "orderQuery")
+        if isinstance(auth, web.Response):
+            return auth
+        acct, p = auth
+        if ("orderId" in p) == ("clientId" in p):
+            return self.bad("One of orderId or clientId must be specified")
+        found = [o for o in acct.orders.values() if o.open and o.book.inst.symbol == p.get("symbol")
+                 and (str(o.order_id) == p.get("orderId") or ("clientId" in p and o.client_id == p["clientId"]))]
+        if not found:
+            return self.bad("Order not found", status=404, code="RESOURCE_NOT_FOUND")
+        return self.json(self.order_object(found[-1]))
+
+    async def get_fills(self: Any, request: web.Request) -> web.StreamResponse:
+        """``fillHistoryQueryAll``: the account's fills as ``OrderFill`` rows, newest first by default."""
+        auth = await self._signed(request, "fillHistoryQueryAll")
+        if isinstance(auth, web.Response):
+            return auth
+        acct, p = auth
+        try:
+            start, end = int(p.get("from", 0)), int(p.get("to", 2**62))
+            limit, offset = min(int(p.get("limit", 100)), 1000), int(p.get("offset", 0))
+        except ValueError:
+            return self.bad("Invalid from, to, limit or offset")
+        rows = [(f, o) for o in acct.orders.values() for f in o.fills
+                if ("orderId" not in p or str(o.order_id) == p["orderId"])
+                and ("symbol" not in p or o.book.inst.symbol == p["symbol"]) and start <= f.ts <= end]
+        rows.sort(key=lambda fo: (fo[0].ts, fo[0].trade_id), reverse=p.get("sortDirection", "Desc") != "Asc")
+        return self.json([self.fill_row(f, o) for f, o in rows[offset: offset + limit]])
+
+    def fill_row(self: Any, f: Any, o: Any) -> dict[str, Any]:
+        inst = o.book.inst
+        stamp = datetime.fromtimestamp(f.ts / 1000, UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+        row: dict[str, Any] = {
+            "fee": dtext(f.fee, 6), "feeSymbol": o.account.quote, "isMaker": f.maker, "orderId": str(o.order_id),
+            "price": inst.price_text(f.px), "quantity": inst.size_text(f.lots), "side": "Bid" if o.buy else "Ask",
+            "symbol": inst.symbol, "timestamp": stamp, "tradeId": f.trade_id,
+        }  # fmt: skip
+        if o.client_id.isdigit():
+            row["clientId"] = o.client_id  # a string here, unlike the order object's integer
+        return dict(sorted(row.items()))
+
+    async def get_positions(self: Any, request: web.Request) -> web.StreamResponse:
+        """``positionQuery``: every open futures position (``FuturePositionWithMargin``), or one symbol's."""
+        auth = await self._signed(request, "positionQuery")
+        if isinstance(auth, web.Response):
+            return auth
+        acct, p = auth
+        out = []
+        for book in self.books:
+            pos = acct.positions.get(book.inst.symbol)
+            if pos is None or pos.qty == 0 or p.get("symbol", book.inst.symbol) != book.inst.symbol:
+                continue
+            dp = book.inst.price_dp
+            mark = Decimal(self.mark_text(book, dp))
+            out.append({
+                "breakEvenPrice": dtext(pos.entry, dp), "cumulativeFundingPayment": "0", "cumulativeInterest": "0",
+                "entryPrice": dtext(pos.entry, dp), "estLiquidationPrice": "0", "imf": "0.02",
+                "imfFunction": {"base": "0.02", "factor": "0.0000935", "type": "sqrt"}, "markPrice": str(mark),
+                "mmf": "0.0125", "mmfFunction": {"base": "0.0125", "factor": "0.0000561", "type": "sqrt"},
+                "netCost": dtext(pos.qty * pos.entry, 6), "netExposureNotional": dtext(abs(pos.qty) * mark, 6),
+                "netExposureQuantity": f"{abs(pos.qty):f}", "netQuantity": f"{pos.qty:f}",
+                "pnlRealized": dtext(pos.realized, 6), "pnlUnrealized": dtext(pos.qty * (mark - pos.entry), 6),
+                "positionId": str(book.inst.market_id + 5_411_399_049), "subaccountId": None,
+                "symbol": book.inst.symbol,
+                "userId": int(acct.account_id) if acct.account_id.isdigit() else 0,
+            })  # fmt: skip
+        return self.json(out)
 
     async def get_capital(self: Any, request: web.Request) -> web.StreamResponse:
         """``balanceQuery``: ``{asset: {available, locked, staked}}`` (nothing is locked or staked here)."""

@@ -399,3 +399,39 @@ async def test_paper_false_makes_the_coordinator_trade_live_on_trading_venues_on
         await coord.repair.close()
         await coord.broker.close()
         await user.stop()
+
+
+# --- unknown outcomes and reconciliation queries ---------------------------------------------
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_an_order_whose_outcome_is_unknown_is_reported_unknown_never_rejected(sim, keys, venue):
+    broker = _broker(sim, stream_timeout_s=0.1, unknown_timeout_s=0.2)
+    sim.faults.rest_error(venue, 503, path=ORDER_PATH[venue])  # the answer is lost; did it execute?
+    try:
+        _, qty, limit = _two_level_buy(sim, venue)
+        res = await broker.place(venue, SYMBOL[venue], Side.BUY, qty, limit, client_id="pw-test-1")
+        found = await broker.query_order(venue, SYMBOL[venue], Side.BUY, qty, "pw-test-1")
+    finally:
+        await broker.close()
+    assert res.status is OrderStatus.UNKNOWN and "unknown" in res.reason and broker.counters["unknown"] == 1
+    assert found is None  # the venue has no such order: reconciliation may call it missing
+
+
+@pytest.mark.parametrize("venue", VENUES)
+async def test_a_filled_order_is_found_by_our_client_id_and_the_position_read_from_the_venue(sim, keys, venue):
+    broker = _broker(sim, stream_timeout_s=0.1)
+    try:
+        _, qty, limit = _two_level_buy(sim, venue)
+        res = await broker.place(venue, SYMBOL[venue], Side.BUY, qty, limit, client_id="pw-18c0ffee42a-1")
+        found = await broker.query_order(venue, SYMBOL[venue], Side.BUY, qty, "pw-18c0ffee42a-1")
+        positions = await broker.venue_positions(venue)
+        acct, order = _sim_order(sim, venue)
+    finally:
+        await broker.close()
+    sent_as = "pw-18c0ffee42a-1" if venue == "aster" else broker.adapters[venue].venue_client_id("pw-18c0ffee42a-1")
+    assert order.client_id == sent_as and (venue == "aster" or (sent_as.isdigit() and int(sent_as) < 2**32))
+    assert (found.status, found.filled, found.avg_price) == (OrderStatus.FILLED, res.filled, order.avg_price())
+    if venue == "backpack":  # the fill history carries the venue's own fees
+        assert abs(found.fee - order.quote * TAKER_FEE) <= D("0.000001") * len(order.fills)
+    assert positions[SYMBOL[venue]].size == acct.positions[SYMBOL[venue]].qty == qty

@@ -143,7 +143,7 @@ async def test_migration_from_previous_version_keeps_funding_and_adds_ledger(mak
         await old.record([FundingRate(venue="aster", symbol="BTCUSDT", rate=D("0.0001"), interval_hours=8,
                                       rate_per_hour=D("0.0000125"), next_funding_ts=28_800_000, ts=1_000)])
         await old.close()
-    assert LATEST == 3
+    assert LATEST == 4
     new = make_store()
     await new.open()
     assert await new.schema_version() == LATEST
@@ -174,4 +174,32 @@ async def test_failed_ledger_write_changes_nothing_and_can_be_requeued(make_stor
     await store.save_ledger(again, now_ms=2)
     [saved] = await store.load_positions()
     assert saved.long.mark_price == D("64500")
+    await store.close()
+
+
+async def test_intents_and_paper_fills_round_trip_with_the_ledger_in_one_transaction(make_store):
+    from market.ledger import Intent, IntentLeg, IntentOrder, PaperFill
+
+    store = make_store()
+    await store.open()
+    leg = IntentLeg(venue="aster", symbol="BTCUSDT")
+    intent = Intent(id="18c0ffee42a1b2c3", action="open", asset="BTC", long=leg, short=leg, size=D("0.0100"),
+                    created_ms=7, rev=1)
+    intent = intent.with_order(IntentOrder(client_id=intent.client_id(1), role="long", venue="aster",
+                                           symbol="BTCUSDT", side="buy", size=D("0.0100"), limit_price=D("64000.1")))
+    await store.save_intent(intent, now_ms=8)
+    assert await store.load_intents() == [intent]
+    ledger = Ledger(track_changes=True)
+    pos = _open(ledger)
+    done = msgspec.structs.replace(intent.with_result(intent.client_id(1), status="filled", filled=D("0.0100")),
+                                   state="done", position_id=pos.id, rev=2)
+    await store.save_intent(done, ledger.take_changes(), now_ms=9)
+    await store.save_intent(intent, now_ms=10)  # an older copy arriving late changes nothing
+    assert await store.load_intents() == [] and await store.load_intents(open_only=False) == [done]
+    assert [p.id for p in await store.load_positions()] == [pos.id]
+    fill = PaperFill(client_id=intent.client_id(1), venue="aster", symbol="BTCUSDT", side="sell", status="filled",
+                     requested=D("0.0100"), filled=D("0.0100"), avg_price=D("64000.10"), fee=D("0.224"))
+    assert await store.record_paper_fill(fill, now_ms=11) and not await store.record_paper_fill(fill, now_ms=12)
+    assert await store.paper_fills([fill.client_id]) == [fill]
+    assert await store.paper_positions() == {("aster", "BTCUSDT"): D("-0.0100")}
     await store.close()
