@@ -30,6 +30,10 @@ class VenueConfig(BaseModel):
     codec_options: dict[str, Any] = Field(default_factory=dict)
     api_key: SecretRef | None = None
     api_secret: SecretRef | None = None
+    auth_token: SecretRef | None = Field(None, description="Lighter: a ready account auth token (e.g. read-only "
+                                         "'ro:...'), re-read at every renewal")
+    user_data: bool | None = Field(None, description="stream the account's orders, fills and positions; default: "
+                                   "only when trading live (trading: true and paper: false)")
     stream_overrides: dict[str, Any] = Field(default_factory=dict, description="StreamConfig fields for every stream")
 
 
@@ -89,7 +93,15 @@ class AppConfig(BaseModel):
                                          "trading: true)")
                 live[name] = LiveVenueConfig(api_key=vc.api_key, api_secret=vc.api_secret)
         self.coordinator.live_venues = live  # derived: the paper switch is the only way to go live
+        for name, vc in self.venues.items():
+            if vc.user_data and not (vc.api_key or vc.api_secret or vc.auth_token):
+                raise ValueError(f"venues.{name}.user_data: needs credentials (api_key/api_secret, or auth_token)")
         return self
+
+    def streams_user_data(self, venue: str) -> bool:
+        """Whether ``venue`` gets its account (user-data) connection."""
+        vc = self.venues[venue]
+        return vc.user_data if vc.user_data is not None else vc.trading and not self.paper
 
 
 def _format(exc: ValidationError, source: str) -> str:

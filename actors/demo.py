@@ -18,6 +18,7 @@ from typing import Any
 
 from actors.app import AppConfig, parse_config
 from actors.backfill import backfill_history
+from actors.deployment import announce
 from actors.runtime import Runtime
 from actors.view import render_summary, run_live_view
 from simulator.catalog import instruments
@@ -69,6 +70,7 @@ async def run_demo(duration_s: float = 45.0, seed: int = 7, speed: float = 180.0
         strategy = cfg.strategy
         cfg.strategy = None  # submitted after the backfill, once z-scores exist
         await runtime.start()
+        announce(cfg.ray.namespace, cfg.ray.namespace)  # where `perpwire status` finds it
         log.warning("demo: %d stream actors up in %.1f s", sum(map(len, runtime.streams.values())),
                     time.monotonic() - started)
         rows = await backfill_history(runtime, cfg, days=30, budget_scale=20.0)  # the simulator has no limits

@@ -56,8 +56,10 @@ class Runtime:
                 overrides.setdefault("api_key", vc.api_key.model_dump(mode="json"))
             if vc.api_secret is not None:
                 overrides.setdefault("api_secret", vc.api_secret.model_dump(mode="json"))
+            if vc.auth_token is not None:
+                overrides.setdefault("auth_token", vc.auth_token.model_dump(mode="json"))
             handles = {}
-            for sc in streams_for(venue, vc.symbols, trading=vc.trading and not cfg.paper,
+            for sc in streams_for(venue, vc.symbols, trading=cfg.streams_user_data(venue),
                                   codec_options=vc.codec_options, overrides=overrides):
                 sc.start_paused = sc.pausable
                 actor_name = f"perpwire-{venue}-{sc.name}"

@@ -34,36 +34,46 @@ async def serve(sim: Simulator, out: TextIO = sys.stdout, stop: asyncio.Event | 
             "replay": f"ws://{sim.host}:{sim.port}/replay/<name>",
             "api_keys": {v: {"key": k.key, "account": k.account} for v, k in keys.items()},
         }
-        out.write(json.dumps(info, indent=2) + "\n")
-        out.flush()
         stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM):  # before printing: a signal right after stops cleanly
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
+        out.write(json.dumps(info, indent=2) + "\n")
+        out.flush()
         await stop.wait()
     finally:
         await sim.stop()
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="perpwire sim", description="Run the perpwire exchange simulator.")
-    p.add_argument("--host", default="127.0.0.1")
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The simulator's options, on its own parser or on the ``perpwire sim`` subcommand."""
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None, help="random seed of the market model")
     p.add_argument("--speed", type=float, default=1.0, help="market seconds per real second")
     p.add_argument("--tick", type=float, default=0.05, help="real seconds per model tick")
     p.add_argument("--venues", default=None, help="comma-separated subset (default: all)")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m simulator", description="Run the perpwire exchange simulator.")
+    return add_arguments(p).parse_args(argv)
+
+
+def simulator_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``Simulator`` keyword arguments from options parsed by ``add_arguments``."""
+    kwargs: dict[str, Any] = {"host": args.host, "port": args.port, "seed": args.seed, "speed": args.speed,
+                              "tick_s": args.tick}  # fmt: skip
+    if args.venues:
+        kwargs["venues"] = [v.strip() for v in args.venues.split(",") if v.strip()]
+    return kwargs
 
 
 def run_standalone(argv: Sequence[str] | None = None, **options: Any) -> None:
     """Blocking entry point: ``options`` override the parsed command line (keyword names as in
     ``Simulator``)."""
-    args = parse_args(argv)
-    kwargs: dict[str, Any] = {"host": args.host, "port": args.port, "seed": args.seed, "speed": args.speed,
-                              "tick_s": args.tick}  # fmt: skip
-    if args.venues:
-        kwargs["venues"] = [v.strip() for v in args.venues.split(",") if v.strip()]
+    kwargs = simulator_options(parse_args(argv))
     kwargs.update(options)
     asyncio.run(serve(Simulator(**kwargs)))

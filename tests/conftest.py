@@ -13,13 +13,13 @@ os.environ.setdefault("PERPWIRE_EXTRA_CODECS", "stub=tests.actors.stub_venue:Stu
 
 @pytest.fixture(scope="session")
 def ray_local():
+    """The embedded Ray as perpwire starts it (127.0.0.1 only, free ports), two CPUs."""
     import ray
 
+    from actors.deployment import shutdown_ray, start_local_ray
+
     if not ray.is_initialized():
-        ray.init(
-            address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-            runtime_env={"env_vars": {"PYTHONPATH": str(ROOT),
-                                      "PERPWIRE_EXTRA_CODECS": os.environ["PERPWIRE_EXTRA_CODECS"]}},
-        )
+        start_local_ray(num_cpus=2, runtime_env={"env_vars": {
+            "PYTHONPATH": str(ROOT), "PERPWIRE_EXTRA_CODECS": os.environ["PERPWIRE_EXTRA_CODECS"]}})
     yield ray
-    ray.shutdown()
+    shutdown_ray()

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from decimal import Decimal
 
 import ray
 
@@ -21,7 +22,7 @@ from actors.pacing import now_ms
 from actors.store import store_from_url
 from actors.store.base import DAY_MS
 from market.events import FundingRate
-from market.ledger import LedgerChanges, LedgerEvent, LedgerState, PairPosition
+from market.ledger import Intent, LedgerChanges, LedgerEvent, LedgerState, PairPosition, PaperFill
 from market.stats import WindowStats
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,29 @@ class StoreActor:
         await self._ensure()
         return await self._store.save_ledger(changes, now_ms())
 
+    async def save_intent(self, intent: Intent, changes: LedgerChanges | None = None) -> None:
+        """Journal an intent (with the ledger change that completes it); committed on return."""
+        await self._ensure()
+        await self._store.save_intent(intent, changes, now_ms())
+
+    async def record_paper_fill(self, fill: PaperFill) -> bool:
+        """Keep a paper order's fill under its client id; False when that id was recorded already."""
+        await self._ensure()
+        return await self._store.record_paper_fill(fill, now_ms())
+
     # queries
+    async def load_intents(self, open_only: bool = True) -> list[Intent]:
+        await self._ensure()
+        return await self._store.load_intents(open_only)
+
+    async def paper_fills(self, client_ids: list[str] | None = None) -> list[PaperFill]:
+        await self._ensure()
+        return await self._store.paper_fills(client_ids)
+
+    async def paper_positions(self) -> dict[tuple[str, str], Decimal]:
+        await self._ensure()
+        return await self._store.paper_positions()
+
     async def window_stats(self, days: float = 30.0, until_ms: int | None = None) -> list[WindowStats]:
         """Per venue-symbol mean/std of settled rates over the last ``days`` (to seed FundingStats)."""
         await self._ensure()
@@ -129,3 +152,19 @@ class StoreActor:
 
     async def stats(self) -> dict:
         return self._store.stats()
+
+    async def health(self, timeout_s: float = 2.0) -> dict:
+        """Can the store write right now? Opens it if needed and asks the database one question
+        within ``timeout_s``. ``ok``, ``error`` (one line, never the URL) and ``pending``: the
+        rows buffered and not yet written (kept while the database is down, oldest dropped past
+        the bound and counted in ``dropped``). ``perpwire status`` shows it."""
+        error = None
+        try:
+            await asyncio.wait_for(self._ensure(), timeout_s)
+            await asyncio.wait_for(self._store.schema_version(), timeout_s)
+        except Exception as exc:
+            error = f"no answer within {timeout_s:g} s" if isinstance(exc, TimeoutError) else (
+                f"{type(exc).__name__}: {exc}".splitlines()[0])
+        stats = self._store.stats()
+        return {"ok": error is None, "error": error, "backend": stats["backend"], "pending": stats["pending"],
+                "dropped": stats["dropped"]}

@@ -1,10 +1,23 @@
-"""The console script: argument parsing and configuration errors (no Ray started)."""
+"""The console script: argument parsing, configuration errors and the simulator command (no Ray
+started; the deployment commands are in test_deployment.py)."""
 
 from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from actors.cli import build_parser, main
+from simulator.standalone import simulator_options
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_cli_parses_every_command():
@@ -13,7 +26,38 @@ def test_cli_parses_every_command():
     assert p.parse_args(["run", "--config", "x.yaml"]).config == "x.yaml"
     assert p.parse_args(["submit", "funding_arb", "--params", "{}"]).strategy == "funding_arb"
     assert p.parse_args(["stop", "funding_arb-1"]).id == "funding_arb-1"
-    assert p.parse_args(["status"]).address == "auto"
+    status = p.parse_args(["status"])
+    assert (status.address, status.name) == (None, "perpwire")  # the recorded deployment, never Ray's "auto"
+    assert p.parse_args(["stop", "--name", "other", "--address", "127.0.0.1:6379"]).address == "127.0.0.1:6379"
+    assert p.parse_args(["run", "--config", "x.yaml", "--name", "second"]).name == "second"
+
+
+def test_cli_sim_takes_the_simulator_options():
+    args = build_parser().parse_args(["sim", "--seed", "7", "--speed", "2.5", "--port", "0", "--venues", "aster,bybit"])
+    assert simulator_options(args) == {"host": "127.0.0.1", "port": 0, "seed": 7, "speed": 2.5, "tick_s": 0.05,
+                                       "venues": ["aster", "bybit"]}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sim", "--no-such-option"])
+
+
+def test_perpwire_sim_seed_7_serves_on_loopback_until_interrupted():
+    proc = subprocess.Popen([sys.executable, "-m", "actors.cli", "sim", "--seed", "7", "--venues", "binance"],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        out, deadline = b"", time.monotonic() + 30
+        while not out.endswith(b"\n}\n"):  # one indented JSON document
+            assert time.monotonic() < deadline and proc.poll() is None, (out, proc.poll())
+            if select.select([proc.stdout], [], [], 0.5)[0]:
+                out += os.read(proc.stdout.fileno(), 65536)
+        info = json.loads(out)
+        assert info["base_url"].startswith("http://127.0.0.1:") and list(info["venues"]) == ["binance"]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def test_cli_run_with_bad_config_exits_2_naming_file_and_field(tmp_path, capsys):
