@@ -67,10 +67,11 @@ from venues.lighter.rest import (
     next_funding_ms,
     pct_rate,
 )
-from venues.lighter.schemas import LighterFrame, LighterMarketStats, LighterOrderBook
+from venues.lighter.schemas import LighterFrame, LighterFrameLenient, LighterMarketStats, LighterOrderBook
 
 WS_URL = "wss://mainnet.zklighter.elliot.ai/stream"
 _FRAME = msgspec.json.Decoder(LighterFrame)
+_FRAME_LENIENT = msgspec.json.Decoder(LighterFrameLenient)
 _STATS_ONE = msgspec.json.Decoder(LighterMarketStats)
 _STATS_ALL = msgspec.json.Decoder(dict[str, LighterMarketStats])
 _PING = '{"type":"ping"}'
@@ -81,11 +82,6 @@ _PRIVATE = frozenset({"account_all", "account_all_orders", "account_all_position
                       "account_all_assets", "account_orders", "account_tx", "account_market", "user_stats",
                       "notification"})
 _Handler = Callable[[LighterFrame, str, bool], list[Event]]
-
-
-def _has_blank(frame: bytes | str) -> bool:
-    """True when the frame holds an empty string anywhere (then levels are filtered one by one)."""
-    return (b'""' if isinstance(frame, bytes | bytearray | memoryview) else '""') in frame
 
 
 def _levels(ob: LighterOrderBook, blank: bool) -> tuple[tuple, tuple]:
@@ -294,7 +290,12 @@ class LighterCodec(LighterRest, Codec):
         stats = self.stats
         stats.frames += 1
         try:
-            f = _FRAME.decode(frame)
+            try:
+                f = _FRAME.decode(frame)
+                blank = False
+            except msgspec.ValidationError:  # an empty level price/size (or a bad frame: fails again)
+                f = _FRAME_LENIENT.decode(frame)
+                blank = True
             ob = f.order_book
             if f.type == "update/order_book" and ob is not None and ob.nonce is not None:
                 # the hot path: a book delta (PREV_NONCE: begin_nonce is both first and prev)
@@ -302,13 +303,16 @@ class LighterCodec(LighterRest, Codec):
                 if not sep:
                     raise ValueError("order_book frame without a channel id")
                 prev = ob.begin_nonce if ob.begin_nonce is not None else -1
-                bids, asks = _levels(ob, _has_blank(frame))
+                if blank:
+                    bids, asks = _levels(ob, True)
+                else:  # inlined: this line runs for every book frame
+                    bids, asks = tuple(map(astuple, ob.bids)), tuple(map(astuple, ob.asks))
                 events: list[Event] = [BookDelta(
                     venue=VENUE, symbol=symbol, bids=bids, asks=asks,
                     first_seq=prev, prev_seq=prev, seq=ob.nonce, ts=f.timestamp or ob.last_updated_at // 1000,
                 )]
             else:
-                self._blank = _has_blank(frame)
+                self._blank = blank
                 events = self._decode_other(f)
         except READ_ERRORS as exc:
             raise self._error(str(exc), frame) from None

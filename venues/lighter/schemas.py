@@ -12,12 +12,25 @@ Prices, sizes and rates are decimal text and stay ``str`` here.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+#: decimal text that must not be empty: an empty price makes the fast decoder fail over to the
+#: lenient one, so the common frame pays nothing for the rare one-sided market
+_Text = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class LighterLevel(msgspec.Struct, gc=False):
-    price: str  # decimal text at the market's price decimals
-    size: str  # absolute size; zero at the size decimals ("0.0") deletes the level
+    price: _Text  # decimal text at the market's price decimals
+    size: _Text  # absolute size; zero at the size decimals ("0.0") deletes the level
+
+
+class LighterLevelLenient(msgspec.Struct, gc=False):
+    """A level as the venue may write it: an empty price or size (an absent level)."""
+
+    price: str
+    size: str
 
 
 class LighterOrderBook(msgspec.Struct):
@@ -206,3 +219,14 @@ class LighterFundingsBody(msgspec.Struct):
 class LighterErrorEnvelope(msgspec.Struct):
     code: int = 200  # 200 on success
     message: str = ""
+
+
+class LighterOrderBookLenient(LighterOrderBook):
+    asks: list[LighterLevelLenient] = []
+    bids: list[LighterLevelLenient] = []
+
+
+class LighterFrameLenient(LighterFrame):
+    """``LighterFrame`` whose book levels may hold empty strings (read only when the strict one fails)."""
+
+    order_book: LighterOrderBookLenient | None = None
