@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 import aiohttp
 from yarl import URL
 
-from actors.pacing import TokenBucket
-from market.errors import RateLimited, VenueError
-from venues.base import HttpRequest
+from perpwire.actors.pacing import TokenBucket
+from perpwire.market.errors import RateLimited, VenueError
+from perpwire.venues.base import HttpRequest
 
 log = logging.getLogger(__name__)
 

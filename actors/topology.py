@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from actors.config import StreamConfig
-from venues.base import Channel
+from perpwire.actors.app.config import StreamConfig
+from perpwire.venues.base import Channel
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import sys
 
 from harness import ROOT, Case, baseline, emit, paired
 
-import venues
-from market.events import BookDelta, BookSnapshot, LazyBookSnapshot
-from market.sequence import UNCHECKED
+from perpwire import venues
+from perpwire.market.events import BookDelta, BookSnapshot, LazyBookSnapshot
+from perpwire.market.sequence import UNCHECKED
 
 _BOOK_EVENTS = (BookDelta, BookSnapshot, LazyBookSnapshot)
 

@@ -27,10 +27,10 @@ from pathlib import Path
 
 from harness import emit
 
-from actors.store import SqliteStore
-from market.events import FundingRate
-from market.stats import FundingStats, WindowStats
-from strategies.scanner import FundingScanner
+from perpwire.actors.store import SqliteStore
+from perpwire.market.events import FundingRate
+from perpwire.market.stats import FundingStats, WindowStats
+from perpwire.strategies.scanner import FundingScanner
 
 CONTRACTS = 1_260
 VENUES = ("aster", "backpack", "binance", "bybit", "hyperliquid", "kucoin", "lighter")
@@ -166,7 +166,7 @@ async def bench_store(rows: int, pg: str | None, use_pg: bool) -> None:
         return
     import asyncpg
 
-    from actors.store.postgres import PostgresStore
+    from perpwire.actors.store.postgres import PostgresStore
 
     schema = f"perpwire_bench_{uuid.uuid4().hex[:8]}"
     try:

@@ -32,11 +32,11 @@ from decimal import Decimal
 
 from harness import emit
 
-from actors.demo import demo_config
-from actors.pacing import now_ms
-from actors.runtime import Runtime
-from simulator.catalog import instruments
-from simulator.server import Simulator
+from perpwire.actors.app.demo import demo_config
+from perpwire.actors.app.runtime import Runtime
+from perpwire.actors.pacing import now_ms
+from perpwire.simulator.catalog import instruments
+from perpwire.simulator.server import Simulator
 
 # venue -> asset shocked there (one symbol each, on every kind of funding feed)
 TARGETS = {"aster": "BTC", "backpack": "BTC", "lighter": "ETH", "binance": "BTC", "bybit": "SOL",

@@ -104,7 +104,7 @@ async def _get(http: aiohttp.ClientSession, url: str) -> Any:
 
 
 async def run(args: argparse.Namespace) -> None:
-    cmd = [sys.executable, "-m", "simulator", "--seed", "1", "--tick", str(args.tick)]
+    cmd = [sys.executable, "-m", "perpwire.simulator", "--seed", "1", "--tick", str(args.tick)]
     if args.venues:
         cmd += ["--venues", args.venues]
     proc = subprocess.Popen(

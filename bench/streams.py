@@ -26,10 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actors.config import StreamConfig  # noqa: E402
-from actors.connection import StreamConnection  # noqa: E402
-from market.sequence import UNCHECKED  # noqa: E402
-from simulator.server import Simulator  # noqa: E402
+from perpwire.actors.app.config import StreamConfig  # noqa: E402
+from perpwire.actors.streams.connection import StreamConnection  # noqa: E402
+from perpwire.market.sequence import UNCHECKED  # noqa: E402
+from perpwire.simulator.server import Simulator  # noqa: E402
 
 SYMS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
 
@@ -102,7 +102,7 @@ async def by_value(calls: int) -> None:
     import ray
 
     os.environ.setdefault("PERPWIRE_EXTRA_CODECS", "stub=tests.actors.stub_venue:StubCodec")
-    from actors.stream import StreamActor
+    from perpwire.actors.streams.actor import StreamActor
     from tests.actors.stub_venue import StubServer
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,

@@ -28,9 +28,9 @@ from enum import Enum
 
 import msgspec
 
-from market.errors import BookError, DecodeError
-from market.events import BookDelta, BookSnapshot, LazyBookSnapshot, Level, Resync, Side
-from market.sequence import PU_CHAIN, SequenceRule
+from perpwire.market.errors import BookError, DecodeError
+from perpwire.market.events import BookDelta, BookSnapshot, LazyBookSnapshot, Level, Resync, Side
+from perpwire.market.sequence import PU_CHAIN, SequenceRule
 
 _INF = float("inf")
 
@@ -151,8 +151,8 @@ def _update_book_py(bid_side: tuple, ask_side: tuple, bids: Iterable[Level], ask
 
 
 try:  # the compiled loops, unless not built or PERPWIRE_PURE_PYTHON is set
-    from market._sidec import update as _update_c
-    from market._sidec import update_book as _update_book_c
+    from perpwire.market._sidec import update as _update_c
+    from perpwire.market._sidec import update_book as _update_book_c
 except ImportError:  # pragma: no cover - depends on the install
     _update_c = _update_book_c = None
 

@@ -15,7 +15,7 @@ import re
 from decimal import Decimal
 from enum import Enum
 
-from market.units import ONE_HOUR_MS
+from perpwire.market.units import ONE_HOUR_MS
 
 HOURS_PER_YEAR = Decimal(24 * 365)
 _HUNDRED = Decimal(100)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from market.events import BookDelta
+from perpwire.market.events import BookDelta
 
 
 @dataclass(frozen=True, slots=True)

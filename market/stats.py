@@ -22,8 +22,8 @@ from enum import IntFlag
 
 import msgspec
 
-from market.events import FundingRate
-from market.funding import annualise
+from perpwire.market.events import FundingRate
+from perpwire.market.funding import annualise
 
 _NAN = math.nan
 

@@ -6,8 +6,8 @@ every byte it sends, matches signed orders, injects faults and replays recording
 ``run_standalone`` (``python -m simulator``) runs it until interrupted and prints its URLs.
 """
 
-from simulator.credentials import ApiKey
-from simulator.server import Simulator
-from simulator.standalone import run_standalone
+from perpwire.simulator.credentials import ApiKey
+from perpwire.simulator.server import Simulator
+from perpwire.simulator.standalone import run_standalone
 
 __all__ = ["ApiKey", "Simulator", "run_standalone"]

@@ -21,7 +21,7 @@ import msgspec
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from simulator.server import Simulator
+    from perpwire.simulator.server import Simulator
 
 _encode = msgspec.json.Encoder(decimal_format="string").encode
 _FAULTS = ("drop", "stall", "unstall", "malformed", "age_out", "skip_sequence", "rest_error")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simulator.hub import ALL_CHANNELS, Conn, Hub
+from perpwire.simulator.hub import ALL_CHANNELS, Conn, Hub
 
 
 @dataclass(slots=True)

@@ -18,8 +18,8 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from simulator.catalog import ASSETS, INTERVAL_HOURS
-from simulator.clock import HOUR_MS, next_boundary
+from perpwire.simulator.catalog import ASSETS, INTERVAL_HOURS
+from perpwire.simulator.clock import HOUR_MS, next_boundary
 
 BASELINE_PER_HOUR = 0.0000125
 _CLAMP_PER_HOUR = 0.005  # 0.5 %/h: far above any venue's normal range, below their hard caps

@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from simulator.accounting import Accounting, ConnStats
+from perpwire.simulator.accounting import Accounting, ConnStats
 
 log = logging.getLogger(__name__)
 

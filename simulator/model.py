@@ -17,9 +17,9 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
-from simulator import catalog
-from simulator.catalog import Instrument
-from simulator.ladder import Ladder
+from perpwire.simulator import catalog
+from perpwire.simulator.catalog import Instrument
+from perpwire.simulator.ladder import Ladder
 
 #: how far apart update ids jump per change (Binance-like venues share the id space with other
 #: streams; Lighter nonces advance by tens per batch; the rest are contiguous)

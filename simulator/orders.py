@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from simulator.model import Book, MarketModel
+from perpwire.simulator.model import Book, MarketModel
 
 TAKER_FEE = Decimal("0.0005")
 MAKER_FEE = Decimal("0.0002")

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from simulator.hub import Conn, Heartbeat, Hub
+from perpwire.simulator.hub import Conn, Heartbeat, Hub
 
 
 @dataclass(slots=True)

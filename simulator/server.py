@@ -27,20 +27,20 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator import credentials as creds
-from simulator.accounting import Accounting
-from simulator.catalog import VENUES
-from simulator.clock import HOUR_MS, SimClock
-from simulator.control import control_routes
-from simulator.credentials import ApiKey
-from simulator.faults import Faults
-from simulator.funding import FundingModel
-from simulator.hub import Hub
-from simulator.model import Book, MarketModel
-from simulator.orders import Exchange
-from simulator.replay import Replays
-from simulator.venues import SERVERS
-from simulator.venues.base import VenueServer
+from perpwire.simulator import credentials as creds
+from perpwire.simulator.accounting import Accounting
+from perpwire.simulator.catalog import VENUES
+from perpwire.simulator.clock import HOUR_MS, SimClock
+from perpwire.simulator.control import control_routes
+from perpwire.simulator.credentials import ApiKey
+from perpwire.simulator.faults import Faults
+from perpwire.simulator.funding import FundingModel
+from perpwire.simulator.hub import Hub
+from perpwire.simulator.model import Book, MarketModel
+from perpwire.simulator.orders import Exchange
+from perpwire.simulator.replay import Replays
+from perpwire.simulator.servers import SERVERS
+from perpwire.simulator.servers.base import VenueServer
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from simulator.server import Simulator
+from perpwire.simulator.server import Simulator
 
 _SIGNED_VENUES = ("aster", "binance", "backpack", "lighter")
 

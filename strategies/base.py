@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from strategies.scanner import Opportunity
+from perpwire.strategies.scanner import Opportunity
 
 
 class Leg(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from market.events import FundingRate
-from market.ledger import Ledger, PairPosition
-from market.stats import IMMEDIATE, REJECTED, FundingStats, Trigger, WindowStats
-from strategies.base import Leg, PositionView
-from strategies.scanner import FundingScanner, Opportunity
+from perpwire.market.events import FundingRate
+from perpwire.market.ledger import Ledger, PairPosition
+from perpwire.market.stats import IMMEDIATE, REJECTED, FundingStats, Trigger, WindowStats
+from perpwire.strategies.base import Leg, PositionView
+from perpwire.strategies.scanner import FundingScanner, Opportunity
 
 
 class FundingDesk:

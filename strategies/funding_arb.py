@@ -16,8 +16,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from strategies.base import Close, Command, Leg, Open, PositionView
-from strategies.scanner import Opportunity
+from perpwire.strategies.base import Close, Command, Leg, Open, PositionView
+from perpwire.strategies.scanner import Opportunity
 
 
 class FundingArbParams(BaseModel):

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import msgspec
 
-from market.funding import annualise, asset
+from perpwire.market.funding import annualise, asset
 
 _TWO = Decimal(2)
 _ZERO = Decimal(0)

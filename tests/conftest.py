@@ -16,7 +16,7 @@ def ray_local():
     """The embedded Ray as perpwire starts it (127.0.0.1 only, free ports), two CPUs."""
     import ray
 
-    from actors.deployment import shutdown_ray, start_local_ray
+    from perpwire.actors.app.deployment import shutdown_ray, start_local_ray
 
     if not ray.is_initialized():
         start_local_ray(num_cpus=2, runtime_env={"env_vars": {

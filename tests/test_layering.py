@@ -1,5 +1,6 @@
-"""DESIGN.md's import rules, checked by parsing every module's imports with ``ast``.
+"""The layering rules, checked by parsing every module's imports with ``ast``.
 
+- every layer is imported under the one root ``perpwire`` (never as a bare ``market``, ...);
 - ``market`` imports nothing from the repo; ``venues`` and ``strategies`` import only ``market``;
 - only ``actors`` and ``simulator`` import ray, asyncio, websockets or aiohttp;
 - nothing imports ``simulator`` except tests, bench and the CLI's demo wiring.
@@ -22,18 +23,36 @@ ALLOWED_REPO_IMPORTS = {
     "actors": {"market", "venues", "strategies", "actors"},
     "simulator": {"market", "venues", "simulator"},
 }
-SIMULATOR_IMPORTERS = {"actors/cli.py", "actors/demo.py"}
+SIMULATOR_IMPORTERS = {"actors/app/cli.py", "actors/app/demo.py"}
+
+
+def _layer(module: str) -> str:
+    """``perpwire.venues.base`` -> ``venues``; anything outside the root -> its top-level name."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "perpwire" and len(parts) > 1 else parts[0]
 
 
 def _imports(path: Path) -> set[str]:
+    """The layers (and outside modules) a file imports; a bare ``market`` stays ``market`` too,
+    which ``test_every_import_goes_through_the_perpwire_root`` refuses."""
     tree = ast.parse(path.read_text(), filename=str(path))
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(_layer(alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
+            if node.module == "perpwire":  # from perpwire import venues
+                found.update(alias.name for alias in node.names)
+            else:
+                found.add(_layer(node.module))
     return found
+
+
+def _bare(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0 and n.module]
+    return {m.split(".")[0] for m in names} & set(PACKAGES)
 
 
 def _modules():
@@ -55,7 +74,20 @@ def test_module_imports_follow_layering(pkg, path):
         assert not imported & IO_MODULES, f"{rel} imports I/O modules {sorted(imported & IO_MODULES)}"
 
 
+def _everything():
+    for folder in (*PACKAGES, "tests", "bench", "perpwire"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            yield pytest.param(path, id=str(path.relative_to(ROOT)))
+
+
+@pytest.mark.parametrize("path", list(_everything()))
+def test_every_import_goes_through_the_perpwire_root(path):
+    assert not _bare(path), f"{path.relative_to(ROOT)} imports {sorted(_bare(path))} without the perpwire root"
+
+
 def test_layering_check_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("import asyncio\nfrom venues.aster import codec\n")
-    assert {"asyncio", "venues"} <= _imports(bad)
+    bad.write_text("import asyncio\nfrom perpwire.venues.aster import codec\nfrom perpwire import actors\n"
+                   "from market import book\n")
+    assert {"asyncio", "venues", "actors", "market"} <= _imports(bad)
+    assert _bare(bad) == {"market"}

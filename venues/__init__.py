@@ -10,16 +10,16 @@ import os
 from importlib import import_module
 from typing import Any
 
-from venues.base import Channel, Codec, HttpRequest, Subscription
+from perpwire.venues.base import Channel, Codec, HttpRequest, Subscription
 
 _REGISTRY: dict[str, str] = {
-    "aster": "venues.aster.codec:AsterCodec",
-    "backpack": "venues.backpack.codec:BackpackCodec",
-    "lighter": "venues.lighter.codec:LighterCodec",
-    "binance": "venues.binance.codec:BinanceCodec",
-    "bybit": "venues.bybit.codec:BybitCodec",
-    "hyperliquid": "venues.hyperliquid.codec:HyperliquidCodec",
-    "kucoin": "venues.kucoin.codec:KucoinCodec",
+    "aster": "perpwire.venues.aster.codec:AsterCodec",
+    "backpack": "perpwire.venues.backpack.codec:BackpackCodec",
+    "lighter": "perpwire.venues.lighter.codec:LighterCodec",
+    "binance": "perpwire.venues.binance.codec:BinanceCodec",
+    "bybit": "perpwire.venues.bybit.codec:BybitCodec",
+    "hyperliquid": "perpwire.venues.hyperliquid.codec:HyperliquidCodec",
+    "kucoin": "perpwire.venues.kucoin.codec:KucoinCodec",
 }
 
 

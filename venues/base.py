@@ -30,10 +30,10 @@ from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
-from market.book import OrderBook
-from market.errors import DecodeError
-from market.events import BookSnapshot, Event, FundingRate, LazyBookSnapshot, Ping
-from market.sequence import UNCHECKED, SequenceRule
+from perpwire.market.book import OrderBook
+from perpwire.market.errors import DecodeError
+from perpwire.market.events import BookSnapshot, Event, FundingRate, LazyBookSnapshot, Ping
+from perpwire.market.sequence import UNCHECKED, SequenceRule
 
 #: what reading venue bytes may raise; ``read_boundary`` turns every one into DecodeError
 READ_ERRORS: tuple[type[Exception], ...] = (

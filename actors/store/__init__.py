@@ -8,8 +8,8 @@ only by those who use it). ``actors.store.actor.StoreActor`` is the Ray wrapper.
 
 from __future__ import annotations
 
-from actors.store.base import FundingStore
-from actors.store.sqlite import SqliteStore
+from perpwire.actors.store.base import FundingStore
+from perpwire.actors.store.sqlite import SqliteStore
 
 __all__ = ["FundingStore", "SqliteStore", "store_from_url"]
 
@@ -25,7 +25,7 @@ def store_from_url(url: str | None = None, **options) -> FundingStore:
         # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them
         return SqliteStore(path=rest[1:] if rest.startswith("/") else rest, **options)
     if scheme in ("postgres", "postgresql"):
-        from actors.store.postgres import PostgresStore
+        from perpwire.actors.store.postgres import PostgresStore
 
         return PostgresStore(url, **options)
     raise ValueError(f"unsupported store URL scheme: {scheme!r}")

@@ -18,12 +18,12 @@ from decimal import Decimal
 
 import ray
 
-from actors.pacing import now_ms
-from actors.store import store_from_url
-from actors.store.base import DAY_MS
-from market.events import FundingRate
-from market.ledger import Intent, LedgerChanges, LedgerEvent, LedgerState, PairPosition, PaperFill
-from market.stats import WindowStats
+from perpwire.actors.pacing import now_ms
+from perpwire.actors.store import store_from_url
+from perpwire.actors.store.base import DAY_MS
+from perpwire.market.events import FundingRate
+from perpwire.market.ledger import Intent, LedgerChanges, LedgerEvent, LedgerState, PairPosition, PaperFill
+from perpwire.market.stats import WindowStats
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from decimal import Decimal
 
 import msgspec
 
-from market.events import FundingRate
-from market.ledger import (
+from perpwire.market.events import FundingRate
+from perpwire.market.ledger import (
     Intent,
     LedgerChanges,
     LedgerEvent,
@@ -46,7 +46,7 @@ from market.ledger import (
     event_kind,
     position_number,
 )
-from market.stats import WindowStats
+from perpwire.market.stats import WindowStats
 
 log = logging.getLogger(__name__)
 

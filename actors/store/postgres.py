@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from actors.store.base import (
+from perpwire.actors.store.base import (
     HISTORY_COLUMNS,
     ON_CONFLICT_REPLACE,
     STREAM_COLUMNS,
@@ -25,7 +25,7 @@ from actors.store.base import (
     StreamRow,
     WindowRow,
 )
-from actors.store.migrations import BOOTSTRAP_POSTGRES, pending
+from perpwire.actors.store.migrations import BOOTSTRAP_POSTGRES, pending
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _COLUMNS = ", ".join(HISTORY_COLUMNS)

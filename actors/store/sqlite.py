@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from actors.store.base import (
+from perpwire.actors.store.base import (
     INSERT_JOURNAL_SQL,
     INSERT_STREAM_SQL,
     UPSERT_HISTORY_SQL,
@@ -26,7 +26,7 @@ from actors.store.base import (
     HistoryRow,
     StreamRow,
 )
-from actors.store.migrations import BOOTSTRAP_SQLITE, pending
+from perpwire.actors.store.migrations import BOOTSTRAP_SQLITE, pending
 
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from harness import Case, fixture
 
-from market.events import BookDelta
-from market.sequence import UNCHECKED
+from perpwire.market.events import BookDelta
+from perpwire.market.sequence import UNCHECKED
 
 V = "backpack"
 SNAPSHOT = fixture(V, "rest_depth_docs.json")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from harness import Case, fixture
 
-from market.events import BookDelta, BookSnapshot
-from market.sequence import UNCHECKED
+from perpwire.market.events import BookDelta, BookSnapshot
+from perpwire.market.sequence import UNCHECKED
 
 V = "lighter"
 SYMBOL = "36"

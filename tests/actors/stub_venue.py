@@ -15,10 +15,10 @@ from decimal import Decimal
 
 import websockets
 
-from market.errors import DecodeError
-from market.events import BookSnapshot, OrderStatus, OrderUpdate, Side, Subscribed, Unsubscribed
-from market.sequence import UNCHECKED
-from venues.base import Codec, Subscription
+from perpwire.market.errors import DecodeError
+from perpwire.market.events import BookSnapshot, OrderStatus, OrderUpdate, Side, Subscribed, Unsubscribed
+from perpwire.market.sequence import UNCHECKED
+from perpwire.venues.base import Codec, Subscription
 
 
 class StubCodec(Codec):

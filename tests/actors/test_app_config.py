@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.app import load_config
-from actors.config import SecretRef
-from market.errors import ConfigError
+from perpwire.actors.app.config import SecretRef, load_config
+from perpwire.market.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from actors.cli import build_parser, main
-from simulator.standalone import simulator_options
+from perpwire.actors.app.cli import build_parser, main
+from perpwire.simulator.standalone import simulator_options
+
+CLI = [sys.executable, "-m", "perpwire.actors.app.cli"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +43,7 @@ def test_cli_sim_takes_the_simulator_options():
 
 
 def test_perpwire_sim_seed_7_serves_on_loopback_until_interrupted():
-    proc = subprocess.Popen([sys.executable, "-m", "actors.cli", "sim", "--seed", "7", "--venues", "binance"],
+    proc = subprocess.Popen([*CLI, "sim", "--seed", "7", "--venues", "binance"],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:

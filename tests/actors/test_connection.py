@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from actors.config import StreamConfig
-from actors.connection import StreamConnection
-from actors.control import ResumeTimeout
+from perpwire.actors.app.config import StreamConfig
+from perpwire.actors.streams.connection import StreamConnection
+from perpwire.actors.streams.control import ResumeTimeout
 from tests.actors.stub_venue import StubServer
 
 
@@ -148,7 +148,7 @@ async def test_silent_socket_is_reconnected_by_watchdog(server):
 
 
 async def test_token_bucket_heavier_than_burst_waits_then_goes_into_debt():
-    from actors.pacing import TokenBucket
+    from perpwire.actors.pacing import TokenBucket
 
     now = [0.0]
     bucket = TokenBucket(rate=10, burst=5, clock=lambda: now[0])
@@ -200,7 +200,7 @@ async def test_an_event_that_cannot_be_applied_is_counted_and_skipped(server):
 
 
 async def test_a_session_loop_failure_outside_the_known_errors_reconnects(server):
-    from actors.sessions import Session
+    from perpwire.actors.streams.sessions import Session
 
     class Flaky(Session):
         calls = 0
@@ -271,8 +271,8 @@ async def test_a_paused_connection_is_never_judged_silent(server):
 
 
 def test_stale_bounds_come_from_the_venue_cadence_unless_configured():
-    from actors.connection import STALE_FLOOR_S
-    from venues.base import Channel
+    from perpwire.actors.streams.connection import STALE_FLOOR_S
+    from perpwire.venues.base import Channel
 
     conn = StreamConnection(StreamConfig(venue="stub", name="s", subscriptions=[{"channel": "book", "symbol": "A"}],
                                          stale_after_s={"depth": 7.0}))
@@ -287,7 +287,7 @@ def test_stale_bounds_come_from_the_venue_cadence_unless_configured():
 
 
 async def test_a_new_life_of_the_connection_restores_paused_and_prepared_state(server):
-    from actors.durable import MemoryState
+    from perpwire.actors.durable import MemoryState
 
     state = MemoryState()
     cfg = _conn(server).config
@@ -325,7 +325,7 @@ async def test_a_stream_configured_to_start_paused_never_subscribes_market_data_
 
 
 async def test_frames_a_session_returns_from_its_keepalive_are_sent_on_the_open_socket(server):
-    from actors.sessions import Session
+    from perpwire.actors.streams.sessions import Session
 
     class Renewing(Session):
         keepalive_interval_s = 0.05

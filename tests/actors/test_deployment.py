@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from actors import deployment
-from actors.cli import main
-from actors.deployment import Deployment, DeploymentError
-from actors.store.check import StoreUnavailable, check_store, mask_url
+from perpwire.actors.app import deployment
+from perpwire.actors.app.cli import main
+from perpwire.actors.app.deployment import Deployment, DeploymentError
+from perpwire.actors.store.check import StoreUnavailable, check_store, mask_url
+
+CLI = [sys.executable, "-m", "perpwire.actors.app.cli"]
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOPBACK_IPS = {"127.0.0.1", "::ffff:127.0.0.1", "::1"}
@@ -205,7 +207,7 @@ def _stub_coordinator_class():
 
 
 def _rate(symbol: str):
-    from market.events import FundingRate
+    from perpwire.market.events import FundingRate
 
     return FundingRate(venue="binance", symbol=symbol, rate=Decimal("0.0001"), interval_hours=8,
                        rate_per_hour=Decimal("0.0000125"), ts=1_700_000_000_000)
@@ -218,8 +220,8 @@ def _status(ray, ns: str, capsys) -> tuple[dict, str]:
 
 
 def test_status_shows_store_health_and_writes_waiting(ray_local, tmp_path, capsys):
-    from actors.coordinator import COORDINATOR_NAME
-    from actors.store.actor import StoreActor
+    from perpwire.actors.coordination.coordinator import COORDINATOR_NAME
+    from perpwire.actors.store.actor import StoreActor
 
     ray = ray_local
     ns = f"t-{uuid.uuid4().hex[:8]}"
@@ -267,7 +269,7 @@ def test_submit_of_an_unknown_strategy_lists_the_known_ones_before_calling_anyth
 
 
 def test_submit_refused_by_the_coordinator_is_one_line(ray_local, capsys):
-    from actors.coordinator import COORDINATOR_NAME
+    from perpwire.actors.coordination.coordinator import COORDINATOR_NAME
 
     ns = f"t-{uuid.uuid4().hex[:8]}"
     coord = _stub_coordinator_class().options(name=COORDINATOR_NAME, namespace=ns).remote()
@@ -295,7 +297,7 @@ def test_announce_records_this_ray_and_locate_finds_it(ray_local, home, capsys):
 
 CHILD = r"""
 import json, os, sys
-from actors import deployment
+from perpwire.actors.app import deployment
 import ray
 import psutil
 
@@ -365,12 +367,12 @@ def test_two_embedded_deployments_side_by_side_on_loopback_each_found_by_name(ho
             assert all(s["port"] != 52365 for s in r["listening"])  # no fixed dashboard-agent port
 
         # a process without the deployment's Ray token is refused by its GCS (Ray retries for ~20 s)
-        intruder = subprocess.Popen([sys.executable, "-m", "actors.cli", "status", "--name", names[0]], cwd=ROOT,
+        intruder = subprocess.Popen([*CLI, "status", "--name", names[0]], cwd=ROOT,
                                     env={**env, "RAY_AUTH_TOKEN": "not-the-token"}, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
 
         def cli(*argv):
-            return subprocess.run([sys.executable, "-m", "actors.cli", *argv], cwd=ROOT, env=env, timeout=60,
+            return subprocess.run([*CLI, *argv], cwd=ROOT, env=env, timeout=60,
                                   capture_output=True, text=True)
 
         a = cli("status", "--name", names[0])

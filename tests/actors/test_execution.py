@@ -6,14 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from actors.broker import PaperBroker
-from actors.execution import Executor
-from actors.facade import DepthAnswer
-from market.book import OrderBook
-from market.events import BookSnapshot, Instrument, Side
-from market.ledger import Ledger
-from market.sequence import UNCHECKED
-from strategies.base import Leg, Open
+from perpwire.actors.trading.broker import PaperBroker
+from perpwire.actors.trading.execution import Executor
+from perpwire.actors.trading.facade import DepthAnswer
+from perpwire.market.book import OrderBook
+from perpwire.market.events import BookSnapshot, Instrument, Side
+from perpwire.market.ledger import Ledger
+from perpwire.market.sequence import UNCHECKED
+from perpwire.strategies.base import Leg, Open
 
 D = Decimal
 
@@ -123,7 +123,7 @@ async def test_close_takes_both_legs_back_and_books_pnl():
 @pytest.mark.parametrize("rate", [D("0.0001"), D("-0.0002")])
 def test_ledger_funding_long_pays_positive_rate(rate):
     ledger = Ledger()
-    from market.ledger import LegState
+    from perpwire.market.ledger import LegState
 
     ledger.open(asset="X", long=LegState(venue="a", symbol="X", qty=D(2), entry_price=D(10)),
                 short=LegState(venue="b", symbol="X", qty=D(2), entry_price=D(10)), opened_ms=0,

@@ -17,9 +17,9 @@ import types
 import aiohttp
 import pytest
 
-from actors.config import SecretRef, StreamConfig
-from actors.connection import StreamConnection
-from actors.sessions import (
+from perpwire.actors.app.config import SecretRef, StreamConfig
+from perpwire.actors.streams.connection import StreamConnection
+from perpwire.actors.streams.sessions import (
     LighterAccountSession,
     SecretTokenSource,
     Session,
@@ -27,10 +27,10 @@ from actors.sessions import (
     lighter_token_source,
     session_for,
 )
-from market.errors import ConfigError
-from market.events import FundingRate, OrderUpdate
-from simulator.server import Simulator
-from venues.lighter.codec import LighterCodec
+from perpwire.market.errors import ConfigError
+from perpwire.market.events import FundingRate, OrderUpdate
+from perpwire.simulator.server import Simulator
+from perpwire.venues.lighter.codec import LighterCodec
 
 ACCOUNT_SUBS = [{"channel": "funding_all"}, {"channel": "account"}]
 
@@ -189,10 +189,10 @@ async def test_session_refused_token_logged_once_then_replaced(caplog):
     await session.connect_params(codec, None)
     codec.subscribe([s.to_subscription() for s in _config().subscriptions])
     codec.decode(json.dumps({"error": {"code": 20013, "message": "invalid auth: account mismatch"}}))
-    with caplog.at_level(logging.WARNING, logger="actors.sessions"):
+    with caplog.at_level(logging.WARNING, logger="perpwire.actors.streams.sessions"):
         assert await session.keepalive(codec, None) is None  # the same token again: not re-sent
         assert await session.keepalive(codec, None) is None
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "actors.sessions"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "perpwire.actors.streams.sessions"]
     assert "lighter/unified: account 516: the venue refused the auth token (20013 invalid auth" in line
     assert bad not in line and not codec.has_auth_token and session.keepalive_interval_s == 0.1
     tokens.append(good)
@@ -206,12 +206,12 @@ async def test_session_without_any_usable_token_connects_for_market_data(caplog)
 
     codec = LighterCodec(account_index=516)
     session = LighterAccountSession(_config(), source, retry_s=0.1)
-    with caplog.at_level(logging.WARNING, logger="actors.sessions"):
+    with caplog.at_level(logging.WARNING, logger="perpwire.actors.streams.sessions"):
         await session.connect_params(codec, None)
         await session.keepalive(codec, None)
     frames = [json.loads(f) for f in codec.subscribe([s.to_subscription() for s in _config().subscriptions])]
     assert frames == [{"type": "subscribe", "channel": "market_stats/all"}]
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "actors.sessions"]
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "perpwire.actors.streams.sessions"]
     assert line.startswith("lighter/unified: account 516: token expired")
 
 
@@ -295,12 +295,12 @@ async def test_bad_token_logged_once_market_data_flows_then_recovers_from_the_ro
         path.write_text(bad)
         conn = _stream(sim, key, lambda c: LighterAccountSession(
             c.model_copy(update={"auth_token": SecretRef(file=path)}), retry_s=0.3, verify_s=0.2))
-        with caplog.at_level(logging.INFO, logger="actors.sessions"):
+        with caplog.at_level(logging.INFO, logger="perpwire.actors.streams.sessions"):
             await conn.start()
             try:
                 await until(lambda: conn.stats().get("market_events", 0) > 0, what="market data without a token")
                 await asyncio.sleep(1.0)  # several retries: still one line
-                lines = [r.getMessage() for r in caplog.records if r.name == "actors.sessions"]
+                lines = [r.getMessage() for r in caplog.records if r.name == "perpwire.actors.streams.sessions"]
                 assert len(lines) == 1, lines
                 assert lines[0].startswith(f"lighter/unified: account {key.account}: {problem}")
                 assert not conn.codec.private_live

@@ -13,20 +13,19 @@ from decimal import Decimal
 
 import pytest
 
-from actors.app import parse_config
-from actors.config import SecretRef, StreamConfig
-from actors.connection import StreamConnection
-from actors.coordinator import Coordinator
-from actors.execution import Executor
-from actors.facade import DepthAnswer, VenueFacade
-from actors.live_broker import LiveBroker, LiveVenueConfig
-from actors.sessions import BackpackAccountSession, session_for
-from market.errors import ConfigError
-from market.events import Fill, OrderStatus, OrderUpdate, Side
-from market.ledger import Ledger
-from simulator import Simulator
-from simulator.orders import TAKER_FEE
-from strategies.base import Leg, Open
+from perpwire.actors.app.config import SecretRef, StreamConfig, parse_config
+from perpwire.actors.coordination.coordinator import Coordinator
+from perpwire.actors.streams.connection import StreamConnection
+from perpwire.actors.streams.sessions import BackpackAccountSession, session_for
+from perpwire.actors.trading.execution import Executor
+from perpwire.actors.trading.facade import DepthAnswer, VenueFacade
+from perpwire.actors.trading.live_broker import LiveBroker, LiveVenueConfig
+from perpwire.market.errors import ConfigError
+from perpwire.market.events import Fill, OrderStatus, OrderUpdate, Side
+from perpwire.market.ledger import Ledger
+from perpwire.simulator import Simulator
+from perpwire.simulator.orders import TAKER_FEE
+from perpwire.strategies.base import Leg, Open
 
 VENUES = ("aster", "backpack")
 SYMBOL = {"aster": "BTCUSDT", "backpack": "BTC_USDC_PERP"}
@@ -295,8 +294,7 @@ def test_backpack_account_streams_get_the_signing_session_and_need_a_secret():
 async def test_backpack_session_signs_afresh_before_every_connect(sim, keys):
     cfg = StreamConfig(venue="backpack", name="account", subscriptions=[{"channel": "account"}], **_refs("backpack"))
     session = session_for(cfg)
-    import venues
-
+    from perpwire import venues
     codec = venues.codec("backpack")
     await session.connect_params(codec, None)
     first = codec._signature

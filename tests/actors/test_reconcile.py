@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from actors.broker import OrderResult, PaperBroker
-from actors.coordinator import Coordinator
-from actors.execution import Executor
-from actors.reconcile import Reconciler, StoreJournal
-from actors.store.sqlite import SqliteStore
-from market.events import OrderStatus, Side
-from market.ledger import Ledger, PaperFill
-from strategies.base import Open
+from perpwire.actors.coordination.coordinator import Coordinator
+from perpwire.actors.store.sqlite import SqliteStore
+from perpwire.actors.trading.broker import OrderResult, PaperBroker
+from perpwire.actors.trading.execution import Executor
+from perpwire.actors.trading.reconcile import Reconciler, StoreJournal
+from perpwire.market.events import OrderStatus, Side
+from perpwire.market.ledger import Ledger, PaperFill
+from perpwire.strategies.base import Open
 from tests.actors.test_execution import StubFacade, _open
 
 D = Decimal
@@ -162,8 +162,7 @@ async def test_the_coordinator_refuses_opens_until_reconciled(caplog):
 
 
 def test_backpack_fill_history_and_positions_decode():
-    import venues
-
+    from perpwire import venues
     codec = venues.codec("backpack")
     [mine, other] = codec.decode_fills((FIXTURES / "rest_fills_constructed.json").read_bytes())
     assert (mine.client_order_id, mine.side, mine.price, mine.size, mine.fee) == (

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from actors.facade import VenueFacade, call
-from actors.stream import StreamActor
-from actors.topology import LAYOUTS, VenueLayout
+from perpwire.actors.streams.actor import StreamActor
+from perpwire.actors.topology import LAYOUTS, VenueLayout
+from perpwire.actors.trading.facade import VenueFacade, call
+from perpwire.venues.base import Channel
 from tests.actors.stub_venue import StubServer
-from venues.base import Channel
 
 
 async def _until(coro_fn, timeout=15.0):

@@ -17,10 +17,10 @@ import pytest
 import pytest_asyncio
 import ray
 
-from actors.app import parse_config
-from actors.runtime import Runtime
-from simulator.catalog import instruments
-from simulator.server import Simulator
+from perpwire.actors.app.config import parse_config
+from perpwire.actors.app.runtime import Runtime
+from perpwire.simulator.catalog import instruments
+from perpwire.simulator.server import Simulator
 
 VENUES = ("aster", "backpack", "lighter", "binance", "bybit", "hyperliquid", "kucoin")
 RESTART_BOUND_S = 20.0

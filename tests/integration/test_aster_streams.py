@@ -14,15 +14,15 @@ from decimal import Decimal
 
 import pytest
 
-import venues
-from actors.config import StreamConfig
-from actors.connection import StreamConnection
-from actors.pacing import TokenBucket
-from actors.rest import RestClient
-from market.book import SyncState
-from market.events import OrderUpdate
-from simulator.server import Simulator
-from venues.binance.auth import Credentials
+from perpwire import venues
+from perpwire.actors.app.config import StreamConfig
+from perpwire.actors.pacing import TokenBucket
+from perpwire.actors.rest import RestClient
+from perpwire.actors.streams.connection import StreamConnection
+from perpwire.market.book import SyncState
+from perpwire.market.events import OrderUpdate
+from perpwire.simulator.server import Simulator
+from perpwire.venues.binance.auth import Credentials
 
 SYMS = ("BTCUSDT", "ETHUSDT")
 

@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import ray
 
-from actors.coordinator import Coordinator, DeploymentWiring
-from actors.store.actor import StoreActor
-from market.events import FundingRate
-from market.ledger import Ledger, LegState
+from perpwire.actors.coordination.coordinator import Coordinator, DeploymentWiring
+from perpwire.actors.store.actor import StoreActor
+from perpwire.market.events import FundingRate
+from perpwire.market.ledger import Ledger, LegState
 
 
 def _leg(venue: str, symbol: str, price: str) -> LegState:

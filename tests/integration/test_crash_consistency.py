@@ -20,10 +20,10 @@ import pytest
 import pytest_asyncio
 import ray
 
-from actors.app import parse_config
-from actors.runtime import Runtime
-from simulator.server import Simulator
-from strategies.base import Close, Leg, Open
+from perpwire.actors.app.config import parse_config
+from perpwire.actors.app.runtime import Runtime
+from perpwire.simulator.server import Simulator
+from perpwire.strategies.base import Close, Leg, Open
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

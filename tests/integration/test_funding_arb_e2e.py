@@ -15,10 +15,10 @@ from decimal import Decimal
 
 import pytest
 
-from actors.app import parse_config
-from actors.runtime import Runtime
-from simulator.catalog import instruments
-from simulator.server import Simulator
+from perpwire.actors.app.config import parse_config
+from perpwire.actors.app.runtime import Runtime
+from perpwire.simulator.catalog import instruments
+from perpwire.simulator.server import Simulator
 
 VENUES = ("aster", "lighter")
 
@@ -60,7 +60,7 @@ async def deployment(ray_local, tmp_path):
     }, "test")
     runtime = Runtime(cfg)
     await runtime.start()
-    from actors.backfill import backfill_history
+    from perpwire.actors.coordination.backfill import backfill_history
 
     await backfill_history(runtime, cfg, days=3, budget_scale=20.0)
     await runtime.coordinator.load_stats.remote(await runtime.store.window_stats.remote(3.0))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.repair import FundingRepair
-from market.events import FundingRate
-from simulator.server import Simulator
-from strategies.desk import FundingDesk
+from perpwire.actors.coordination.repair import FundingRepair
+from perpwire.market.events import FundingRate
+from perpwire.simulator.server import Simulator
+from perpwire.strategies.desk import FundingDesk
 
 VENUES = ("aster", "backpack")
 

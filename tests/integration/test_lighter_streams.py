@@ -10,10 +10,10 @@ import time
 
 import aiohttp
 
-from actors.config import StreamConfig
-from actors.connection import StreamConnection
-from market.events import OrderUpdate
-from simulator.server import Simulator
+from perpwire.actors.app.config import StreamConfig
+from perpwire.actors.streams.connection import StreamConnection
+from perpwire.market.events import OrderUpdate
+from perpwire.simulator.server import Simulator
 
 
 async def until(pred, timeout=15.0, what="condition"):

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.book import OrderBook, SyncState
-from market.errors import BookError
-from market.events import BookDelta, BookSnapshot, LazyBookSnapshot, Resync, Side
-from market.sequence import CONTIGUOUS, PREV_NONCE, PU_CHAIN, UNCHECKED
+from perpwire.market.book import OrderBook, SyncState
+from perpwire.market.errors import BookError
+from perpwire.market.events import BookDelta, BookSnapshot, LazyBookSnapshot, Resync, Side
+from perpwire.market.sequence import CONTIGUOUS, PREV_NONCE, PU_CHAIN, UNCHECKED
 
 D = Decimal
 
@@ -261,7 +261,7 @@ def test_book_view_depth_for_size_matches_book():
 
 
 def test_book_lazy_snapshot_that_fails_to_decode_resyncs_instead_of_raising():
-    from market.errors import DecodeError
+    from perpwire.market.errors import DecodeError
 
     def materialize(lazy):
         raise DecodeError("t", "bad levels", lazy.payload)

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market import book as book_mod
-from market.book import OrderBook, _Side, _update_book_py, _update_py
-from market.errors import BookError
-from market.events import BookDelta, BookSnapshot
-from market.sequence import CONTIGUOUS
+from perpwire.market import book as book_mod
+from perpwire.market.book import OrderBook, _Side, _update_book_py, _update_py
+from perpwire.market.errors import BookError
+from perpwire.market.events import BookDelta, BookSnapshot
+from perpwire.market.sequence import CONTIGUOUS
 
-sidec = pytest.importorskip("market._sidec", reason="the C extension was not built (no compiler)")
+sidec = pytest.importorskip("perpwire.market._sidec", reason="the C extension was not built (no compiler)")
 
 # spellings venues use, spellings they should not, and junk
 PRICES = ["100", "100.0", "100.00", "0100.0", "100.5", "100.50", "99.99", "1e2", " 100 ", "1_00", "+100",

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from market.funding import RateUnit, annualise, asset, interval_hours_from_ms, multiplier, per_hour
+from perpwire.market.funding import RateUnit, annualise, asset, interval_hours_from_ms, multiplier, per_hour
 
 D = Decimal
 

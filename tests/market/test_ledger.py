@@ -7,7 +7,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from market.ledger import (
+from perpwire.market.ledger import (
     Closed,
     FeesCharged,
     FundingPaid,

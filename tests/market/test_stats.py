@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from market.events import FundingRate
-from market.stats import IMMEDIATE, REJECTED, FundingStats, SymbolStats, Trigger, WindowStats
+from perpwire.market.events import FundingRate
+from perpwire.market.stats import IMMEDIATE, REJECTED, FundingStats, SymbolStats, Trigger, WindowStats
 
 D = Decimal
 MEAN, STD = 1e-5, 1e-5  # z = (rate - 1e-5) / 1e-5, so rate_per_hour = (z + 1) * 1e-5

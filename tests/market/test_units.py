@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from market.errors import DecodeError, RateLimited
-from market.units import dec, ms_from_iso, ms_from_ns, ms_from_s, ms_from_us, ms_guess
+from perpwire.market.errors import DecodeError, RateLimited
+from perpwire.market.units import dec, ms_from_iso, ms_from_ns, ms_from_s, ms_from_us, ms_guess
 
 
 @pytest.mark.parametrize("value", [1_700_000_000, 1_700_000_000_000, 1_700_000_000_000_000, "1700000000000000000"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator import Simulator
+from perpwire.simulator import Simulator
 
 
 @pytest.fixture

@@ -108,8 +108,7 @@ async def drain(ws: Any, quiet: float = 0.2) -> list[Any]:
 
 def codec_or_none(name: str, **options: Any) -> Any:
     """The venue's codec when another helper has shipped it, else None (the test then skips)."""
-    import venues
-
+    from perpwire import venues
     try:
         return venues.codec(name, **options)
     except (ImportError, AttributeError):

@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 import aiohttp
 import websockets
 
-from market.book import OrderBook, SyncState
-from market.events import BookDelta, BookSnapshot
-from market.sequence import PU_CHAIN
-from simulator import Simulator
+from perpwire.market.book import OrderBook, SyncState
+from perpwire.market.events import BookDelta, BookSnapshot
+from perpwire.market.sequence import PU_CHAIN
+from perpwire.simulator import Simulator
 from tests.simulator.helpers import assert_shape, drain, fixture, recv_json, recv_until
 
 

@@ -12,9 +12,9 @@ import aiohttp
 import websockets
 from nacl.signing import SigningKey
 
-from market.book import OrderBook, SyncState
-from market.events import BookDelta, BookSnapshot
-from market.sequence import CONTIGUOUS
+from perpwire.market.book import OrderBook, SyncState
+from perpwire.market.events import BookDelta, BookSnapshot
+from perpwire.market.sequence import CONTIGUOUS
 from tests.simulator.helpers import assert_shape, drain, fixture, recv_json, recv_until
 
 _STRING_ERA = {"E", "T", "a", "b"}  # integers were JSON strings on the 2025 wire, numbers in 2026

@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 import websockets
 
-from market.book import SyncState
-from market.errors import DecodeError, SubscriptionError
-from market.events import (
+from perpwire.market.book import SyncState
+from perpwire.market.errors import DecodeError, SubscriptionError
+from perpwire.market.events import (
     BBO,
     BookDelta,
     BookSnapshot,
@@ -25,8 +25,8 @@ from market.events import (
     MarkPrice,
     VenueRejected,
 )
+from perpwire.venues.base import Channel, HttpRequest, Subscription
 from tests.simulator.helpers import codec_or_none, drain_raw
-from venues.base import Channel, HttpRequest, Subscription
 
 SYMBOLS = {
     "aster": ("BTCUSDT", "ETHUSDT"),

@@ -114,7 +114,7 @@ async def test_shock_refuses_what_it_cannot_apply_and_the_clock_keeps_going():
 
     import pytest
 
-    from simulator.server import Simulator
+    from perpwire.simulator.server import Simulator
 
     sim = Simulator(seed=3, venues=["aster"], history_days=1, levels=20, tick_s=0.01)
     async with sim:
@@ -135,7 +135,7 @@ async def test_shock_refuses_what_it_cannot_apply_and_the_clock_keeps_going():
 async def test_a_failing_tick_does_not_stop_the_clock(monkeypatch):
     import asyncio
 
-    from simulator.server import Simulator
+    from perpwire.simulator.server import Simulator
 
     sim = Simulator(seed=4, venues=["aster"], history_days=1, levels=20, tick_s=0.01)
     step, calls = sim.funding.step, []

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 import websockets
 
-from simulator import Simulator
+from perpwire.simulator import Simulator
 from tests.simulator.helpers import drain, recv_json, recv_until
 
 

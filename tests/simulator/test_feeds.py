@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 import websockets
 
-from simulator import Simulator
+from perpwire.simulator import Simulator
 from tests.simulator.helpers import assert_shape, drain, fixture, recv_json, recv_until
 
 # --- Bybit ------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ import time
 import aiohttp
 import websockets
 
-from market.book import OrderBook, SyncState
-from market.events import BookDelta, BookSnapshot
-from market.sequence import PREV_NONCE
-from simulator import Simulator
+from perpwire.market.book import OrderBook, SyncState
+from perpwire.market.events import BookDelta, BookSnapshot
+from perpwire.market.sequence import PREV_NONCE
+from perpwire.simulator import Simulator
 from tests.simulator.helpers import assert_shape, drain, fixture, recv_json, recv_until
 
 

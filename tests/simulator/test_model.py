@@ -10,13 +10,13 @@ from decimal import Decimal
 
 import pytest
 
-from simulator import Simulator
-from simulator.catalog import fixed, instruments, stripped
-from simulator.clock import HOUR_MS, SimClock, next_boundary
-from simulator.funding import FundingModel
-from simulator.ladder import DiffAggregator, Ladder
-from simulator.model import MarketModel
-from simulator.orders import Exchange, OrderReject
+from perpwire.simulator import Simulator
+from perpwire.simulator.catalog import fixed, instruments, stripped
+from perpwire.simulator.clock import HOUR_MS, SimClock, next_boundary
+from perpwire.simulator.funding import FundingModel
+from perpwire.simulator.ladder import DiffAggregator, Ladder
+from perpwire.simulator.model import MarketModel
+from perpwire.simulator.orders import Exchange, OrderReject
 
 START = 1_790_000_000_000  # a fixed market start so two runs settle at the same instants
 
@@ -169,7 +169,7 @@ async def test_a_stalled_clock_loop_keeps_market_time_on_the_wall_pace():
     import asyncio
     import time
 
-    from simulator.server import Simulator
+    from perpwire.simulator.server import Simulator
 
     sim = Simulator(seed=2, venues=["aster"], history_days=1, levels=20)
     time.sleep(0.5)  # set-up time between the clock's start and the first tick is stepped over too

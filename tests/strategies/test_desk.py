@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from market.events import FundingRate
-from market.ledger import LegState
-from market.stats import WindowStats
-from strategies.desk import FundingDesk
+from perpwire.market.events import FundingRate
+from perpwire.market.ledger import LegState
+from perpwire.market.stats import WindowStats
+from perpwire.strategies.desk import FundingDesk
 
 D = Decimal
 H = 3_600_000

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from strategies.base import Close, Leg, Open, PositionView, Strategy
-from strategies.funding_arb import FundingArbitrage, FundingArbParams
-from strategies.scanner import Opportunity
+from perpwire.strategies.base import Close, Leg, Open, PositionView, Strategy
+from perpwire.strategies.funding_arb import FundingArbitrage, FundingArbParams
+from perpwire.strategies.scanner import Opportunity
 
 D = Decimal
 NOW = 1_700_000_000_000

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.events import FundingRate
-from market.stats import FundingStats, WindowStats
-from strategies.scanner import FundingScanner, Opportunity, Quote
+from perpwire.market.events import FundingRate
+from perpwire.market.stats import FundingStats, WindowStats
+from perpwire.strategies.scanner import FundingScanner, Opportunity, Quote
 
 D = Decimal
 NO_FEES = {"aster": D(0), "backpack": D(0), "lighter": D(0), "binance": D(0), "hyperliquid": D(0)}

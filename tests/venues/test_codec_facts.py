@@ -13,10 +13,10 @@ import math
 import msgspec
 import pytest
 
-import venues
-from market.errors import DecodeError, SubscriptionError
-from market.events import BookSnapshot, Event, FundingRate, LazyBookSnapshot
-from venues.base import MARKET_DATA_CHANNELS, READ_ERRORS, Channel, Codec, Subscription, is_entry_point
+from perpwire import venues
+from perpwire.market.errors import DecodeError, SubscriptionError
+from perpwire.market.events import BookSnapshot, Event, FundingRate, LazyBookSnapshot
+from perpwire.venues.base import MARKET_DATA_CHANNELS, READ_ERRORS, Channel, Codec, Subscription, is_entry_point
 
 _HOSTILE_EXAMPLES = (b"[" * 100_000, b"9" * 10_000, b"1e999999")
 #: options a codec needs before it will name a stream (Hyperliquid checks coins against its meta)

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import pytest
 
-import venues
-from market.errors import DecodeError, VenueError
-from market.events import Event, LazyBookSnapshot
-from venues.base import Codec
+from perpwire import venues
+from perpwire.market.errors import DecodeError, VenueError
+from perpwire.market.events import Event, LazyBookSnapshot
+from perpwire.venues.base import Codec
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 _ALL_CUTS_UP_TO = 1500

@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import quote
 
-from market.errors import SubscriptionError
-from venues.base import Channel
-from venues.binance.codec import BinanceCodec
+from perpwire.market.errors import SubscriptionError
+from perpwire.venues.base import Channel
+from perpwire.venues.binance.codec import BinanceCodec
 
 
 class AsterCodec(BinanceCodec):

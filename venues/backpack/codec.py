@@ -22,8 +22,8 @@ from typing import Any, ClassVar, get_args
 
 import msgspec
 
-from market.errors import SubscriptionError
-from market.events import (
+from perpwire.market.errors import SubscriptionError
+from perpwire.market.events import (
     BBO,
     BookDelta,
     Event,
@@ -36,11 +36,11 @@ from market.events import (
     Trade,
     VenueRejected,
 )
-from market.sequence import CONTIGUOUS
-from market.units import dec, ms_guess
-from venues.backpack import auth
-from venues.backpack.rest import VENUE, BackpackRest
-from venues.backpack.schemas import (
+from perpwire.market.sequence import CONTIGUOUS
+from perpwire.market.units import dec, ms_guess
+from perpwire.venues.backpack import auth
+from perpwire.venues.backpack.rest import VENUE, BackpackRest
+from perpwire.venues.backpack.schemas import (
     BpBookTicker,
     BpData,
     BpDepth,
@@ -56,7 +56,7 @@ from venues.backpack.schemas import (
     BpPositionUpdate,
     BpTrade,
 )
-from venues.base import Channel, Codec, Subscription
+from perpwire.venues.base import Channel, Codec, Subscription
 
 # lax: integer fields come as numbers or as strings of digits (see schemas)
 _FRAME = msgspec.json.Decoder(BpFrame, strict=False)

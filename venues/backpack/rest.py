@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from market import events as market_events
-from market.errors import UsageError, VenueError
-from market.events import BalanceUpdate, BookSnapshot, FundingRate, Instrument, OrderStatus, OrderUpdate, Side
-from market.funding import asset, interval_hours_from_ms, multiplier, per_hour
-from market.units import ONE_HOUR_MS, ms_from_iso, ms_guess
-from venues.backpack import auth
-from venues.backpack.schemas import (
+from perpwire.market import events as market_events
+from perpwire.market.errors import UsageError, VenueError
+from perpwire.market.events import BalanceUpdate, BookSnapshot, FundingRate, Instrument, OrderStatus, OrderUpdate, Side
+from perpwire.market.funding import asset, interval_hours_from_ms, multiplier, per_hour
+from perpwire.market.units import ONE_HOUR_MS, ms_from_iso, ms_guess
+from perpwire.venues.backpack import auth
+from perpwire.venues.backpack.schemas import (
     BpFundingRow,
     BpMarket,
     BpMarkPriceRow,
@@ -34,12 +34,12 @@ from venues.backpack.schemas import (
     BpRestError,
     BpStatus,
 )
-from venues.base import READ_ERRORS, HttpRequest, unreadable
+from perpwire.venues.base import READ_ERRORS, HttpRequest, unreadable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from market.errors import DecodeError
+    from perpwire.market.errors import DecodeError
 
 VENUE = "backpack"
 #: Backpack settled funding every 8 h until 2025-08-20T08:00Z and every hour after it, on every

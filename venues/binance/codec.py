@@ -24,13 +24,13 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from market.events import BookDelta, BookSnapshot, Event, FundingRate, LazyBookSnapshot, MarkPrice
-from market.funding import per_hour
-from market.sequence import PU_CHAIN
-from venues.base import Channel, Codec
-from venues.binance import normalise
-from venues.binance.rest import BinanceRest
-from venues.binance.schemas import (
+from perpwire.market.events import BookDelta, BookSnapshot, Event, FundingRate, LazyBookSnapshot, MarkPrice
+from perpwire.market.funding import per_hour
+from perpwire.market.sequence import PU_CHAIN
+from perpwire.venues.base import Channel, Codec
+from perpwire.venues.binance import normalise
+from perpwire.venues.binance.rest import BinanceRest
+from perpwire.venues.binance.schemas import (
     KNOWN_EVENTS,
     BinanceAccountUpdate,
     BinanceAggTrade,
@@ -49,7 +49,7 @@ from venues.binance.schemas import (
     BinanceSnapshotFrame,
     BinanceTradeLite,
 )
-from venues.binance.streams import BinanceStreams
+from perpwire.venues.binance.streams import BinanceStreams
 
 _STREAM_PREFIX = b'{"stream":"'
 _EVENT_PREFIX = b'{"e":"'

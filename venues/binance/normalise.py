@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from market.events import (
+from perpwire.market.events import (
     BBO,
     BalanceUpdate,
     BookDelta,
@@ -34,7 +34,7 @@ from market.events import (
     Side,
     Trade,
 )
-from venues.binance.schemas import (
+from perpwire.venues.binance.schemas import (
     BinanceAccountUpdate,
     BinanceAggTrade,
     BinanceBookTicker,

@@ -17,13 +17,22 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from market import events as market_events
-from market.errors import DecodeError, RateLimited, UsageError, VenueError
-from market.events import BBO, BalanceUpdate, BookSnapshot, FundingRate, Instrument, OrderStatus, OrderUpdate, Side
-from market.funding import asset, per_hour
-from venues.base import HttpRequest
-from venues.binance import auth
-from venues.binance.schemas import (
+from perpwire.market import events as market_events
+from perpwire.market.errors import DecodeError, RateLimited, UsageError, VenueError
+from perpwire.market.events import (
+    BBO,
+    BalanceUpdate,
+    BookSnapshot,
+    FundingRate,
+    Instrument,
+    OrderStatus,
+    OrderUpdate,
+    Side,
+)
+from perpwire.market.funding import asset, per_hour
+from perpwire.venues.base import HttpRequest
+from perpwire.venues.binance import auth
+from perpwire.venues.binance.schemas import (
     BinanceBookTickerRest,
     BinanceErrorBody,
     BinanceExchangeInfo,

@@ -23,10 +23,10 @@ from urllib.parse import quote
 
 import msgspec
 
-from market.errors import SubscriptionError
-from market.events import Event, Subscribed, Unsubscribed, VenueRejected
-from venues.base import Channel, Subscription
-from venues.binance.schemas import BinanceFrame
+from perpwire.market.errors import SubscriptionError
+from perpwire.market.events import Event, Subscribed, Unsubscribed, VenueRejected
+from perpwire.venues.base import Channel, Subscription
+from perpwire.venues.binance.schemas import BinanceFrame
 
 _stream_list = msgspec.json.Decoder(list[str])
 _encode = msgspec.json.Encoder()

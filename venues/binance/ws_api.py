@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import msgspec
 
-from market.events import Side
-from venues.binance import auth
+from perpwire.market.events import Side
+from perpwire.venues.binance import auth
 
 _encode = msgspec.json.Encoder()
 

@@ -6,6 +6,6 @@ per-symbol ticker merge and funding/BBO events, ``rest.py`` the REST requests an
 ``schemas.py`` the wire types.
 """
 
-from venues.bybit.codec import BybitCodec
+from perpwire.venues.bybit.codec import BybitCodec
 
 __all__ = ["BybitCodec"]

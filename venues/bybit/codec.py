@@ -23,14 +23,14 @@ from typing import ClassVar
 
 import msgspec
 
-from market.errors import SubscriptionError
-from market.events import Event, Liquidation, Pong, Side, Subscribed, Trade, Unsubscribed, VenueRejected
-from market.units import dec
-from venues.base import Channel, Codec, Subscription
-from venues.bybit.orderbook import CROSS_SEQ_CHAIN, DEPTHS, TopicChain
-from venues.bybit.rest import REST_URL, BybitRest
-from venues.bybit.schemas import BybitData, BybitEnvelope, BybitFrame, BybitPublicFill, BybitRequest
-from venues.bybit.tickers import DEFAULT_INTERVAL_HOURS, TickerState
+from perpwire.market.errors import SubscriptionError
+from perpwire.market.events import Event, Liquidation, Pong, Side, Subscribed, Trade, Unsubscribed, VenueRejected
+from perpwire.market.units import dec
+from perpwire.venues.base import Channel, Codec, Subscription
+from perpwire.venues.bybit.orderbook import CROSS_SEQ_CHAIN, DEPTHS, TopicChain
+from perpwire.venues.bybit.rest import REST_URL, BybitRest
+from perpwire.venues.bybit.schemas import BybitData, BybitEnvelope, BybitFrame, BybitPublicFill, BybitRequest
+from perpwire.venues.bybit.tickers import DEFAULT_INTERVAL_HOURS, TickerState
 
 VENUE = "bybit"
 WS_URL = "wss://stream.bybit.com/v5/public/linear"

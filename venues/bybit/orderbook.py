@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import msgspec
 
-from market.events import BookDelta, BookSnapshot, Event
-from market.sequence import SequenceRule
-from venues.bybit.schemas import BybitBookData, BybitData
+from perpwire.market.events import BookDelta, BookSnapshot, Event
+from perpwire.market.sequence import SequenceRule
+from perpwire.venues.bybit.schemas import BybitBookData, BybitData
 
 VENUE = "bybit"
 DEPTHS = (1, 50, 200, 1000)  # linear depths; 500 was removed for futures in 2025

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
 
-from market.errors import DecodeError, RateLimited, VenueError
-from market.events import BBO, BookSnapshot, FundingRate, Instrument
-from market.funding import asset, multiplier, per_hour
-from market.units import dec
-from venues.base import HttpRequest
-from venues.bybit.orderbook import rest_snapshot
-from venues.bybit.schemas import BybitFundingHistory, BybitInstrumentList, BybitResponse, BybitTickerList
-from venues.bybit.tickers import TickerState
+from perpwire.market.errors import DecodeError, RateLimited, VenueError
+from perpwire.market.events import BBO, BookSnapshot, FundingRate, Instrument
+from perpwire.market.funding import asset, multiplier, per_hour
+from perpwire.market.units import dec
+from perpwire.venues.base import HttpRequest
+from perpwire.venues.bybit.orderbook import rest_snapshot
+from perpwire.venues.bybit.schemas import BybitFundingHistory, BybitInstrumentList, BybitResponse, BybitTickerList
+from perpwire.venues.bybit.tickers import TickerState
 
 REST_URL = "https://api.bybit.com"
 CATEGORY = "linear"

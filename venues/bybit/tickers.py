@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from market.events import BBO, Event, FundingRate
-from market.funding import per_hour
-from venues.bybit.schemas import BybitData, BybitTicker
+from perpwire.market.events import BBO, Event, FundingRate
+from perpwire.market.funding import per_hour
+from perpwire.venues.bybit.schemas import BybitData, BybitTicker
 
 VENUE = "bybit"
 DEFAULT_INTERVAL_HOURS = 8

@@ -22,9 +22,9 @@ from collections import deque
 from collections.abc import Hashable, Iterable
 from decimal import Decimal
 
-from market.events import Event, Fill, FundingPayment, Liquidation, OrderStatus, OrderUpdate, Side
-from venues.base import CodecStats
-from venues.hyperliquid.schemas import (
+from perpwire.market.events import Event, Fill, FundingPayment, Liquidation, OrderStatus, OrderUpdate, Side
+from perpwire.venues.base import CodecStats
+from perpwire.venues.hyperliquid.schemas import (
     HyperliquidFill,
     HyperliquidOrderUpdatesMsg,
     HyperliquidUserEventsMsg,

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from market.events import (
+from perpwire.market.events import (
     BBO,
     BookSnapshot,
     Connected,
@@ -38,12 +38,12 @@ from market.events import (
     Unsubscribed,
     VenueRejected,
 )
-from market.funding import per_hour
-from market.sequence import UNCHECKED
-from venues.base import Channel, Codec, Subscription
-from venues.hyperliquid.account import SIDES, AccountFeed
-from venues.hyperliquid.rest import FUNDING_INTERVAL_HOURS, HyperliquidRest, snapshot_from
-from venues.hyperliquid.schemas import (
+from perpwire.market.funding import per_hour
+from perpwire.market.sequence import UNCHECKED
+from perpwire.venues.base import Channel, Codec, Subscription
+from perpwire.venues.hyperliquid.account import SIDES, AccountFeed
+from perpwire.venues.hyperliquid.rest import FUNDING_INTERVAL_HOURS, HyperliquidRest, snapshot_from
+from perpwire.venues.hyperliquid.schemas import (
     HyperliquidAckMsg,
     HyperliquidAllMidsMsg,
     HyperliquidAssetCtxMsg,
@@ -64,7 +64,7 @@ from venues.hyperliquid.schemas import (
     HyperliquidUserFillsMsg,
     HyperliquidUserFundingsMsg,
 )
-from venues.hyperliquid.subscriptions import SubscriptionPlan, Universe, coin_asset, topic_of
+from perpwire.venues.hyperliquid.subscriptions import SubscriptionPlan, Universe, coin_asset, topic_of
 
 _FRAME = msgspec.json.Decoder(HyperliquidFrame)
 _BOOK_PREFIX = b'{"channel":"l2Book","data":{"coin":"'

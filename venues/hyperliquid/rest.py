@@ -21,12 +21,12 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from market.errors import VenueError
-from market.events import BookSnapshot, FundingPayment, FundingRate, Instrument, MidPrice
-from market.funding import per_hour
-from market.units import ONE_HOUR_MS
-from venues.base import HttpRequest
-from venues.hyperliquid.schemas import (
+from perpwire.market.errors import VenueError
+from perpwire.market.events import BookSnapshot, FundingPayment, FundingRate, Instrument, MidPrice
+from perpwire.market.funding import per_hour
+from perpwire.market.units import ONE_HOUR_MS
+from perpwire.venues.base import HttpRequest
+from perpwire.venues.hyperliquid.schemas import (
     HyperliquidBook,
     HyperliquidExchangeStatus,
     HyperliquidFundingHistoryRow,
@@ -35,7 +35,7 @@ from venues.hyperliquid.schemas import (
     HyperliquidPredictedFundings,
     HyperliquidUserFundingRow,
 )
-from venues.hyperliquid.subscriptions import Universe, coin_asset, coin_multiplier
+from perpwire.venues.hyperliquid.subscriptions import Universe, coin_asset, coin_multiplier
 
 T = TypeVar("T")
 

@@ -23,10 +23,10 @@ from typing import Any
 
 import msgspec
 
-from market.errors import ConfigError, SubscriptionError
-from market.funding import asset, multiplier
-from venues.base import Channel, Subscription
-from venues.hyperliquid.schemas import HyperliquidMeta, HyperliquidSubscriptionEcho
+from perpwire.market.errors import ConfigError, SubscriptionError
+from perpwire.market.funding import asset, multiplier
+from perpwire.venues.base import Channel, Subscription
+from perpwire.venues.hyperliquid.schemas import HyperliquidMeta, HyperliquidSubscriptionEcho
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _COIN_TYPES = {Channel.BOOK: "l2Book", Channel.BBO: "bbo", Channel.FUNDING: "activeAssetCtx", Channel.TRADES: "trades"}

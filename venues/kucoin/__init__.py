@@ -5,6 +5,6 @@ requests and body decoders, ``contracts.py`` the per-contract facts (multiplier,
 interval, funding index) learned from REST, ``schemas.py`` the wire types.
 """
 
-from venues.kucoin.codec import KucoinCodec
+from perpwire.venues.kucoin.codec import KucoinCodec
 
 __all__ = ["KucoinCodec"]

@@ -33,8 +33,8 @@ from urllib.parse import quote
 
 import msgspec
 
-from market.errors import SubscriptionError
-from market.events import (
+from perpwire.market.errors import SubscriptionError
+from perpwire.market.events import (
     BBO,
     BookDelta,
     BookSnapshot,
@@ -48,13 +48,13 @@ from market.events import (
     Unsubscribed,
     VenueRejected,
 )
-from market.funding import interval_hours_from_ms
-from market.sequence import CONTIGUOUS
-from market.units import ONE_HOUR_MS, ms_from_ns
-from venues.base import Channel, Codec, Subscription
-from venues.kucoin.contracts import DEFAULT_INTERVAL_HOURS, ContractTable
-from venues.kucoin.rest import REST_URL, Bullet, KucoinRest, levels_text
-from venues.kucoin.schemas import KucoinData, KucoinDepthFrame, KucoinFrame, KucoinPingFrame, KucoinRequest
+from perpwire.market.funding import interval_hours_from_ms
+from perpwire.market.sequence import CONTIGUOUS
+from perpwire.market.units import ONE_HOUR_MS, ms_from_ns
+from perpwire.venues.base import Channel, Codec, Subscription
+from perpwire.venues.kucoin.contracts import DEFAULT_INTERVAL_HOURS, ContractTable
+from perpwire.venues.kucoin.rest import REST_URL, Bullet, KucoinRest, levels_text
+from perpwire.venues.kucoin.schemas import KucoinData, KucoinDepthFrame, KucoinFrame, KucoinPingFrame, KucoinRequest
 
 VENUE = "kucoin"
 _FRAME = msgspec.json.Decoder(KucoinFrame)

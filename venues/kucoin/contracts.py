@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from market.events import FundingRate, Instrument
-from market.funding import asset, interval_hours_from_ms, per_hour
-from market.units import ONE_HOUR_MS
-from venues.kucoin.schemas import KucoinContract
+from perpwire.market.events import FundingRate, Instrument
+from perpwire.market.funding import asset, interval_hours_from_ms, per_hour
+from perpwire.market.units import ONE_HOUR_MS
+from perpwire.venues.kucoin.schemas import KucoinContract
 
 PERPETUAL = "FFWCSX"  # contract ``type`` of perpetuals ("FFICSX" are dated futures)
 DEFAULT_INTERVAL_HOURS = 8

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import msgspec
 
-from market.errors import DecodeError, RateLimited, VenueError
-from market.events import BBO, BookSnapshot, FundingRate, Instrument, Levels, MarkPrice
-from market.units import ms_from_ns
-from venues.base import HttpRequest
-from venues.kucoin.contracts import PERPETUAL, ContractTable
-from venues.kucoin.schemas import (
+from perpwire.market.errors import DecodeError, RateLimited, VenueError
+from perpwire.market.events import BBO, BookSnapshot, FundingRate, Instrument, Levels, MarkPrice
+from perpwire.market.units import ms_from_ns
+from perpwire.venues.base import HttpRequest
+from perpwire.venues.kucoin.contracts import PERPETUAL, ContractTable
+from perpwire.venues.kucoin.schemas import (
     KucoinBulletData,
     KucoinContract,
     KucoinFundingCurrent,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from market.events import (
+from perpwire.market.events import (
     BalanceUpdate,
     Event,
     Fill,
@@ -29,8 +29,8 @@ from market.events import (
     Side,
     Trade,
 )
-from market.units import dec, ms_from_us, ms_guess
-from venues.lighter.schemas import LighterFrame, LighterOrder, LighterTrade
+from perpwire.market.units import dec, ms_from_us, ms_guess
+from perpwire.venues.lighter.schemas import LighterFrame, LighterOrder, LighterTrade
 
 VENUE = "lighter"
 _HUNDRED = Decimal(100)

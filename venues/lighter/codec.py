@@ -38,8 +38,8 @@ from types import MappingProxyType
 import msgspec
 from msgspec.structs import astuple
 
-from market.errors import SubscriptionError
-from market.events import (
+from perpwire.market.errors import SubscriptionError
+from perpwire.market.events import (
     BBO,
     BookDelta,
     BookSnapshot,
@@ -53,12 +53,12 @@ from market.events import (
     Unsubscribed,
     VenueRejected,
 )
-from market.sequence import PREV_NONCE
-from market.units import dec, ms_from_us
-from venues.base import Channel, Codec, Subscription
-from venues.lighter import account
-from venues.lighter.account import opt_dec
-from venues.lighter.rest import (
+from perpwire.market.sequence import PREV_NONCE
+from perpwire.market.units import dec, ms_from_us
+from perpwire.venues.base import Channel, Codec, Subscription
+from perpwire.venues.lighter import account
+from perpwire.venues.lighter.account import opt_dec
+from perpwire.venues.lighter.rest import (
     DEFAULT_INTERVAL_HOURS,
     READ_ERRORS,
     REST_URL,
@@ -67,7 +67,7 @@ from venues.lighter.rest import (
     next_funding_ms,
     pct_rate,
 )
-from venues.lighter.schemas import LighterFrame, LighterFrameLenient, LighterMarketStats, LighterOrderBook
+from perpwire.venues.lighter.schemas import LighterFrame, LighterFrameLenient, LighterMarketStats, LighterOrderBook
 
 WS_URL = "wss://mainnet.zklighter.elliot.ai/stream"
 _FRAME = msgspec.json.Decoder(LighterFrame)

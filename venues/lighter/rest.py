@@ -16,12 +16,12 @@ from decimal import Decimal
 
 import msgspec
 
-from market.errors import SubscriptionError, VenueError
-from market.events import BookSnapshot, FundingRate, Instrument
-from market.funding import per_hour
-from market.units import ONE_HOUR_MS, dec
-from venues.base import READ_ERRORS, HttpRequest
-from venues.lighter.schemas import (
+from perpwire.market.errors import SubscriptionError, VenueError
+from perpwire.market.events import BookSnapshot, FundingRate, Instrument
+from perpwire.market.funding import per_hour
+from perpwire.market.units import ONE_HOUR_MS, dec
+from perpwire.venues.base import READ_ERRORS, HttpRequest
+from perpwire.venues.lighter.schemas import (
     LighterErrorEnvelope,
     LighterFundingRatesBody,
     LighterFundingsBody,

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from actors.store.sqlite import SqliteStore
+from perpwire.actors.store.sqlite import SqliteStore
 
 PG_DSNS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
 _probe: dict[str, str | None] = {}
@@ -48,7 +48,7 @@ async def make_store(request, tmp_path):
         if request.param == "sqlite":
             store = SqliteStore(tmp_path / "funding.db", **options)
         else:
-            from actors.store.postgres import PostgresStore
+            from perpwire.actors.store.postgres import PostgresStore
 
             store = PostgresStore(dsn, schema=schema, **options)
         made.append(store)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.store.actor import StoreActor
-from market.events import FundingRate
+from perpwire.actors.store.actor import StoreActor
+from perpwire.market.events import FundingRate
 
 H = 3_600_000
 
@@ -32,7 +32,7 @@ async def test_store_actor_records_backfills_and_serves_window_stats(ray_local, 
 
 
 async def test_store_actor_saves_and_loads_the_ledger_across_ray(ray_local, tmp_path):
-    from market.ledger import Ledger, LegState
+    from perpwire.market.ledger import Ledger, LegState
 
     actor = StoreActor.remote(f"sqlite:///{tmp_path}/ledger.db", flush_every_s=3600)
     try:

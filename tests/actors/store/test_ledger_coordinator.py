@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-from actors.coordinator import Coordinator
-from actors.store.sqlite import SqliteStore
-from market.events import FundingRate
-from market.ledger import Closed, FundingPaid, LegState, Opened
-from strategies.base import Pause
+from perpwire.actors.coordination.coordinator import Coordinator
+from perpwire.actors.store.sqlite import SqliteStore
+from perpwire.market.events import FundingRate
+from perpwire.market.ledger import Closed, FundingPaid, LegState, Opened
+from perpwire.strategies.base import Pause
 
 D = Decimal
 H = 3_600_000

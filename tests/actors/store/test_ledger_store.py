@@ -7,10 +7,10 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from actors.store import migrations
-from actors.store.migrations import LATEST
-from market.events import FundingRate
-from market.ledger import Closed, FundingPaid, Ledger, LedgerChanges, LegState, Marked, Opened, PairPosition
+from perpwire.actors.store import migrations
+from perpwire.actors.store.migrations import LATEST
+from perpwire.market.events import FundingRate
+from perpwire.market.ledger import Closed, FundingPaid, Ledger, LedgerChanges, LegState, Marked, Opened, PairPosition
 
 D = Decimal
 
@@ -178,7 +178,7 @@ async def test_failed_ledger_write_changes_nothing_and_can_be_requeued(make_stor
 
 
 async def test_intents_and_paper_fills_round_trip_with_the_ledger_in_one_transaction(make_store):
-    from market.ledger import Intent, IntentLeg, IntentOrder, PaperFill
+    from perpwire.market.ledger import Intent, IntentLeg, IntentOrder, PaperFill
 
     store = make_store()
     await store.open()

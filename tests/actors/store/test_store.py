@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import venues
-from actors.store import SqliteStore, store_from_url
-from actors.store.migrations import LATEST
-from market.events import FundingRate
-from market.stats import FundingStats
+from perpwire import venues
+from perpwire.actors.store import SqliteStore, store_from_url
+from perpwire.actors.store.migrations import LATEST
+from perpwire.market.events import FundingRate
+from perpwire.market.stats import FundingStats
 
 D = Decimal
 H = 3_600_000

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from market.events import (
+from perpwire.market.events import (
     BBO,
     BalanceUpdate,
     BookDelta,
@@ -23,8 +23,8 @@ from market.events import (
     Trade,
     VenueRejected,
 )
-from venues.aster.codec import AsterCodec
-from venues.base import Channel, Subscription
+from perpwire.venues.aster.codec import AsterCodec
+from perpwire.venues.base import Channel, Subscription
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "aster"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from market.errors import DecodeError, VenueError
-from market.events import BBO, FundingRate
-from venues.aster.codec import AsterCodec
+from perpwire.market.errors import DecodeError, VenueError
+from perpwire.market.events import BBO, FundingRate
+from perpwire.venues.aster.codec import AsterCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "aster"
 
@@ -93,7 +93,7 @@ def test_weights_are_asters():
 
 
 def test_signed_order_uses_aster_host_and_doc_vector():
-    from venues.binance import auth
+    from perpwire.venues.binance import auth
 
     req = AsterCodec().new_order_request(
         auth.Credentials("k", "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9"),

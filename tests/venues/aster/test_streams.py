@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from market.errors import SubscriptionError
-from market.events import Subscribed, Unsubscribed
-from venues.aster.codec import AsterCodec
-from venues.base import Channel, Subscription
+from perpwire.market.errors import SubscriptionError
+from perpwire.market.events import Subscribed, Unsubscribed
+from perpwire.venues.aster.codec import AsterCodec
+from perpwire.venues.base import Channel, Subscription
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "aster"
 BTC = "BTCUSDT"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import venues
-from market.book import SyncState
-from market.events import BookSnapshot, Resync
+from perpwire import venues
+from perpwire.market.book import SyncState
+from perpwire.market.events import BookSnapshot, Resync
 from tests.venues.backpack.helpers import depth_frame, fx
 
 D = Decimal

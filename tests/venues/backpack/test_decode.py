@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-import venues
-from market.errors import DecodeError
-from market.events import (
+from perpwire import venues
+from perpwire.market.errors import DecodeError
+from perpwire.market.events import (
     BBO,
     BookDelta,
     Fill,

@@ -9,11 +9,11 @@ from decimal import Decimal
 import pytest
 from nacl.signing import VerifyKey
 
-import venues
-from market.errors import DecodeError, UsageError, VenueError
-from market.events import Side
+from perpwire import venues
+from perpwire.market.errors import DecodeError, UsageError, VenueError
+from perpwire.market.events import Side
+from perpwire.venues.backpack import auth
 from tests.venues.backpack.helpers import SECRET, fx
-from venues.backpack import auth
 
 D = Decimal
 TS = 1700000000000

@@ -9,11 +9,11 @@ import pytest
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-import venues
-from market.errors import SubscriptionError
+from perpwire import venues
+from perpwire.market.errors import SubscriptionError
+from perpwire.venues.backpack import auth
+from perpwire.venues.base import Channel, Subscription
 from tests.venues.backpack.helpers import SECRET, SEED, fx_json
-from venues.backpack import auth
-from venues.base import Channel, Subscription
 
 TS = 1614550000000  # the docs' signing example
 

@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-import venues
-from market.errors import DecodeError, UsageError, VenueError
-from market.events import OrderStatus, Side
-from venues.binance import auth
+from perpwire import venues
+from perpwire.market.errors import DecodeError, UsageError, VenueError
+from perpwire.market.events import OrderStatus, Side
+from perpwire.venues.binance import auth
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures"
 SECRET = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9"  # the documented test secret

@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from market.errors import UsageError
-from venues.binance import auth, ws_api
-from venues.binance.codec import BinanceCodec
+from perpwire.market.errors import UsageError
+from perpwire.venues.binance import auth, ws_api
+from perpwire.venues.binance.codec import BinanceCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance"
 # the documented test secret of Binance and Aster (not a real key)

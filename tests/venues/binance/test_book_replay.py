@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from market.book import SyncState
-from market.events import BookDelta, Resync
-from venues.binance.codec import BinanceCodec
+from perpwire.market.book import SyncState
+from perpwire.market.events import BookDelta, Resync
+from perpwire.venues.binance.codec import BinanceCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance"
 SYMBOL = "SUSHIUSDT"

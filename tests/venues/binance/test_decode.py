@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from market.errors import DecodeError
-from market.events import (
+from perpwire.market.errors import DecodeError
+from perpwire.market.events import (
     BBO,
     BalanceUpdate,
     BookDelta,
@@ -26,8 +26,8 @@ from market.events import (
     Trade,
     VenueRejected,
 )
-from venues.base import Channel, Subscription
-from venues.binance.codec import BinanceCodec
+from perpwire.venues.base import Channel, Subscription
+from perpwire.venues.binance.codec import BinanceCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance"
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from market.errors import DecodeError, RateLimited, UsageError, VenueError
-from market.events import BBO, FundingRate
-from venues.base import HttpRequest
-from venues.binance.codec import BinanceCodec
-from venues.binance.rest import BinanceRestError, rate_limited
+from perpwire.market.errors import DecodeError, RateLimited, UsageError, VenueError
+from perpwire.market.events import BBO, FundingRate
+from perpwire.venues.base import HttpRequest
+from perpwire.venues.binance.codec import BinanceCodec
+from perpwire.venues.binance.rest import BinanceRestError, rate_limited
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance"
 

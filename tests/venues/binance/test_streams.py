@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from market.errors import SubscriptionError
-from market.events import Subscribed, Unsubscribed, VenueRejected
-from venues.base import Channel, Subscription
-from venues.binance.codec import BinanceCodec
+from perpwire.market.errors import SubscriptionError
+from perpwire.market.events import Subscribed, Unsubscribed, VenueRejected
+from perpwire.venues.base import Channel, Subscription
+from perpwire.venues.binance.codec import BinanceCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance"
 BTC = "BTCUSDT"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from market.book import SyncState
-from market.events import BookDelta, BookSnapshot, Resync
+from perpwire.market.book import SyncState
+from perpwire.market.events import BookDelta, BookSnapshot, Resync
+from perpwire.venues.bybit import BybitCodec
+from perpwire.venues.bybit.orderbook import CROSS_SEQ_CHAIN
 from tests.venues.bybit.helpers import book_frame, load
-from venues.bybit import BybitCodec
-from venues.bybit.orderbook import CROSS_SEQ_CHAIN
 
 D = Decimal
 

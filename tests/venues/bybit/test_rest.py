@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from market.errors import DecodeError, RateLimited, VenueError
-from market.events import BBO, BookSnapshot, FundingRate, Instrument
+from perpwire.market.errors import DecodeError, RateLimited, VenueError
+from perpwire.market.events import BBO, BookSnapshot, FundingRate, Instrument
+from perpwire.venues.bybit import BybitCodec
 from tests.venues.bybit.helpers import envelope, load
-from venues.bybit import BybitCodec
 
 D = Decimal
 BASE = "http://127.0.0.1:8123"

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-import venues
-from market.errors import DecodeError, SubscriptionError
-from market.events import Pong, Subscribed, Unsubscribed, VenueRejected
+from perpwire import venues
+from perpwire.market.errors import DecodeError, SubscriptionError
+from perpwire.market.events import Pong, Subscribed, Unsubscribed, VenueRejected
+from perpwire.venues.base import Channel, Subscription
+from perpwire.venues.bybit import BybitCodec
 from tests.venues.bybit.helpers import load, load_json
-from venues.base import Channel, Subscription
-from venues.bybit import BybitCodec
 
 
 def subs(channel: Channel, *symbols: str) -> list[Subscription]:

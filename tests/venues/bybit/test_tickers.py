@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from market.events import BBO, FundingRate, Liquidation, Side, Trade
+from perpwire.market.events import BBO, FundingRate, Liquidation, Side, Trade
+from perpwire.venues.bybit import BybitCodec
 from tests.venues.bybit.helpers import load
-from venues.bybit import BybitCodec
 
 D = Decimal
 

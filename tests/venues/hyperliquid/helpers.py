@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from venues.hyperliquid.codec import HyperliquidCodec
+from perpwire.venues.hyperliquid.codec import HyperliquidCodec
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "hyperliquid"
 USER = "0x15f43d1f2dee81424afd891943262aa90f22cc2a"

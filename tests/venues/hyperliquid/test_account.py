@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from market.events import Fill, FundingPayment, Liquidation, OrderStatus, OrderUpdate, Side
+from perpwire.market.events import Fill, FundingPayment, Liquidation, OrderStatus, OrderUpdate, Side
+from perpwire.venues.hyperliquid.account import order_status
 from tests.venues.hyperliquid.helpers import USER, codec, fixture, one
-from venues.hyperliquid.account import order_status
 
 D = Decimal
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from market.book import SyncState
-from market.errors import DecodeError
-from market.events import (
+from perpwire.market.book import SyncState
+from perpwire.market.errors import DecodeError
+from perpwire.market.events import (
     BBO,
     BookSnapshot,
     Connected,
@@ -23,7 +23,7 @@ from market.events import (
     Unsubscribed,
     VenueRejected,
 )
-from market.funding import per_hour
+from perpwire.market.funding import per_hour
 from tests.venues.hyperliquid.helpers import codec, fixture, one
 
 D = Decimal

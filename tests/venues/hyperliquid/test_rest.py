@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from market.errors import DecodeError, VenueError
+from perpwire.market.errors import DecodeError, VenueError
+from perpwire.venues.hyperliquid.codec import HyperliquidCodec
 from tests.venues.hyperliquid.helpers import USER, codec, fixture
-from venues.hyperliquid.codec import HyperliquidCodec
 
 D = Decimal
 

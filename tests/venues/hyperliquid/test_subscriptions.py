@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from market.errors import ConfigError, SubscriptionError
+from perpwire.market.errors import ConfigError, SubscriptionError
+from perpwire.venues.base import Channel, Subscription
+from perpwire.venues.hyperliquid.codec import HyperliquidCodec
+from perpwire.venues.hyperliquid.subscriptions import coin_asset, coin_multiplier, topic_of
 from tests.venues.hyperliquid.helpers import USER, codec, fixture
-from venues.base import Channel, Subscription
-from venues.hyperliquid.codec import HyperliquidCodec
-from venues.hyperliquid.subscriptions import coin_asset, coin_multiplier, topic_of
 
 BOOK_BTC = Subscription(Channel.BOOK, "BTC")
 

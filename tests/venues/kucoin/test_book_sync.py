@@ -6,9 +6,9 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
-from market.book import SyncState
-from market.events import Resync
-from venues.kucoin import KucoinCodec
+from perpwire.market.book import SyncState
+from perpwire.market.events import Resync
+from perpwire.venues.kucoin import KucoinCodec
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kucoin"
 D = Decimal

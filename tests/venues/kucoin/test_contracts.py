@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from venues.kucoin.contracts import ContractTable
+from perpwire.venues.kucoin.contracts import ContractTable
 
 HOUR = 3_600_000
 

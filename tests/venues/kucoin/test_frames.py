@@ -9,9 +9,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from market.errors import DecodeError
-from market.events import BBO, BookDelta, BookSnapshot, FundingRate, LazyBookSnapshot, MarkPrice
-from venues.kucoin import KucoinCodec
+from perpwire.market.errors import DecodeError
+from perpwire.market.events import BBO, BookDelta, BookSnapshot, FundingRate, LazyBookSnapshot, MarkPrice
+from perpwire.venues.kucoin import KucoinCodec
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kucoin"
 D = Decimal

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from market.errors import DecodeError, RateLimited, VenueError
-from market.events import BBO, FundingRate, Instrument, MarkPrice
-from venues.kucoin import KucoinCodec
+from perpwire.market.errors import DecodeError, RateLimited, VenueError
+from perpwire.market.events import BBO, FundingRate, Instrument, MarkPrice
+from perpwire.venues.kucoin import KucoinCodec
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kucoin"
 D = Decimal

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from market.errors import SubscriptionError
-from market.events import Connected, Ping, Pong, Subscribed, Unsubscribed, VenueRejected
-from venues.base import Channel, Subscription
-from venues.kucoin import KucoinCodec
+from perpwire.market.errors import SubscriptionError
+from perpwire.market.events import Connected, Ping, Pong, Subscribed, Unsubscribed, VenueRejected
+from perpwire.venues.base import Channel, Subscription
+from perpwire.venues.kucoin import KucoinCodec
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kucoin"
 

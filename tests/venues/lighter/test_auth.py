@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from market.errors import SubscriptionError
-from market.events import Subscribed, Unsubscribed, VenueRejected
-from venues.base import Channel, Subscription
-from venues.lighter.auth import TokenInfo, parse_token, renew_after_s, token_problem
-from venues.lighter.codec import LighterCodec
+from perpwire.market.errors import SubscriptionError
+from perpwire.market.events import Subscribed, Unsubscribed, VenueRejected
+from perpwire.venues.base import Channel, Subscription
+from perpwire.venues.lighter.auth import TokenInfo, parse_token, renew_after_s, token_problem
+from perpwire.venues.lighter.codec import LighterCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
 NOW = 1_785_431_774

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from market.book import SyncState
-from market.events import BookDelta, BookSnapshot, Subscribed
-from venues.lighter.codec import LighterCodec
+from perpwire.market.book import SyncState
+from perpwire.market.events import BookDelta, BookSnapshot, Subscribed
+from perpwire.venues.lighter.codec import LighterCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
 UPDATES = [f"order_book_update_seq{i}.json" for i in range(1, 7)]

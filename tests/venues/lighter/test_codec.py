@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from market.errors import DecodeError, SubscriptionError
-from market.events import (
+from perpwire.market.errors import DecodeError, SubscriptionError
+from perpwire.market.events import (
     BBO,
     BalanceUpdate,
     BookDelta,
@@ -29,9 +29,9 @@ from market.events import (
     Unsubscribed,
     VenueRejected,
 )
-from market.sequence import PREV_NONCE
-from venues.base import Channel, Subscription
-from venues.lighter.codec import LighterCodec
+from perpwire.market.sequence import PREV_NONCE
+from perpwire.venues.base import Channel, Subscription
+from perpwire.venues.lighter.codec import LighterCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
 TOKEN = "1999999999:516:3:deadbeef"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from market.book import SyncState
-from market.errors import DecodeError
-from market.events import BBO, BookDelta, BookSnapshot, FundingRate, OrderUpdate, PositionUpdate, Subscribed
-from venues.lighter.codec import LighterCodec
+from perpwire.market.book import SyncState
+from perpwire.market.errors import DecodeError
+from perpwire.market.events import BBO, BookDelta, BookSnapshot, FundingRate, OrderUpdate, PositionUpdate, Subscribed
+from perpwire.venues.lighter.codec import LighterCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from market.errors import DecodeError, SubscriptionError, VenueError
-from market.events import FundingRate, Instrument
-from market.funding import asset
-from venues.lighter.codec import LighterCodec
+from perpwire.market.errors import DecodeError, SubscriptionError, VenueError
+from perpwire.market.events import FundingRate, Instrument
+from perpwire.market.funding import asset
+from perpwire.venues.lighter.codec import LighterCodec
 
 FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
 

@@ -1,0 +1,244 @@
+"""The ``perpwire`` command line: demo, run, status, submit, stop, sim.
+
+``demo`` and ``run`` start a deployment in this process's Ray (embedded by default), record where
+it is (``actors.deployment``: its Ray address and namespace, under its name) and print that;
+``status``, ``submit`` and ``stop`` find the deployment by ``--name`` (or ``--address``), join
+its Ray and talk to its named coordinator, refusing a cluster that holds no perpwire deployment
+of that name. Every failure is one line on stderr: a configuration error or an unusable store
+exits 2, as does an unknown strategy; a deployment that cannot be found or reached exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+from ray.exceptions import RayTaskError
+
+from perpwire.actors.app import deployment
+from perpwire.actors.app.deployment import DEFAULT_NAME, DeploymentError
+from perpwire.actors.store.check import StoreUnavailable
+from perpwire.market.errors import ConfigError
+
+CALL_TIMEOUT_S = 15.0  # how long a command waits for the coordinator's answer
+
+
+class _Refused(Exception):
+    """The command's input was refused (exit 2): the message is the one line to print."""
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _cmd_demo(args) -> int:
+    from perpwire.actors.app.demo import run_demo
+
+    name = DEFAULT_NAME  # the demo's configuration keeps the default namespace
+    deployment.claim(name)
+    try:
+        with tempfile.TemporaryDirectory(prefix="perpwire-demo-") as tmp:
+            url = f"sqlite:///{Path(tmp) / 'funding.sqlite'}"
+            summary = asyncio.run(run_demo(args.duration, args.seed, args.speed, store_url=url,
+                                           live=not args.no_live))
+    finally:
+        deployment.forget(name)
+    ledger = summary["status"]["coordinator"]["ledger"]
+    return 0 if int(ledger["opened"]) >= 1 else 1
+
+
+def _cmd_run(args) -> int:
+    from perpwire.actors.app.config import load_config
+    from perpwire.actors.app.runtime import Runtime
+    from perpwire.actors.app.view import run_live_view
+
+    cfg = load_config(args.config)
+    if args.name:
+        cfg.ray.namespace = args.name  # a deployment is named by its Ray namespace
+    name = cfg.ray.namespace
+    deployment.claim(name)
+
+    async def main():
+        runtime = Runtime(cfg)
+        try:
+            await runtime.start()
+            deployment.announce(name, cfg.ray.namespace)
+            await run_live_view(runtime, args.duration or float("inf"))
+        finally:
+            await runtime.stop()
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
+    finally:
+        deployment.forget(name)
+    return 0
+
+
+def _join(args):
+    """The deployment the command names, joined; returns it with its coordinator."""
+    dep = deployment.locate(args.name, args.address)
+    deployment.connect(dep)
+    return dep, deployment.coordinator(dep)
+
+
+def _get(ref, what: str, timeout_s: float = CALL_TIMEOUT_S):
+    import ray
+
+    try:
+        return ray.get(ref, timeout=timeout_s)
+    except ray.exceptions.GetTimeoutError:
+        raise DeploymentError(f"{what}: no answer within {timeout_s:g} s") from None
+    except ray.exceptions.RayTaskError:
+        raise  # the actor answered with an error: the command says what it means
+    except ray.exceptions.RayError as exc:  # the actor is dead or unreachable
+        raise DeploymentError(f"{what}: {_one_line(exc)}") from None
+
+
+def _store_health(dep) -> dict:
+    store = deployment.store_actor(dep)
+    if store is None:
+        return {"ok": False, "error": f"no store actor {deployment.STORE} in namespace {dep.namespace!r}",
+                "writes_waiting": None}
+    try:
+        h = _get(store.health.remote(), "the store", timeout_s=5.0)
+    except Exception as exc:
+        return {"ok": False, "error": _one_line(exc), "writes_waiting": None}
+    return {"ok": h["ok"], "error": h["error"], "backend": h["backend"], "writes_waiting": h["pending"],
+            "dropped": h["dropped"]}
+
+
+def _cmd_status(args) -> int:
+    dep, coord = _join(args)
+    summary = _get(coord.summary.remote(), "the coordinator")
+    opps = _get(coord.opportunities.remote(10), "the coordinator")
+    store = _store_health(dep)
+    print(json.dumps({
+        "deployment": {"name": dep.name, "address": dep.address, "namespace": dep.namespace},
+        "store": store,
+        "coordinator": summary,
+        "opportunities": [
+            {"asset": o.asset, "long": f"{o.long_venue}:{o.long_symbol}", "short": f"{o.short_venue}:{o.short_symbol}",
+             "net_per_hour": str(o.net_per_hour), "long_z": o.long_z, "short_z": o.short_z} for o in opps],
+    }, indent=2, default=str))
+    if not store["ok"]:
+        waiting = store.get("writes_waiting")
+        print(f"perpwire: store is DOWN ({store['error']}); {waiting if waiting is not None else '?'} writes waiting",
+              file=sys.stderr)
+    return 0
+
+
+def _known_strategy(name: str) -> None:
+    from perpwire.actors.coordination.coordinator import STRATEGIES
+
+    if name not in STRATEGIES:
+        raise _Refused(f"unknown strategy {name!r}; known: {', '.join(sorted(STRATEGIES))}")
+
+
+def _cmd_submit(args) -> int:
+    import ray
+
+    _known_strategy(args.strategy)
+    try:
+        params = json.loads(args.params) if args.params else {}
+    except json.JSONDecodeError as exc:
+        raise _Refused(f"--params is not JSON: {exc}") from None
+    if not isinstance(params, dict):
+        raise _Refused("--params must be a JSON object")
+    _, coord = _join(args)
+    try:
+        sid = _get(coord.submit.remote(args.strategy, params), "the coordinator")
+    except ray.exceptions.RayTaskError as exc:
+        raise _Refused(f"the coordinator refused {args.strategy!r}: {_one_line(exc)}") from None
+    print(sid)
+    return 0
+
+
+def _cmd_stop(args) -> int:
+    _, coord = _join(args)
+    if args.id:
+        ok = _get(coord.stop_strategy.remote(args.id), "the coordinator")
+        print("stopped" if ok else f"no running strategy {args.id}")
+        return 0 if ok else 1
+    _get(coord.stop.remote(), "the coordinator")
+    print("coordinator stopped")
+    return 0
+
+
+def _cmd_sim(args) -> int:
+    from perpwire.simulator.standalone import run_standalone, simulator_options
+
+    run_standalone([], **simulator_options(args))
+    return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line; a remote error is shown by its cause, not Ray's traceback."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        exc = cause
+    text = str(exc).strip()
+    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__).splitlines()[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from perpwire.simulator.standalone import add_arguments
+
+    p = argparse.ArgumentParser(prog="perpwire", description="Perpetual-futures market data and funding arbitrage.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("demo", help="local Ray + simulator + funding arbitrage on paper")
+    d.add_argument("--duration", type=float, default=45.0, help="seconds of trading after set-up (default 45)")
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--speed", type=float, default=180.0, help="simulated seconds per real second (default 180)")
+    d.add_argument("--no-live", action="store_true", help="no live view, only the summary")
+    d.set_defaults(func=_cmd_demo)
+    r = sub.add_parser("run", help="run the configured deployment")
+    r.add_argument("--config", required=True, help="YAML or TOML file")
+    r.add_argument("--duration", type=float, default=None, help="seconds (default: until interrupted)")
+    r.add_argument("--name", default=None, help="deployment name and Ray namespace (default: ray.namespace)")
+    r.set_defaults(func=_cmd_run)
+    for name, func, help_ in (("status", _cmd_status, "show the running deployment"),
+                              ("submit", _cmd_submit, "start a strategy on the running coordinator"),
+                              ("stop", _cmd_stop, "stop a strategy, or the coordinator")):
+        c = sub.add_parser(name, help=help_)
+        c.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default: {DEFAULT_NAME})")
+        c.add_argument("--address", default=None,
+                       help="Ray address of the deployment (default: the one recorded under --name)")
+        if name == "submit":
+            c.add_argument("strategy")
+            c.add_argument("--params", default=None, help="JSON object of strategy parameters")
+        if name == "stop":
+            c.add_argument("id", nargs="?", default=None)
+        c.set_defaults(func=func)
+    s = sub.add_parser("sim", help="run the exchange simulator alone and print its URLs")
+    add_arguments(s)
+    s.set_defaults(func=_cmd_sim)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _logging(args.verbose)
+    try:
+        return args.func(args)
+    except (ConfigError, StoreUnavailable, _Refused) as exc:
+        print(f"perpwire: {exc}", file=sys.stderr)
+        return 2
+    except DeploymentError as exc:
+        print(f"perpwire: {exc}", file=sys.stderr)
+        return 1
+    except RayTaskError as exc:
+        print(f"perpwire: {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

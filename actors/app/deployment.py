@@ -1,0 +1,408 @@
+"""One deployment is one deployment: how perpwire starts its embedded Ray, records where a
+deployment lives, and finds it again from another process.
+
+``perpwire run`` and ``perpwire demo`` start a deployment; ``announce`` records its Ray (GCS)
+address and namespace in ``$PERPWIRE_HOME/deployments/<name>.json`` (default ``~/.perpwire``),
+written atomically and removed by ``forget`` on a clean stop. ``perpwire status``, ``submit``
+and ``stop`` call ``locate`` (the record, or an explicit ``--address``), ``connect`` and
+``coordinator``: a record whose Ray no longer answers is reported as stale, and a cluster with no
+coordinator of that name in that namespace is refused, so a command never reaches a deployment
+that is not the user's. Every failure is a ``DeploymentError`` carrying one line for the user.
+
+``start_ray`` is the one place perpwire starts or joins Ray. ``address: local`` starts an
+embedded single-node Ray bound to 127.0.0.1 only, every port chosen free at start-up (no fixed
+dashboard-agent or metrics port, so two deployments run side by side on one host), with Ray's
+token authentication as ``ray.init`` sets it up for a new local cluster. ``shutdown_ray`` ends it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import re
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import ray
+
+from perpwire.actors.coordination.coordinator import COORDINATOR_NAME as COORDINATOR
+
+log = logging.getLogger(__name__)
+
+HOME_ENV = "PERPWIRE_HOME"
+DEFAULT_NAME = "perpwire"
+LOOPBACK = "127.0.0.1"
+STORE = "perpwire-store"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# RayParams fields of the embedded node's listening ports, each given a free loopback port
+_PORT_FIELDS = ("gcs_server_port", "node_manager_port", "object_manager_port", "dashboard_port",
+                "dashboard_agent_listen_port", "metrics_agent_port", "metrics_export_port",
+                "runtime_env_agent_port")
+# fixed ports Ray's autoscaler monitor and dashboard head read from the environment
+_PORT_ENV = ("AUTOSCALER_METRIC_PORT", "DASHBOARD_METRIC_PORT")
+
+
+class DeploymentError(Exception):
+    """A deployment cannot be started, found or reached: the message is the one line to print."""
+
+
+class Deployment(msgspec.Struct, frozen=True):
+    """The record of a running deployment: where its Ray is and which namespace holds its actors."""
+
+    name: str
+    address: str  # GCS address (host:port) or ray://host:port
+    namespace: str
+    pid: int  # the process that started it (and removes the record on a clean stop)
+    host: str
+    started_ms: int
+    auth: str = "disabled"  # Ray's authentication mode when it was started: "token" or "disabled"
+
+
+# --- the record ---------------------------------------------------------------------------------
+
+
+def home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".perpwire")
+
+
+def record_path(name: str) -> Path:
+    if not _NAME.match(name):
+        raise DeploymentError(f"not a deployment name: {name!r} (letters, digits, '_', '.', '-')")
+    return home() / "deployments" / f"{name}.json"
+
+
+def write_record(dep: Deployment) -> Path:
+    """Write the record atomically (a reader sees the old file or the new one, never half)."""
+    path = record_path(dep.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dep.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(msgspec.json.format(msgspec.json.encode(dep)))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_record(name: str) -> Deployment | None:
+    path = record_path(name)
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=Deployment)
+    except FileNotFoundError:
+        return None
+    except (OSError, msgspec.DecodeError) as exc:
+        raise DeploymentError(f"unreadable deployment record {path}: {exc}") from None
+
+
+def remove_record(name: str, pid: int | None = None) -> bool:
+    """Remove the record of ``name`` (only if ``pid`` wrote it, when given). Returns whether it did."""
+    dep = read_record(name)
+    if dep is None or (pid is not None and dep.pid != pid):
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        record_path(name).unlink()
+    return True
+
+
+# --- is it alive ----------------------------------------------------------------------------------
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    rest = address.split("://", 1)[-1]
+    host, sep, port = rest.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def answers(address: str, timeout_s: float = 1.0) -> bool:
+    """Whether something accepts TCP connections at the address (a quick test before Ray's own
+    connect, which retries for a minute on a dead address)."""
+    hp = _host_port(address)
+    if hp is None:
+        return True  # "auto" and the like: let Ray find it
+    try:
+        with socket.create_connection(hp, timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_live(dep: Deployment) -> bool:
+    """A record is live while its Ray answers and, on this host, its process still runs."""
+    if dep.host == socket.gethostname() and not _pid_alive(dep.pid):
+        return False
+    return answers(dep.address)
+
+
+def _stale_message(dep: Deployment, removed: bool) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(dep.started_ms / 1000))
+    tail = "; removed the stale record" if removed else ""
+    return (f"deployment {dep.name!r} is gone: its Ray at {dep.address} does not answer "
+            f"(recorded by pid {dep.pid} on {dep.host} at {when}){tail}")
+
+
+def _drop_if_dead_here(dep: Deployment) -> bool:
+    """A stale record is removed only when its own process is gone on this host: a remote
+    cluster that does not answer right now keeps its record."""
+    if dep.host == socket.gethostname() and not _pid_alive(dep.pid):
+        return remove_record(dep.name, dep.pid)
+    return False
+
+
+def claim(name: str) -> None:
+    """Before starting deployment ``name``: refuse if a live one is recorded; clear a stale one."""
+    dep = read_record(name)
+    if dep is None:
+        return
+    if is_live(dep):
+        raise DeploymentError(f"deployment {name!r} is already running (pid {dep.pid} on {dep.host}, Ray at "
+                              f"{dep.address}, namespace {dep.namespace!r}): stop it first, or start this one "
+                              "under another name")
+    log.warning("%s", _stale_message(dep, _drop_if_dead_here(dep)))
+
+
+def announce(name: str, namespace: str, *, out=None) -> Deployment:
+    """Record the deployment this process's Ray now runs and print where it is. Call right after
+    the runtime has started; ``forget`` on a clean stop."""
+    dep = Deployment(name=name, address=current_address(), namespace=namespace, pid=os.getpid(),
+                     host=socket.gethostname(), started_ms=int(time.time() * 1000), auth=_auth_mode())
+    path = write_record(dep)
+    print(f"perpwire: deployment {name!r}: Ray at {dep.address}, namespace {namespace!r} (recorded in {path})",
+          file=out, flush=True)
+    return dep
+
+
+def forget(name: str) -> None:
+    """Remove the record this process wrote (a clean stop)."""
+    with contextlib.suppress(DeploymentError, OSError):
+        remove_record(name, os.getpid())
+
+
+# --- reaching a deployment ----------------------------------------------------------------------
+
+
+def locate(name: str | None = None, address: str | None = None) -> Deployment:
+    """The deployment a command acts on: ``address`` when given (the namespace is the name),
+    otherwise the record of ``name``. Raises ``DeploymentError`` when there is no record or the
+    recorded Ray is gone."""
+    name = name or DEFAULT_NAME
+    if address:
+        return Deployment(name=name, address=address, namespace=name, pid=0, host="", started_ms=0,
+                          auth="token" if _token_available() else "disabled")
+    dep = read_record(name)
+    if dep is None:
+        raise DeploymentError(f"no deployment named {name!r} is recorded in {record_path(name).parent} "
+                              "(start one with `perpwire run` or `perpwire demo`, or pass --address)")
+    if not answers(dep.address):
+        raise DeploymentError(_stale_message(dep, _drop_if_dead_here(dep)))
+    return dep
+
+
+def connect(dep: Deployment) -> None:
+    """Join the deployment's Ray as a driver in its namespace (a process already joined to Ray
+    must be joined to that one)."""
+    hp = _host_port(dep.address)
+    if ray.is_initialized():
+        if hp is not None and current_address() != dep.address:
+            raise DeploymentError(f"this process is joined to the Ray at {current_address()}, not {dep.address}")
+        return
+    if hp is not None and hp[0] in (LOOPBACK, "localhost"):
+        _local_only()
+    if dep.auth == "token":
+        _enable_token_auth()
+    try:
+        ray.init(address=dep.address, namespace=dep.namespace, log_to_driver=False, configure_logging=False)
+    except Exception as exc:
+        reason = (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__).splitlines()[0]
+        raise DeploymentError(f"cannot join the Ray at {dep.address}: {reason}") from None
+
+
+def coordinator(dep: Deployment):
+    """The deployment's coordinator, or ``DeploymentError`` when that cluster holds no perpwire
+    deployment of this name."""
+    try:
+        return ray.get_actor(COORDINATOR, namespace=dep.namespace)
+    except ValueError:
+        raise DeploymentError(f"the Ray at {dep.address} holds no perpwire deployment named {dep.name!r} "
+                              f"(no actor {COORDINATOR} in namespace {dep.namespace!r})") from None
+
+
+def store_actor(dep: Deployment):
+    try:
+        return ray.get_actor(STORE, namespace=dep.namespace)
+    except ValueError:
+        return None
+
+
+# --- starting Ray ---------------------------------------------------------------------------------
+
+
+_node = None  # the embedded head node this process started
+
+
+def start_ray(ray_config, *, runtime_env: dict | None = None) -> str:
+    """Start (``address: local``) or join Ray for a ``RayConfig``; returns the GCS address."""
+    if ray_config.address == "local":
+        return start_local_ray(ray_config.namespace, runtime_env=runtime_env)
+    ray.init(address=ray_config.address, namespace=ray_config.namespace, include_dashboard=False,
+             log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
+    return current_address()
+
+
+def start_local_ray(namespace: str | None = None, *, num_cpus: int | None = None,
+                    runtime_env: dict | None = None, log_to_driver: bool = False) -> str:
+    """Start an embedded single-node Ray whose every server listens on 127.0.0.1 at a port chosen
+    free now, and connect this process to it. Returns its GCS address (``127.0.0.1:port``)."""
+    global _node
+    from ray._private.node import Node
+    from ray._private.parameter import RayParams
+
+    if ray.is_initialized():
+        raise RuntimeError("Ray is already initialised in this process")
+    shutdown_ray()  # a node left by an earlier ray.shutdown() without ours
+    _local_only()
+    _new_cluster_auth()
+    ports = free_ports(len(_PORT_FIELDS) + len(_PORT_ENV))
+    params = RayParams(node_ip_address=LOOPBACK, dashboard_host=LOOPBACK, include_dashboard=False,
+                       num_cpus=num_cpus, redirect_output=None, **dict(zip(_PORT_FIELDS, ports, strict=False)))
+    with _environ(dict(zip(_PORT_ENV, map(str, ports[len(_PORT_FIELDS):]), strict=True))):
+        _node = Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True, ray_init_cluster=True)
+    try:
+        ray.init(address=_node.gcs_address, namespace=namespace, runtime_env=runtime_env,
+                 log_to_driver=log_to_driver, configure_logging=False)
+    except BaseException:
+        shutdown_ray()
+        raise
+    return _node.gcs_address
+
+
+def shutdown_ray() -> None:
+    """Disconnect from Ray and end the embedded node this process started (if any)."""
+    global _node
+    if ray.is_initialized():
+        ray.shutdown()
+    node, _node = _node, None
+    if node is not None:
+        node.kill_all_processes(check_alive=False, allow_graceful=True, wait=True)
+
+
+atexit.register(shutdown_ray)  # registered after ray's own hook, so it runs first
+
+
+def current_address() -> str:
+    return ray.get_runtime_context().gcs_address
+
+
+def free_ports(n: int, host: str = LOOPBACK) -> list[int]:
+    """``n`` distinct ports free on ``host`` right now (all held open until every one is picked)."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(n):
+            s = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            s.bind((host, 0))
+            ports.append(s.getsockname()[1])
+        return ports
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _local_only() -> None:
+    """Ray replaces a loopback node or cluster address by the host's routable IP unless it is told
+    this is not a multi-node cluster (its switch for laptops without clusters). Set it for this
+    process and its children so 127.0.0.1 stays 127.0.0.1."""
+    from ray._private import ray_constants
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def _new_cluster_auth() -> None:
+    """What ``ray.init`` does for a new local cluster: token authentication on unless
+    ``RAY_AUTH_MODE`` says otherwise, and a token generated (``~/.ray/auth_token``) if none
+    exists; that file is then made private to its owner."""
+    with contextlib.suppress(ImportError):
+        from ray._private.authentication.authentication_token_setup import (
+            enable_token_auth_by_default,
+            ensure_token_if_auth_enabled,
+        )
+
+        enable_token_auth_by_default()
+        ensure_token_if_auth_enabled({}, create_token_if_missing=True)
+    _private_token_file()
+
+
+def _private_token_file() -> None:
+    """Ray writes its default token file with the process umask (often world-readable): make it
+    readable by its owner only, as a secret should be."""
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return
+    path = Path.home() / ".ray" / "auth_token"
+    with contextlib.suppress(OSError):
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
+def _enable_token_auth() -> None:
+    with contextlib.suppress(ImportError):
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+
+        quiet = logging.getLogger(maybe_enable_token_auth_if_token_available.__module__)
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # joining: Ray's notice that tokens are on is for new clusters
+        try:
+            maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+        finally:
+            quiet.setLevel(level)
+
+
+def _token_available() -> bool:
+    if os.environ.get("RAY_AUTH_MODE"):
+        return os.environ["RAY_AUTH_MODE"].lower() == "token"
+    try:
+        from ray._raylet import AuthenticationTokenLoader
+
+        return bool(AuthenticationTokenLoader.instance().has_token(ignore_auth_mode=True))
+    except (ImportError, AttributeError):
+        return False
+
+
+def _auth_mode() -> str:
+    return "token" if os.environ.get("RAY_AUTH_MODE", "").lower() == "token" else "disabled"
+

@@ -1,0 +1,148 @@
+"""The stream actor: one Ray actor per WebSocket connection, wrapping ``StreamConnection``.
+
+Async, ``num_cpus=0`` (it waits on the network far more than it computes) and restartable
+(``max_restarts=-1``): ``__init__`` does no I/O itself but schedules the connection's start on the
+actor's event loop, so an actor that Ray restarts reconnects and resubscribes by itself, with no
+call from anyone. What it wants (which symbols, paused or not) is written to the cluster's
+key-value store on every command and taken back on restart, so a paused book connection comes
+back paused. Counters are exported through ``ray.util.metrics`` tagged with venue and stream
+every few seconds.
+
+Callers use the verbs (``pause``, ``resume``, ``prepare``, ``subscribe``, ``stop``) and read by
+value with the nouns (``order_book``, ``order_books``, ``bbo``, ``funding``, ``health``,
+``stats``); a view whose state is not SYNCED (EMPTY, BUFFERING, RESYNCING, STALE) must not be
+traded on: fetch a REST snapshot instead (``VenueFacade`` does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import ray
+from ray.util import metrics
+
+from perpwire.actors.app.config import StreamConfig
+from perpwire.actors.durable import RayKVState
+from perpwire.actors.streams.connection import StreamConnection
+from perpwire.actors.streams.control import ResumeResult
+from perpwire.actors.topology import LAYOUTS
+from perpwire.market.book import BookView
+from perpwire.market.events import BBO, FundingRate
+from perpwire.venues.base import Subscription
+
+_EXPORTED = ("messages", "bytes", "reconnects", "resyncs", "decode_errors", "stalls", "user_events")
+
+
+def _remote_sink(target, method: str):
+    """A push to ``target``'s ``method``. ``target`` is an actor handle, or the name of a named
+    actor looked up on first use: a name keeps handles out of the constructor's arguments, which
+    Ray cannot restore when it restarts this actor (ray-project/ray#53727)."""
+    if target is None:
+        return None
+    handle = None if isinstance(target, str) else target
+
+    async def push(batch):
+        nonlocal handle
+        if handle is None:
+            handle = ray.get_actor(target)
+        await getattr(handle, method).remote(batch)
+
+    return push
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
+class StreamActor:
+    def __init__(self, config: dict, funding_sink=None, user_sink=None, metrics_period_s: float = 5.0):
+        cfg = StreamConfig.model_validate(config)
+        layout = LAYOUTS.get(cfg.venue)
+        self._state = RayKVState.for_this_actor("stream")
+        self._conn = StreamConnection(
+            cfg,
+            funding_sink=_remote_sink(funding_sink, "on_funding"),
+            user_sink=_remote_sink(user_sink, "on_user_events"),
+            resync_by_resubscribe=bool(layout and layout.resync_by_resubscribe),
+            state=self._state,
+        )
+        self._metrics_period_s = metrics_period_s
+        self._metrics_task: asyncio.Task | None = None
+        self._counters = {k: metrics.Counter(f"perpwire_{k}", tag_keys=("venue", "stream")) for k in _EXPORTED}
+        self._exported: dict[str, float] = {}
+        self._tags = {"venue": cfg.venue, "stream": cfg.name}
+        # start now, on the actor's loop: a restarted actor must not wait for a call to reconnect
+        self._boot = asyncio.get_running_loop().create_task(self._ensure())
+
+    async def _ensure(self) -> None:
+        await self._conn.start()
+        if self._metrics_task is None or self._metrics_task.done():
+            self._metrics_task = asyncio.create_task(self._export())
+
+    async def _export(self) -> None:
+        while True:
+            await asyncio.sleep(self._metrics_period_s)
+            for key, counter in self._counters.items():
+                value = self._conn.counters.get(key, 0)
+                delta = value - self._exported.get(key, 0)
+                if delta > 0:
+                    counter.inc(delta, tags=self._tags)
+                    self._exported[key] = value
+
+    # commands
+    async def start(self) -> None:
+        await self._ensure()
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        await self._ensure()
+        await self._conn.wait_connected(timeout)
+
+    async def stop(self) -> None:
+        if self._metrics_task is not None:
+            self._metrics_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._metrics_task
+        await self._conn.stop()
+        self._state.clear()  # a deliberate stop: a later actor of this name starts from its config
+
+    async def pause(self) -> dict[str, Any]:
+        await self._ensure()
+        return await self._conn.pause()
+
+    async def resume(self, symbol: str | None = None, timeout_s: float | None = None) -> ResumeResult:
+        await self._ensure()
+        return await self._conn.resume(symbol, timeout_s)
+
+    async def prepare(self, symbol: str) -> list[str]:
+        await self._ensure()
+        return await self._conn.prepare(symbol)
+
+    async def subscribe(self, subs: list[Subscription]) -> int:
+        await self._ensure()
+        return await self._conn.subscribe(subs)
+
+    # queries (by value: Ray serialises the immutable views)
+    async def order_book(self, symbol: str, levels: int | None = 20) -> BookView | None:
+        await self._ensure()
+        return self._conn.order_book(symbol, levels)
+
+    async def order_books(self, symbols: list[str], levels: int | None = 20) -> dict[str, BookView | None]:
+        await self._ensure()
+        return self._conn.order_books(symbols, levels)
+
+    async def bbo(self, symbol: str) -> BBO | None:
+        await self._ensure()
+        return self._conn.bbo(symbol)
+
+    async def funding(self) -> dict[str, FundingRate]:
+        await self._ensure()
+        return self._conn.funding_rates()
+
+    async def user_events(self, since: int = 0) -> list:
+        return list(self._conn.user_events)[since:]
+
+    async def health(self) -> dict[str, Any]:
+        await self._ensure()
+        return self._conn.health()
+
+    async def stats(self) -> dict[str, Any]:
+        return self._conn.stats()
