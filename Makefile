@@ -19,14 +19,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
+# every benchmark script (each prints JSON lines); harness.py and cases/ are their shared parts
 bench: $(STAMP)
-	$(PY) bench/codecs.py
-	$(PY) bench/funding.py
-	$(PY) bench/streams.py
-	$(PY) bench/opportunity_latency.py
+	for script in $(filter-out bench/harness.py,$(wildcard bench/*.py)); do $(PY) $$script || exit 1; done
 
 demo: $(STAMP)
 	$(VENV)/bin/perpwire demo --duration $${DEMO_SECONDS:-45}
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -2,8 +2,8 @@
 
 A strategy is a plain object with a ``name`` and ``decide(opportunities, positions, now_ms)``
 returning commands. The coordinator runs it (strategies are submitted to it as actor tasks) and
-the execution engine carries the commands out: ``Open``/``Close`` come with the pre-flight of
-seed 004 (resume both venues' books, check them, place both legs, pause again), ``Resume`` and
+the execution engine carries the commands out: ``Open``/``Close`` come with a pre-flight
+(resume both venues' books, check them, place both legs, pause again), ``Resume`` and
 ``Pause`` let a strategy warm a venue's books ahead of time or let them go.
 """
 

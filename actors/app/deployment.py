@@ -32,6 +32,7 @@ import msgspec
 import ray
 
 from perpwire.actors.coordination.coordinator import COORDINATOR_NAME as COORDINATOR
+from perpwire.actors.pacing import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ def announce(name: str, namespace: str, *, out=None) -> Deployment:
     """Record the deployment this process's Ray now runs and print where it is. Call right after
     the runtime has started; ``forget`` on a clean stop."""
     dep = Deployment(name=name, address=current_address(), namespace=namespace, pid=os.getpid(),
-                     host=socket.gethostname(), started_ms=int(time.time() * 1000), auth=_auth_mode())
+                     host=socket.gethostname(), started_ms=now_ms(), auth=_auth_mode())
     path = write_record(dep)
     print(f"perpwire: deployment {name!r}: Ray at {dep.address}, namespace {namespace!r} (recorded in {path})",
           file=out, flush=True)

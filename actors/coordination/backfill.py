@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from perpwire import venues
 from perpwire.actors.app.config import AppConfig
-from perpwire.actors.pacing import TokenBucket
+from perpwire.actors.pacing import TokenBucket, now_ms
 from perpwire.actors.rest import RestClient
 from perpwire.actors.topology import LAYOUTS
 from perpwire.market.errors import PerpwireError
@@ -44,7 +43,7 @@ async def fetch_history(venue: str, symbol: str, start_ms: int, end_ms: int, *, 
 async def backfill_history(runtime, cfg: AppConfig, days: float = 30.0, *, budget_scale: float = 1.0) -> int:
     """Backfill every configured venue-symbol in parallel; ``budget_scale`` > 1 only for the
     local simulator, which has no rate limits to respect."""
-    end = int(time.time() * 1000)
+    end = now_ms()
     start = end - int(days * DAY_MS)
 
     async def one(venue: str, symbol: str, rest: RestClient) -> int:

@@ -31,6 +31,7 @@ import ray
 from perpwire.actors.app.config import CoordinatorConfig, DeploymentWiring
 from perpwire.actors.coordination.repair import FundingRepair
 from perpwire.actors.durable import DurableState, MemoryState, RayKVState
+from perpwire.actors.pacing import now_ms
 from perpwire.actors.topology import LAYOUTS
 from perpwire.actors.trading.broker import PaperBroker
 from perpwire.actors.trading.execution import Executor
@@ -101,7 +102,7 @@ class Coordinator:
         self.stats_loaded = False  # the 30-day statistics came from the store since this actor started
         self.stats_windows = 0  # how many venue-symbol windows the last load installed
         self.attached_at_ms: int | None = None  # wall time of the last attach (a restart shows a new one)
-        self.started_at_ms = int(time.time() * 1000)
+        self.started_at_ms = now_ms()
         self._registry: DurableState = durable or (RayKVState.for_this_actor("coordinator")
                                                    if ray.is_initialized() else MemoryState())
         self._boot_task: asyncio.Task | None = None
@@ -143,7 +144,7 @@ class Coordinator:
         if self._maintenance is None or self._maintenance.done():
             self._maintenance = asyncio.create_task(self._maintain())
         self._attached = True
-        self.attached_at_ms = int(time.time() * 1000)
+        self.attached_at_ms = now_ms()
         return sorted(self.facades)
 
     async def attached(self) -> bool:
@@ -215,7 +216,7 @@ class Coordinator:
         last_refresh = last_reconcile = time.monotonic()
         while True:
             await asyncio.sleep(self.config.gap_check_s)
-            now = int(time.time() * 1000)
+            now = now_ms()
             gaps = self.desk.stats.gaps(now)
             new = {(g.venue, g.symbol) for g in gaps} - {(g.venue, g.symbol) for g in self.gaps}
             for venue, symbol in sorted(new):
@@ -237,7 +238,7 @@ class Coordinator:
     # --- inputs ------------------------------------------------------------------------------
 
     async def on_funding(self, batch: list[FundingRate]) -> None:
-        now = int(time.time() * 1000)
+        now = now_ms()
         if self.desk.ingest(batch, now):
             # venue event time -> ranked, for every rate handled at once (each, not the batch's
             # newest); a venue clock ahead of ours says nothing, so such rates are left out
@@ -363,7 +364,7 @@ class Coordinator:
             run = run or self._strategies[sid]
             tradable = [o for o in self.desk.opportunities(50)
                         if o.long_venue in self.facades and o.short_venue in self.facades]
-            commands = strategy.decide(tradable, self.desk.position_views(), int(time.time() * 1000))
+            commands = strategy.decide(tradable, self.desk.position_views(), now_ms())
             run.decisions += 1
             self._log_holds(sid, strategy)
             entry_z = getattr(getattr(strategy, "params", None), "entry_z", None)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from decimal import Decimal
 from typing import Any
 
 from perpwire import venues
-from perpwire.actors.pacing import TokenBucket
+from perpwire.actors.pacing import TokenBucket, now_ms
 from perpwire.actors.rest import RestClient
 from perpwire.actors.topology import LAYOUTS
 from perpwire.market.errors import PerpwireError
@@ -56,7 +55,7 @@ class FundingRepair:
         batches = await asyncio.gather(*(self._fetch(v) for v in by_venue))
         rows = [r for batch in batches for r in batch if (r.venue, r.symbol) in wanted]
         if rows:
-            self.desk.ingest(rows, int(time.time() * 1000))
+            self.desk.ingest(rows, now_ms())
         self.counters["gap_backfills"] += len(rows)
         return len(rows)
 

@@ -11,11 +11,11 @@ logged nor put into an exception by this module.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 
 import asyncpg
 
+from perpwire.actors.pacing import now_ms
 from perpwire.actors.store.base import (
     HISTORY_COLUMNS,
     ON_CONFLICT_REPLACE,
@@ -99,7 +99,7 @@ class PostgresStore(FundingStore):
                     for statement in m.postgres:
                         await conn.execute(statement)
                     await conn.execute("INSERT INTO schema_version (version, name, applied_ms) VALUES ($1, $2, $3)",
-                                       m.version, m.name, int(time.time() * 1000))
+                                       m.version, m.name, now_ms())
                 done.append(m.version)
         return done
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from perpwire.actors.pacing import now_ms
 from perpwire.actors.store.base import (
     INSERT_JOURNAL_SQL,
     INSERT_STREAM_SQL,
@@ -115,7 +115,7 @@ class SqliteStore(FundingStore):
                 for statement in m.sqlite:
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version, name, applied_ms) VALUES (?, ?, ?)",
-                             (m.version, m.name, int(time.time() * 1000)))
+                             (m.version, m.name, now_ms()))
             done.append(m.version)
         return done
 

@@ -30,6 +30,13 @@ from perpwire.market.ledger import PaperFill
 ZERO = Decimal(0)
 
 
+def fill_status(filled: Decimal, size: Decimal) -> OrderStatus:
+    """What an immediate-or-cancel order that filled ``filled`` of ``size`` ended as (paper and live)."""
+    if filled >= size:
+        return OrderStatus.FILLED
+    return OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.CANCELED
+
+
 class OrderResult(msgspec.Struct, frozen=True, kw_only=True):
     venue: str
     symbol: str
@@ -91,12 +98,7 @@ class PaperBroker:
         est = estimate_fill(levels, side, size)
         fee = ZERO if est.avg_price is None else est.filled * est.avg_price * self.taker_fees.get(venue, ZERO)
         self.balances[venue] -= fee
-        if est.filled == 0:
-            status = OrderStatus.CANCELED
-        elif est.complete:
-            status = OrderStatus.FILLED
-        else:
-            status = OrderStatus.PARTIALLY_FILLED
+        status = fill_status(est.filled, size)
         result = OrderResult(venue=venue, symbol=symbol, side=side, order_id=order_id, status=status, requested=size,
                              filled=est.filled, avg_price=est.avg_price, fee=fee,
                              reason=None if est.complete else "book too thin at the limit price")

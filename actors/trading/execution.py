@@ -1,4 +1,4 @@
-"""Two-leg execution with the seed-004 pre-flight, journaled so that a crash never leaves a naked leg.
+"""Two-leg execution behind a pre-flight, journaled so that a crash never leaves a naked leg.
 
 For every open and close: resume both venues' market data and wait for fresh books (the facade
 falls back to REST when a book is not ready), cap leverage at the lower venue limit, check
@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
@@ -66,7 +65,7 @@ class Journal(Protocol):
 
 def new_intent_id() -> str:
     """Wall-clock milliseconds and a random part, in hex: unique across restarts and deployments."""
-    return f"{int(time.time() * 1000):x}{secrets.token_hex(3)}"
+    return f"{now_ms():x}{secrets.token_hex(3)}"
 
 
 class Executor:

@@ -54,7 +54,7 @@ from perpwire.actors.app.config import LiveVenueConfig, SecretRef
 from perpwire.actors.pacing import TokenBucket, now_ms
 from perpwire.actors.rest import RestClient
 from perpwire.actors.topology import LAYOUTS
-from perpwire.actors.trading.broker import Broker, OrderResult
+from perpwire.actors.trading.broker import Broker, OrderResult, fill_status
 from perpwire.market.errors import DecodeError, PerpwireError, RateLimited, VenueError
 from perpwire.market.events import BalanceUpdate, Fill, Instrument, OrderStatus, OrderUpdate, PositionUpdate, Side
 from perpwire.venues.base import HttpRequest
@@ -629,12 +629,8 @@ class LiveBroker:
         if status is None:
             if update is not None and update.status is OrderStatus.REJECTED:
                 status = OrderStatus.REJECTED
-            elif filled >= size:
-                status = OrderStatus.FILLED
-            elif filled > 0:
-                status = OrderStatus.PARTIALLY_FILLED
             else:
-                status = OrderStatus.CANCELED
+                status = fill_status(filled, size)
         if reason is None and status is not OrderStatus.FILLED:
             reason = {OrderStatus.CANCELED: "nothing filled at the limit price (IOC remainder cancelled)",
                       OrderStatus.PARTIALLY_FILLED: f"filled {filled} of {size} (IOC remainder cancelled)",
