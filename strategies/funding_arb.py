@@ -48,6 +48,7 @@ def _max_abs(*zs: float | None) -> float:
 
 class FundingArbitrage:
     name = "funding_arb"
+    params_model = FundingArbParams
 
     def __init__(self, params: FundingArbParams | dict | None = None):
         self.params = params if isinstance(params, FundingArbParams) else FundingArbParams.model_validate(params or {})

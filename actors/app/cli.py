@@ -136,7 +136,7 @@ def _cmd_status(args) -> int:
 
 
 def _known_strategy(name: str) -> None:
-    from perpwire.actors.coordination.coordinator import STRATEGIES
+    from perpwire.strategies import STRATEGIES
 
     if name not in STRATEGIES:
         raise _Refused(f"unknown strategy {name!r}; known: {', '.join(sorted(STRATEGIES))}")

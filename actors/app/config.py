@@ -205,10 +205,35 @@ class StrategyConfig(BaseModel):
     name: str = "funding_arb"
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _known_with_valid_params(self):
+        """The strategy exists and its parameters pass its own model, checked here and not when
+        the coordinator first starts it."""
+        from perpwire.strategies import STRATEGIES
+
+        cls = STRATEGIES.get(self.name)
+        if cls is None:
+            raise ValueError(f"name: unknown strategy {self.name!r}; known: {', '.join(sorted(STRATEGIES))}")
+        model = getattr(cls, "params_model", None)
+        if model is not None:
+            try:
+                model.model_validate(self.params)
+            except ValidationError as exc:
+                raise ValueError("; ".join(_where("params", e) for e in exc.errors())) from None
+        return self
+
 
 class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field("sqlite:///perpwire.sqlite", description="sqlite:///path or postgresql://...")
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, v: str) -> str:
+        if not (v.startswith("sqlite:///") or v.startswith(("postgresql://", "postgres://"))):
+            scheme = v.split("://", 1)[0] if "://" in v else v
+            raise ValueError(f"unsupported store {scheme!r}: use sqlite:///path or postgresql://user@host/db")
+        return v
 
 
 class RayConfig(BaseModel):
@@ -236,6 +261,8 @@ class AppConfig(BaseModel):
         for name in v:
             if name not in venues.names() or name not in _layouts():
                 raise ValueError(f"unknown venue {name!r}; known: {', '.join(venues.names())}")
+        for name, vc in v.items():  # here, so these errors come in one block with every other field's
+            _check_streams(name, vc, user_data=False)
         return v
 
     @model_validator(mode="after")
@@ -265,6 +292,34 @@ class AppConfig(BaseModel):
         """Whether ``venue`` gets its account (user-data) connection."""
         vc = self.venues[venue]
         return vc.user_data if vc.user_data is not None else vc.trading and not self.paper
+
+
+def _where(prefix: str, err: dict) -> str:
+    loc = ".".join(str(p) for p in (prefix, *err["loc"]))
+    return f"{loc}: {err['msg']}"
+
+
+def _check_streams(name: str, vc: VenueConfig, user_data: bool) -> None:
+    """Build the venue's codec and its connections' ``StreamConfig``s now, as the actors will:
+    a bad codec option or stream override fails here, naming the field, not inside every actor."""
+    from perpwire.actors.topology import streams_for
+
+    try:
+        venues.codec(name, **vc.codec_options)
+    except TypeError as exc:
+        raise ValueError(f"venues.{name}.codec_options: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"venues.{name}.codec_options: {exc}") from None
+    unknown = sorted(set(vc.stream_overrides) - set(StreamConfig.model_fields) | (
+        set(vc.stream_overrides) & {"venue", "name", "subscriptions", "pausable", "codec_options"}))
+    if unknown:
+        raise ValueError(f"venues.{name}.stream_overrides: unknown field(s) {', '.join(unknown)}; "
+                         "see StreamConfig in perpwire.actors.app.config")
+    try:
+        streams_for(name, vc.symbols, trading=user_data, codec_options=vc.codec_options,
+                    overrides=vc.stream_overrides)
+    except ValidationError as exc:
+        raise ValueError("; ".join(_where(f"venues.{name}.stream_overrides", e) for e in exc.errors())) from None
 
 
 def _format(exc: ValidationError, source: str) -> str:

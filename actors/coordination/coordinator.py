@@ -40,15 +40,14 @@ from perpwire.actors.trading.live_broker import LiveBroker
 from perpwire.actors.trading.reconcile import Reconciler, ReconcileReport, StoreJournal, report_dict
 from perpwire.market.events import FundingRate, Instrument
 from perpwire.market.stats import WindowStats
+from perpwire.strategies import STRATEGIES
 from perpwire.strategies.base import Close, Open, Pause, Resume, Strategy
 from perpwire.strategies.desk import FundingDesk
-from perpwire.strategies.funding_arb import FundingArbitrage
 from perpwire.strategies.scanner import Opportunity
 
 log = logging.getLogger(__name__)
 
 COORDINATOR_NAME = "perpwire-coordinator"
-STRATEGIES: dict[str, type] = {"funding_arb": FundingArbitrage}
 
 
 

@@ -54,3 +54,57 @@ def test_secret_ref_reads_env_and_never_shows_value(monkeypatch, tmp_path):
     path = tmp_path / "k"
     path.write_text("filevalue\n")
     assert SecretRef(file=path).read() == "filevalue"
+
+
+# --- everything is checked at load time, before Ray or any actor starts -------------------------
+
+
+def _load(tmp_path, text: str):
+    f = tmp_path / "c.yaml"
+    f.write_text("venues:\n  binance: {symbols: [BTCUSDT]}\n" + text)
+    return load_config(f)
+
+
+@pytest.mark.parametrize(("extra", "expect"), [
+    ("strategy: {name: funding_arb, params: {notional: -5}}", "strategy: Value error, params.notional: Input should"),
+    ("strategy: {name: funding_arb, params: {entry_z: -1}}", "params.entry_z: Input should be greater than or equal"),
+    ("strategy: {name: funding_arb, params: {no_such_knob: 1}}", "params.no_such_knob: Extra inputs"),
+    ("strategy: {name: martingale}", "unknown strategy 'martingale'; known: funding_arb"),
+    ("store: {url: 'mysql://u@h/db'}", "store.url: Value error, unsupported store 'mysql'"),
+])
+def test_bad_strategy_and_store_fail_at_load_naming_the_field(tmp_path, extra, expect):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, extra + "\n")
+    assert expect in str(err.value) and "c.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize(("venue_cfg", "expect"), [
+    ("{symbols: [BTCUSDT], stream_overrides: {stale_afte_s: 3}}",
+     "venues.binance.stream_overrides: unknown field(s) stale_afte_s"),
+    ("{symbols: [BTCUSDT], stream_overrides: {backoff_base_s: -1}}",
+     "venues.binance.stream_overrides.backoff_base_s: Input should be greater than 0"),
+    ("{symbols: [BTCUSDT], codec_options: {wss_url: 'ws://x'}}", "venues.binance.codec_options:"),
+])
+def test_bad_stream_overrides_and_codec_options_fail_at_load(tmp_path, venue_cfg, expect):
+    f = tmp_path / "c.yaml"
+    f.write_text(f"venues:\n  binance: {venue_cfg}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(f)
+    assert expect in str(err.value)
+
+
+def test_the_cli_refuses_a_bad_config_in_seconds_with_one_block_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    f = tmp_path / "bad.yaml"
+    f.write_text("venues:\n  binance: {symbols: [BTCUSDT], stream_overrides: {nope: 1}}\n"
+                 "strategy: {name: funding_arb, params: {max_positions: 0}}\nstore: {url: 'mysql://x'}\n")
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "perpwire.actors.app.cli", "run", "--config", str(f)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and time.monotonic() - started < 20
+    assert "Traceback" not in proc.stderr
+    for field in ("venues", "strategy", "store.url"):
+        assert field in proc.stderr
