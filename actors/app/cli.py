@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import sys
@@ -57,7 +56,7 @@ def _cmd_demo(args) -> int:
 def _cmd_run(args) -> int:
     from perpwire.actors.app.config import load_config
     from perpwire.actors.app.runtime import Runtime
-    from perpwire.actors.app.view import run_live_view
+    from perpwire.actors.app.view import render_summary, run_live_view
 
     cfg = load_config(args.config)
     if args.name:
@@ -70,16 +69,41 @@ def _cmd_run(args) -> int:
         try:
             await runtime.start()
             deployment.announce(name, cfg.ray.namespace)
-            await run_live_view(runtime, args.duration or float("inf"))
+            view = asyncio.create_task(run_live_view(runtime, args.duration or float("inf")))
+            stop = asyncio.create_task(_until_stop_requested(runtime))
+            done, pending = await asyncio.wait({view, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            if view in done:
+                view.result()  # the view's own failure, if any, ends the run with its message
+            if stop in done and stop.result():
+                print(f"perpwire: stopping deployment {name!r} ({stop.result()})", file=sys.stderr)
+            summary = {"status": await runtime.status(), "positions": await runtime.coordinator.positions.remote(),
+                       "backfilled": 0}
         finally:
             await runtime.stop()
+        render_summary(summary)
 
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(main())
+        asyncio.run(main())
+    except KeyboardInterrupt:  # Ctrl-C: main() stopped every actor on its way out
+        print(f"perpwire: deployment {name!r} stopped (interrupted)", file=sys.stderr)
+        return 130
     finally:
         deployment.forget(name)
     return 0
+
+
+async def _until_stop_requested(runtime, every_s: float = 0.5) -> str | None:
+    """Return when ``perpwire stop`` asked the coordinator to end the deployment."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            reason = await runtime.coordinator.shutdown_requested.remote()
+        except Exception:  # the coordinator is restarting: ask again
+            continue
+        if reason:
+            return reason
 
 
 def _join(args):
@@ -167,9 +191,29 @@ def _cmd_stop(args) -> int:
         ok = _get(coord.stop_strategy.remote(args.id), "the coordinator")
         print("stopped" if ok else f"no running strategy {args.id}")
         return 0 if ok else 1
+    dep = deployment.locate(args.name, args.address)
+    _get(coord.request_shutdown.remote("perpwire stop"), "the coordinator")
+    if _wait_gone(dep.name, args.timeout):
+        print(f"deployment {dep.name!r} stopped")
+        return 0
+    # nobody ended it: the process that ran it is gone, so end its actors from here
     _get(coord.stop.remote(), "the coordinator")
-    print("coordinator stopped")
+    killed = deployment.kill_actors(dep)
+    deployment.remove_record(dep.name)
+    print(f"deployment {dep.name!r} stopped here ({killed} actors ended; the process that started it did not answer)")
     return 0
+
+
+def _wait_gone(name: str, timeout_s: float) -> bool:
+    """True once the running process removed its deployment record (it stopped everything)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if deployment.read_record(name) is None:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _cmd_sim(args) -> int:
@@ -207,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_run)
     for name, func, help_ in (("status", _cmd_status, "show the running deployment"),
                               ("submit", _cmd_submit, "start a strategy on the running coordinator"),
-                              ("stop", _cmd_stop, "stop a strategy, or the coordinator")):
+                              ("stop", _cmd_stop, "stop the whole deployment, or one strategy")):
         c = sub.add_parser(name, help=help_)
         c.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default: {DEFAULT_NAME})")
         c.add_argument("--address", default=None,
@@ -216,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("strategy")
             c.add_argument("--params", default=None, help="JSON object of strategy parameters")
         if name == "stop":
-            c.add_argument("id", nargs="?", default=None)
+            c.add_argument("id", nargs="?", default=None, help="a strategy id: stop only it")
+            c.add_argument("--timeout", type=float, default=60.0,
+                           help="seconds to wait for the deployment's own process to end it (default 60)")
         c.set_defaults(func=func)
     s = sub.add_parser("sim", help="run the exchange simulator alone and print its URLs")
     add_arguments(s)

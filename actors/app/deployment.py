@@ -264,6 +264,24 @@ def store_actor(dep: Deployment):
 _node = None  # the embedded head node this process started
 
 
+def kill_actors(dep: Deployment) -> int:
+    """End every perpwire actor of ``dep``'s namespace (its stream actors, coordinator, store);
+    for ``perpwire stop`` when the process that started the deployment is gone."""
+    import ray
+    from ray.util import list_named_actors
+
+    killed = 0
+    for name in list_named_actors():
+        if not name.startswith("perpwire-"):
+            continue
+        try:
+            ray.kill(ray.get_actor(name, namespace=dep.namespace))
+            killed += 1
+        except ValueError:
+            continue
+    return killed
+
+
 def start_ray(ray_config, *, runtime_env: dict | None = None) -> str:
     """Start (``address: local``) or join Ray for a ``RayConfig``; returns the GCS address."""
     if ray_config.address == "local":

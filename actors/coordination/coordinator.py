@@ -28,11 +28,11 @@ from typing import Any
 import msgspec
 import ray
 
+from perpwire import venues
 from perpwire.actors.app.config import CoordinatorConfig, DeploymentWiring
 from perpwire.actors.coordination.repair import FundingRepair
 from perpwire.actors.durable import DurableState, MemoryState, RayKVState
 from perpwire.actors.pacing import now_ms
-from perpwire.actors.topology import LAYOUTS
 from perpwire.actors.trading.broker import PaperBroker
 from perpwire.actors.trading.execution import Executor
 from perpwire.actors.trading.facade import VenueFacade, call
@@ -105,6 +105,7 @@ class Coordinator:
         self._registry: DurableState = durable or (RayKVState.for_this_actor("coordinator")
                                                    if ray.is_initialized() else MemoryState())
         self._boot_task: asyncio.Task | None = None
+        self.shutdown_reason: str | None = None  # set by ``request_shutdown`` (``perpwire stop``)
         self._holds: dict[tuple[str, str], str] = {}  # (strategy, position) -> why it holds, as last logged
         if self.config.deployment is not None:  # wire itself now: after a restart nobody else will
             self._boot_task = asyncio.get_running_loop().create_task(self._boot(self.config.deployment))
@@ -126,7 +127,8 @@ class Coordinator:
         live = {v: c for v, c in self.config.live_venues.items() if v in self.facades}
         if live:  # signed orders on these venues, paper on the rest; fills reconciled from the user streams
             sources = {v: functools.partial(call, handle, "user_events") for v in live
-                       for name, handle in streams[v].items() if name.split("-")[0] in LAYOUTS[v].needs_account}
+                       for name, handle in streams[v].items()
+                       if name.split("-")[0] in venues.spec(v).account_connections}
             self.broker = LiveBroker.from_config(live, codec_options, taker_fees=self.config.taker_fees,
                                                  fallback=paper, event_sources=sources)
             log.info("live order placement on %s; paper on the other venues", ", ".join(sorted(live)))
@@ -523,6 +525,16 @@ class Coordinator:
         if self.store is None:
             return []
         return msgspec.to_builtins(await call(self.store, "load_intents", open_only))
+
+    async def request_shutdown(self, reason: str = "perpwire stop") -> None:
+        """Ask the process that runs the deployment (``perpwire run``/``demo``) to end it: it sees
+        this within a second, stops every actor (this one included, which saves everything) and
+        exits with its summary."""
+        self.shutdown_reason = reason
+        log.warning("deployment shutdown requested (%s)", reason)
+
+    async def shutdown_requested(self) -> str | None:
+        return self.shutdown_reason
 
     async def stop(self) -> None:
         """End the coordinator's work deliberately: strategies stop (and are forgotten, so a later

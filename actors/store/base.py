@@ -238,12 +238,7 @@ class FundingStore(ABC):
         older one. Returns the events given."""
         if not changes.events and not changes.positions:
             return 0
-        last: dict[str, int] = {}
-        journal = []
-        for ev in changes.events:
-            last[ev.position_id] = max(last.get(ev.position_id, 0), ev.seq)
-            journal.append((ev.seq, ev.position_id, event_kind(ev), now_ms, _ENCODER.encode(ev).decode()))
-        positions = [_position_row(p, last.get(p.id, changes.last_seq), now_ms) for p in changes.positions]
+        journal, positions = self._ledger_rows(changes, now_ms)
         async with self._ledger_lock:
             await self._write_ledger(journal, positions, changes.durable)
         self.counters["ledger_events"] += len(journal)

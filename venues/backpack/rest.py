@@ -113,6 +113,15 @@ def _query_text(value: object) -> str:
     return str(value)
 
 
+def _one_order(symbol: str, order_id: str | None, client_id: int | None, what: str) -> dict[str, object]:
+    """The parameters naming one order, by exactly one of its venue id and our client id."""
+    if (order_id is None) == (client_id is None):
+        raise UsageError(f"{VENUE}: {what} needs exactly one of order_id and client_id")
+    if order_id is not None:
+        return {"symbol": symbol, "orderId": str(order_id)}
+    return {"symbol": symbol, "clientId": _client_id(client_id)}
+
+
 def _client_id(value: int) -> int:
     if not 0 <= value < 2**32:
         raise UsageError(f"{VENUE}: clientId must be a uint32, got {value}")
@@ -288,13 +297,7 @@ class BackpackRest:
         client_id: int | None = None, window_ms: int = auth.DEFAULT_WINDOW_MS,
     ) -> HttpRequest:
         """Signed ``DELETE /api/v1/order`` (instruction ``orderCancel``) by order id or client id."""
-        if (order_id is None) == (client_id is None):
-            raise UsageError(f"{VENUE}: cancel needs exactly one of order_id and client_id")
-        params: dict[str, object] = {"symbol": symbol}
-        if order_id is not None:
-            params["orderId"] = str(order_id)
-        else:
-            params["clientId"] = _client_id(client_id)
+        params = _one_order(symbol, order_id, client_id, "a cancel")
         return self._signed(secret_b64, "DELETE", "orderCancel", params, timestamp_ms, window_ms)
 
     def balance_request(self, secret_b64: str, *, timestamp_ms: int,
@@ -351,13 +354,7 @@ class BackpackRest:
         """Signed ``GET /api/v1/order`` (instruction ``orderQuery``) by order id or client id. The
         venue answers only for an order still resting on the book: a filled, expired or cancelled
         one is a 404 ``RESOURCE_NOT_FOUND`` (look for its fills with ``fill_history_request``)."""
-        if (order_id is None) == (client_id is None):
-            raise UsageError(f"{VENUE}: an order query needs exactly one of order_id and client_id")
-        params: dict[str, object] = {"symbol": symbol}
-        if order_id is not None:
-            params["orderId"] = str(order_id)
-        else:
-            params["clientId"] = _client_id(client_id)
+        params = _one_order(symbol, order_id, client_id, "an order query")
         return self._signed_get(secret_b64, "/api/v1/order", "orderQuery", params, timestamp_ms, window_ms)
 
     def fill_history_request(self, secret_b64: str, *, timestamp_ms: int, symbol: str | None = None,
