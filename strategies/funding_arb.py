@@ -46,6 +46,12 @@ def _max_abs(*zs: float | None) -> float:
     return max((abs(z) for z in zs if z is not None), default=0.0)
 
 
+def entered_on_z(op: Opportunity | None, entry_z: float | None) -> bool:
+    """Whether a pair opened on ``op`` was entered on its z-score, judged by the strategy's own
+    ``entry_z`` (a pair entered on the spread alone, ``entry_z`` None, is not): its z exit applies."""
+    return op is not None and entry_z is not None and _max_abs(op.long_z, op.short_z) >= entry_z
+
+
 class FundingArbitrage:
     name = "funding_arb"
     params_model = FundingArbParams

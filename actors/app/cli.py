@@ -69,6 +69,7 @@ def _cmd_run(args) -> int:
         try:
             await runtime.start()
             deployment.announce(name, cfg.ray.namespace)
+            await _backfill(runtime, cfg)
             view = asyncio.create_task(run_live_view(runtime, args.duration or float("inf")))
             stop = asyncio.create_task(_until_stop_requested(runtime))
             done, pending = await asyncio.wait({view, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -92,6 +93,28 @@ def _cmd_run(args) -> int:
     finally:
         deployment.forget(name)
     return 0
+
+
+async def _backfill(runtime, cfg) -> int:
+    """Settled funding history into the store, then the coordinator's statistics reloaded from it,
+    so ``entry_z`` can trigger from the first minute; bounded by ``backfill_timeout_s``."""
+    from perpwire.actors.coordination.backfill import backfill_history
+
+    if cfg.backfill_days <= 0:
+        return 0
+    print(f"perpwire: loading {cfg.backfill_days:g} days of funding history for "
+          f"{sum(len(v.symbols) for v in cfg.venues.values())} symbols ...", file=sys.stderr, flush=True)
+    try:
+        rows = await asyncio.wait_for(backfill_history(runtime, cfg, days=cfg.backfill_days), cfg.backfill_timeout_s)
+    except TimeoutError:
+        print(f"perpwire: funding history not complete after {cfg.backfill_timeout_s:g} s; statistics fill in from "
+              "the live streams", file=sys.stderr, flush=True)
+        rows = 0
+    windows = await runtime.store.window_stats.remote(cfg.coordinator.stats_window_days)
+    await runtime.coordinator.load_stats.remote(windows)
+    print(f"perpwire: {rows} settled funding rates loaded; statistics for {len(windows)} symbols", file=sys.stderr,
+          flush=True)
+    return rows
 
 
 async def _until_stop_requested(runtime, every_s: float = 0.5) -> str | None:

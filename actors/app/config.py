@@ -157,15 +157,16 @@ class DeploymentWiring(BaseModel):
     book_symbols: dict[str, dict[str, str]] = Field(default_factory=dict)
     store: str | None = Field(None, description="name of the store actor")
     strategy: dict[str, Any] | None = Field(None, description="{name, params} started on the very first boot")
+    symbols: dict[str, list[str]] = Field(default_factory=dict, description="configured symbols per venue: the "
+                                          "only ones ranked (whole-venue feeds deliver every symbol)")
 
 
 class CoordinatorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    taker_fees: dict[str, Decimal] = Field(default_factory=lambda: {
-        "aster": Decimal("0.00035"), "backpack": Decimal("0.0004"), "lighter": Decimal("0"),
-        "binance": Decimal("0.0004"), "bybit": Decimal("0.00055"), "hyperliquid": Decimal("0.00045"),
-        "kucoin": Decimal("0.0006")})
+    taker_fees: dict[str, Decimal] = Field(default_factory=dict, validate_default=True, description="venue -> "
+                                           "taker fee as a fraction of notional; a venue not named here gets its "
+                                           "spec's default (VenueSpec.taker_fee)")
     holding_hours: Decimal = Field(Decimal(24), gt=0)
     decision_interval_s: float = Field(1.0, gt=0)
     paper_balance: Decimal = Field(Decimal(100_000), gt=0)
@@ -179,6 +180,18 @@ class CoordinatorConfig(BaseModel):
                                                     "to the venue (LiveBroker); set from AppConfig when paper is false")
     deployment: DeploymentWiring | None = Field(None, description="set by the runtime: the coordinator attaches "
                                                 "itself to these actors on every (re)start")
+
+    @field_validator("taker_fees")
+    @classmethod
+    def _spec_fees_under_explicit(cls, v: dict[str, Decimal]) -> dict[str, Decimal]:
+        return {**spec_taker_fees(), **v}
+
+    @model_validator(mode="after")
+    def _tradable_venues_have_fees(self):
+        for name in self.tradable_venues:
+            if name not in self.taker_fees:
+                raise ValueError(f"tradable_venues: {no_fee(name)}")
+        return self
 
 
 
@@ -223,9 +236,21 @@ class StrategyConfig(BaseModel):
         return self
 
 
+def perpwire_home() -> Path:
+    """Where perpwire keeps its own files: ``$PERPWIRE_HOME``, else ``~/.perpwire``."""
+    return Path(os.environ.get("PERPWIRE_HOME") or Path.home() / ".perpwire")
+
+
+def _default_store_url() -> str:
+    home = perpwire_home()
+    home.mkdir(parents=True, exist_ok=True)  # the default store's folder; a configured one must exist
+    return f"sqlite:///{home / 'perpwire.sqlite'}"
+
+
 class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field("sqlite:///perpwire.sqlite", description="sqlite:///path or postgresql://...")
+    url: str = Field(default_factory=_default_store_url, description="sqlite:///path or postgresql://... "
+                     "(default: perpwire.sqlite in $PERPWIRE_HOME, else ~/.perpwire)")
 
     @field_validator("url")
     @classmethod
@@ -254,13 +279,18 @@ class AppConfig(BaseModel):
     paper: bool = Field(True, description="paper trading everywhere; false places real orders on the venues with "
                         "trading: true (aster, backpack), which then need api_key and api_secret")
     notional: Decimal | None = None
+    backfill_days: float = Field(30.0, ge=0, description="`perpwire run` loads this many days of settled funding "
+                                 "history into the store at start-up (0: none), so z-scores exist at once")
+    backfill_timeout_s: float = Field(120.0, gt=0, description="the start-up backfill gives up after this long")
 
     @field_validator("venues")
     @classmethod
     def _known(cls, v: dict[str, VenueConfig]) -> dict[str, VenueConfig]:
         for name in v:
-            if name not in venues.names() or name not in _layouts():
+            if name not in venues.names():
                 raise ValueError(f"unknown venue {name!r}; known: {', '.join(venues.names())}")
+            if not _spec_of(name).connections:
+                raise ValueError(f"venue {name!r}: its codec's spec declares no connections (VenueSpec.connections)")
         for name, vc in v.items():  # here, so these errors come in one block with every other field's
             _check_streams(name, vc, user_data=False)
         return v
@@ -286,6 +316,9 @@ class AppConfig(BaseModel):
         for name, vc in self.venues.items():
             if vc.user_data and not (vc.api_key or vc.api_secret or vc.auth_token):
                 raise ValueError(f"venues.{name}.user_data: needs credentials (api_key/api_secret, or auth_token)")
+        for name in self.venues:  # the scanner ranks only venues whose fee it knows: none is left out silently
+            if name not in self.coordinator.taker_fees:
+                raise ValueError(f"venues.{name}: {no_fee(name)}")
         return self
 
     def streams_user_data(self, venue: str) -> bool:
@@ -353,10 +386,31 @@ def load_config(path: str | Path) -> AppConfig:
     return parse_config(data, str(path))
 
 
-def _layouts():
-    from perpwire.actors.topology import LAYOUTS  # the topology builds StreamConfigs: import when used
+def spec_taker_fees() -> dict[str, Decimal]:
+    """The default taker fee of every registered venue whose spec declares one. A registered codec
+    that cannot be loaded in this process gives none: a configuration that uses it fails naming it."""
+    fees = {}
+    for name in venues.names():
+        try:
+            fee = venues.spec(name).taker_fee
+        except (ImportError, AttributeError):
+            continue
+        if fee is not None:
+            fees[name] = fee
+    return fees
 
-    return LAYOUTS
+
+def _spec_of(name: str):
+    try:
+        return venues.spec(name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"venue {name!r}: its codec cannot be loaded ({type(exc).__name__}: {exc})") from None
+
+
+def no_fee(venue: str) -> str:
+    """The error text for a venue with no taker fee anywhere."""
+    return (f"venue {venue!r} has no taker fee: its spec declares none (VenueSpec.taker_fee); "
+            f"set coordinator.taker_fees.{venue}")
 
 
 def _live_venues() -> tuple[str, ...]:

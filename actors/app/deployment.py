@@ -31,6 +31,7 @@ from pathlib import Path
 import msgspec
 import ray
 
+from perpwire.actors.app.config import perpwire_home
 from perpwire.actors.coordination.coordinator import COORDINATOR_NAME as COORDINATOR
 from perpwire.actors.pacing import now_ms
 
@@ -70,7 +71,7 @@ class Deployment(msgspec.Struct, frozen=True):
 
 
 def home() -> Path:
-    return Path(os.environ.get(HOME_ENV) or Path.home() / ".perpwire")
+    return perpwire_home()
 
 
 def record_path(name: str) -> Path:

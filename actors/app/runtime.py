@@ -17,15 +17,17 @@ import asyncio
 import logging
 from typing import Any
 
+import msgspec
 import ray
 
+from perpwire import venues
 from perpwire.actors.app.config import AppConfig
 from perpwire.actors.app.deployment import start_ray
 from perpwire.actors.coordination.coordinator import COORDINATOR_NAME, Coordinator, DeploymentWiring
 from perpwire.actors.store.actor import StoreActor
 from perpwire.actors.store.check import check_store
 from perpwire.actors.streams.actor import StreamActor
-from perpwire.actors.topology import LAYOUTS, streams_for
+from perpwire.actors.topology import streams_for
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ class Runtime:
                 ).remote(sc.model_dump(mode="json"), funding_sink=COORDINATOR_NAME, user_sink=COORDINATOR_NAME)
                 if sc.pausable:
                     self.pausable.append(handles[sc.name])
-                if sc.name.split("-")[0] == LAYOUTS[venue].book_stream:
+                if sc.name.split("-")[0] == venues.spec(venue).book_connection:
                     for sub in sc.subscriptions:
                         if sub.symbol:
                             book_symbols.setdefault(venue, {})[sub.symbol] = sc.name
@@ -77,7 +79,8 @@ class Runtime:
         wiring = DeploymentWiring(
             streams={v: ns for v, ns in names.items() if v in cfg.coordinator.tradable_venues},
             codec_options={v: vc.codec_options for v, vc in cfg.venues.items()}, book_symbols=book_symbols,
-            store=STORE_NAME, strategy=cfg.strategy.model_dump(mode="json") if cfg.strategy else None)
+            store=STORE_NAME, strategy=cfg.strategy.model_dump(mode="json") if cfg.strategy else None,
+            symbols={v: list(vc.symbols) for v, vc in cfg.venues.items()})
         coordinator_cfg = cfg.coordinator.model_copy(update={"deployment": wiring})
         self.coordinator = Coordinator.options(name=COORDINATOR_NAME, get_if_exists=True).remote(
             coordinator_cfg.model_dump(mode="json"))
@@ -112,7 +115,9 @@ class Runtime:
                 streams.append({"venue": venue, "stream": name, "error": str(st if isinstance(st, BaseException)
                                                                              else he)})
                 continue
-            streams.append({**st, "connected": he["connected"], "paused": he["paused"], "books": he["books"]})
+            # StreamStats and StreamHealth flattened into one row per stream, for the view and JSON
+            streams.append({**msgspec.structs.asdict(st), "connected": he.connected, "paused": he.paused,
+                            "books": he.books})
         summary = await self.coordinator.summary.remote()
         return {"streams": streams, "coordinator": summary}
 

@@ -43,6 +43,7 @@ from perpwire.market.stats import WindowStats
 from perpwire.strategies import STRATEGIES
 from perpwire.strategies.base import Close, Open, Pause, Resume, Strategy
 from perpwire.strategies.desk import FundingDesk
+from perpwire.strategies.funding_arb import entered_on_z
 from perpwire.strategies.scanner import Opportunity
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,9 @@ class Coordinator:
         self._registry: DurableState = durable or (RayKVState.for_this_actor("coordinator")
                                                    if ray.is_initialized() else MemoryState())
         self._boot_task: asyncio.Task | None = None
+        # configured symbols per venue: only these are ranked (None: whatever the feeds deliver)
+        self._universe = ({v: frozenset(s) for v, s in self.config.deployment.symbols.items()}
+                          if self.config.deployment is not None and self.config.deployment.symbols else None)
         self.shutdown_reason: str | None = None  # set by ``request_shutdown`` (``perpwire stop``)
         self._holds: dict[tuple[str, str], str] = {}  # (strategy, position) -> why it holds, as last logged
         if self.config.deployment is not None:  # wire itself now: after a restart nobody else will
@@ -234,11 +238,20 @@ class Coordinator:
                 await self._load_stats()
 
     async def load_stats(self, windows: list[WindowStats]) -> int:
-        return self.desk.load(windows)
+        """Install window statistics given by the caller (after a history backfill)."""
+        n = self.desk.load(windows)
+        self.stats_loaded = True
+        self.stats_windows = max(self.stats_windows, n)
+        return n
 
     # --- inputs ------------------------------------------------------------------------------
 
     async def on_funding(self, batch: list[FundingRate]) -> None:
+        universe = self._universe
+        if universe:  # whole-venue feeds (!markPrice@arr, market_stats/all) carry every symbol
+            batch = [r for r in batch if r.symbol in universe.get(r.venue, ())]
+            if not batch:
+                return
         now = now_ms()
         if self.desk.ingest(batch, now):
             # venue event time -> ranked, for every rate handled at once (each, not the batch's
@@ -394,9 +407,7 @@ class Coordinator:
             self._busy.add(cmd.asset)
             try:
                 op = next((o for o in tradable if o.asset == cmd.asset), None)
-                # judged by the strategy's own threshold: a pair entered on the spread alone is not "on z"
-                on_z = (op is not None and entry_z is not None
-                        and max(abs(op.long_z or 0), abs(op.short_z or 0)) >= entry_z)
+                on_z = entered_on_z(op, entry_z)
                 await self.executor.open(cmd, entry_spread_per_hour=op.spread_per_hour if op else Decimal(0),
                                          entered_on_z=on_z)
             finally:

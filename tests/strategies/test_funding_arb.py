@@ -98,3 +98,12 @@ def test_params_validation_names_the_field():
         FundingArbParams(entry_net_per_hour=D("0.00001"), exit_spread_per_hour=D("0.00002"))
     with pytest.raises(ValidationError, match="leverage"):
         FundingArbParams(leverage=0)
+
+
+@pytest.mark.parametrize(("z", "entry_z", "on_z"), [(2.5, 2.0, True), (2.5, 3.0, False), (3.2, 3.0, True),
+                                                    (-3.2, 3.0, True), (None, 2.0, False), (5.0, None, False)])
+def test_entered_on_z_is_judged_by_the_strategys_own_entry_z(z, entry_z, on_z):
+    from perpwire.strategies.funding_arb import entered_on_z
+
+    assert entered_on_z(opp(short_z=z), entry_z) is on_z
+    assert entered_on_z(None, entry_z) is False
