@@ -2,6 +2,7 @@
 
 429 and 418 become ``RateLimited`` (and stop the budget until Retry-After); other HTTP errors
 become ``VenueError`` with the first bytes of the body; the caller decides whether to retry.
+``RestClient.for_venue(name)`` is the client with the budget the venue's spec declares.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 import aiohttp
 from yarl import URL
 
+from perpwire import venues
 from perpwire.actors.pacing import TokenBucket
 from perpwire.market.errors import RateLimited, VenueError
 from perpwire.venues.base import HttpRequest
@@ -36,6 +38,14 @@ class RestClient:
         self._session: aiohttp.ClientSession | None = None
         self.requests = 0
         self.rate_limited = 0
+
+    @classmethod
+    def for_venue(cls, venue: str, *, budget_scale: float = 1.0, timeout_s: float = 10.0) -> RestClient:
+        """A client inside ``venue``'s REST budget (``VenueSpec.rest``); ``budget_scale`` > 1 only
+        for the local simulator, which has no limits to respect. Close it when done."""
+        budget = venues.spec(venue).rest
+        return cls(venue, TokenBucket(budget.rate_per_s * budget_scale, budget.burst * budget_scale),
+                   timeout_s=timeout_s)
 
     async def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

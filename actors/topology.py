@@ -1,101 +1,67 @@
-"""Which connections each venue gets, and which subscriptions ride on each.
+"""Which connections each venue gets, and which subscriptions ride on each, read from the venue's
+``VenueSpec`` (declared beside its codec): nothing here names a venue.
 
-The seed topology (DESIGN.md): Aster — user data (always on), bookTicker (pausable), depth
-(pausable); Backpack — account (always on), depth (pausable); Lighter — one unified connection
-whose pause unsubscribes only its book channels; every venue — a funding feed, always on.
-Symbols are sharded over connections of one kind (``max_streams``) rather than one actor per
-symbol: an actor costs ~50 MB and every call ~1 ms.
+``streams_for`` turns one venue's spec and symbols into one ``StreamConfig`` per connection:
+per-symbol channels are sharded over connections of one kind (``max_symbols_per_connection``)
+rather than one actor per symbol (an actor costs ~50 MB and every call ~1 ms); the account's
+channel is subscribed only when the deployment streams user data; book connections are pausable;
+each connection gets the venue's REST budget unless ``overrides`` says otherwise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
+from perpwire import venues
 from perpwire.actors.app.config import StreamConfig
-from perpwire.venues.base import Channel
+from perpwire.market.errors import ConfigError
+from perpwire.venues.base import Channel, Connection, VenueSpec
 
-
-@dataclass(frozen=True)
-class VenueLayout:
-    # connection name -> (channels per symbol, whole-venue channels, pausable)
-    streams: dict[str, tuple[tuple[Channel, ...], tuple[Channel, ...], bool]]
-    needs_account: frozenset[str] = frozenset()
-    resync_by_resubscribe: bool = False  # the venue sends a fresh snapshot on (re)subscribe
-    max_streams: int = 100
-    book_stream: str = "depth"
-    bbo_stream: str = "depth"
-    funding_per_symbol: bool = False
-    # REST budget in the venue's own weight units (half the published limit, so other clients of
-    # the same key keep room): Aster/Binance 2400/min, Lighter ~60 req/min of weight 300,
-    # Hyperliquid 1200/min, Bybit ~600 req/5 s, KuCoin ~2000/30 s, Backpack undocumented.
-    rest_rate_per_s: float = 20.0
-    rest_burst: float = 100.0
-    extra: dict = field(default_factory=dict)
-
-
-LAYOUTS: dict[str, VenueLayout] = {
-    "aster": VenueLayout(
-        streams={
-            "user": ((), (Channel.ACCOUNT,), False),
-            "bookticker": ((Channel.BBO,), (), True),
-            "depth": ((Channel.DEPTH,), (), True),
-            "funding": ((), (Channel.FUNDING_ALL, Channel.LIQUIDATIONS), False),
-        },
-        needs_account=frozenset({"user"}), max_streams=200, bbo_stream="bookticker",
-    ),
-    "backpack": VenueLayout(
-        streams={
-            "account": ((), (Channel.ACCOUNT,), False),
-            "depth": ((Channel.DEPTH, Channel.BBO), (), True),
-            "funding": ((Channel.FUNDING,), (), False),
-        },
-        needs_account=frozenset({"account"}), funding_per_symbol=True,
-    ),
-    "lighter": VenueLayout(
-        streams={"unified": ((Channel.DEPTH,), (Channel.FUNDING_ALL, Channel.ACCOUNT), True)},
-        needs_account=frozenset({"unified"}), resync_by_resubscribe=True, book_stream="unified",
-        bbo_stream="unified", rest_rate_per_s=150.0, rest_burst=600.0,
-    ),
-    "binance": VenueLayout(streams={"funding": ((), (Channel.FUNDING_ALL,), False)}),
-    "bybit": VenueLayout(streams={"funding": ((Channel.FUNDING,), (), False)}, funding_per_symbol=True,
-                         resync_by_resubscribe=True),
-    "hyperliquid": VenueLayout(streams={"funding": ((Channel.FUNDING,), (), False)}, funding_per_symbol=True,
-                               resync_by_resubscribe=True, rest_rate_per_s=10.0, rest_burst=100.0),
-    "kucoin": VenueLayout(streams={"funding": ((Channel.FUNDING,), (), False)}, funding_per_symbol=True),
-}
+#: per-symbol channels that make a connection pausable (market data the coordinator stops)
+_PAUSABLE = (Channel.DEPTH, Channel.BOOK, Channel.BBO)
 
 
 def shard(symbols: list[str], size: int) -> list[list[str]]:
+    """``symbols`` sorted, without repeats, in groups of at most ``size`` (one empty group if none)."""
     ordered = sorted(set(symbols))
     return [ordered[i : i + size] for i in range(0, len(ordered), size)] or [[]]
+
+
+def _whole_venue(conn: Connection, user_data: bool) -> tuple[Channel, ...]:
+    if conn.account and not user_data:
+        return tuple(c for c in conn.whole_venue if c is not Channel.ACCOUNT)
+    return conn.whole_venue
+
+
+def _configs(venue: str, spec: VenueSpec, conn: Connection, symbols: list[str], book_symbols: list[str],
+             user_data: bool, codec_options: dict | None, overrides: dict | None) -> Iterator[StreamConfig]:
+    whole = _whole_venue(conn, user_data)
+    syms = symbols if Channel.FUNDING in conn.per_symbol else book_symbols
+    parts = shard(syms, spec.max_symbols_per_connection) if conn.per_symbol else [[]]
+    fields = {"rest_rate_per_s": spec.rest.rate_per_s, "rest_burst": spec.rest.burst, **(overrides or {})}
+    for i, part in enumerate(parts):
+        subs = [{"channel": c, "symbol": s} for s in part for c in conn.per_symbol]
+        subs += [{"channel": c} for c in whole]
+        if not subs:
+            continue
+        yield StreamConfig(
+            venue=venue, name=conn.name if i == 0 else f"{conn.name}-{i}", subscriptions=subs,
+            pausable=conn.pausable and any(c in _PAUSABLE for c in conn.per_symbol),
+            codec_options=dict(codec_options or {}), **fields,
+        )
 
 
 def streams_for(venue: str, symbols: list[str], *, trading: bool = False, book_symbols: list[str] | None = None,
                 codec_options: dict | None = None, overrides: dict | None = None) -> list[StreamConfig]:
     """The StreamConfigs of one venue: ``symbols`` for funding, ``book_symbols`` for books.
 
-    User-data connections are built only when ``trading``; book connections start with their
-    symbols wanted and are paused by the coordinator until needed.
+    The account's user data is subscribed only when ``trading`` (the runtime passes whether the
+    deployment streams user data); book connections start with their symbols wanted and are paused
+    by the coordinator until needed. A venue whose spec declares no connections is a ConfigError.
     """
-    layout = LAYOUTS[venue]
+    spec = venues.spec(venue)
+    if not spec.connections:
+        raise ConfigError(f"{venue}: its codec's spec declares no connections (VenueSpec.connections)")
     book_symbols = symbols if book_symbols is None else book_symbols
-    out = []
-    for name, (per_symbol, whole, pausable) in layout.streams.items():
-        if name in layout.needs_account and not trading:
-            whole = tuple(c for c in whole if c is not Channel.ACCOUNT)
-            if not whole and not per_symbol:
-                continue
-        syms = symbols if Channel.FUNDING in per_symbol else book_symbols
-        for i, part in enumerate(shard(syms, layout.max_streams) if per_symbol else [[]]):
-            subs = [{"channel": c, "symbol": s} for s in part for c in per_symbol]
-            subs += [{"channel": c} for c in whole]
-            if not subs:
-                continue
-            fields = {"rest_rate_per_s": layout.rest_rate_per_s, "rest_burst": layout.rest_burst,
-                      **(overrides or {})}
-            out.append(StreamConfig(
-                venue=venue, name=name if i == 0 else f"{name}-{i}", subscriptions=subs,
-                pausable=pausable and any(c in (Channel.DEPTH, Channel.BOOK, Channel.BBO) for c in per_symbol),
-                codec_options=dict(codec_options or {}), **fields,
-            ))
-    return out
+    return [sc for conn in spec.connections
+            for sc in _configs(venue, spec, conn, symbols, book_symbols, trading, codec_options, overrides)]

@@ -1,4 +1,4 @@
-"""Stream-actor figures, as JSON lines (issue 5).
+"""Stream-actor figures, as JSON lines.
 
 Run: ``python bench/streams.py [--seconds S] [--resumes N]``.
 

@@ -292,8 +292,5 @@ class SessionExpired(Event, frozen=True, kw_only=True, tag=True):
     ts: int = 0
 
 
-MarketEvent = (
-    BookSnapshot | LazyBookSnapshot | BookDelta | BBO | FundingRate | Trade | Liquidation | MarkPrice | MidPrice
-)
+#: the account's own events: the stream actors push these to the coordinator at once
 UserEvent = OrderUpdate | Fill | BalanceUpdate | PositionUpdate | FundingPayment
-ControlEvent = Connected | Subscribed | Unsubscribed | VenueRejected | Resync | Ping | Pong | SessionExpired

@@ -8,6 +8,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES_DIR = ROOT / "tests" / "fixtures"  # recorded venue payloads; each folder's SOURCES.md gives their provenance
+
+
+def fixture_loader(venue: str):
+    """``load(name) -> bytes`` for one venue's fixtures: the one loader every test module uses."""
+    folder = FIXTURES_DIR / venue
+
+    def load(name: str) -> bytes:
+        return (folder / name).read_bytes()
+
+    return load
 os.environ.setdefault("PERPWIRE_EXTRA_CODECS", "stub=tests.actors.stub_venue:StubCodec")
 
 

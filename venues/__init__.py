@@ -1,7 +1,10 @@
 """Sans-I/O wire protocols, one package per venue, and the codec registry.
 
-``venues.codec("aster")`` builds a fresh codec; ``venues.names()`` lists the registered venues.
-Codec modules are imported on first use so a process only loads the venues it talks to.
+``venues.codec("aster")`` builds a fresh codec; ``venues.spec("aster")`` is the venue's facts
+(connections, REST budget, default taker fee) without building one; ``venues.names()`` lists the
+registered venues. Codec modules are imported on first use so a process only loads the venues it
+talks to. A new venue is its package here plus one line in ``_REGISTRY`` (or ``register`` /
+``PERPWIRE_EXTRA_CODECS`` from outside the repository): see docs/adding-a-venue.md.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import os
 from importlib import import_module
 from typing import Any
 
-from perpwire.venues.base import Channel, Codec, HttpRequest, Subscription
+from perpwire.venues.base import Channel, Codec, HttpRequest, Subscription, VenueSpec
 
 _REGISTRY: dict[str, str] = {
     "aster": "perpwire.venues.aster.codec:AsterCodec",
@@ -28,6 +31,11 @@ def register(name: str, target: str) -> None:
     if ":" not in target:
         raise ValueError(f"codec target must look like 'module:Class', got {target!r}")
     _REGISTRY[name] = target
+
+
+def unregister(name: str) -> None:
+    """Forget venue ``name`` (a test stub registered for one test); unknown names are ignored."""
+    _REGISTRY.pop(name, None)
 
 
 # Extra codecs from the environment, so every process of a Ray cluster sees the same registry:
@@ -50,9 +58,15 @@ def codec_class(name: str) -> type[Codec]:
     return getattr(import_module(module), attr)
 
 
+def spec(name: str) -> VenueSpec:
+    """The ``VenueSpec`` venue ``name``'s codec declares (its module is imported, no codec built)."""
+    return codec_class(name).spec
+
+
 def codec(name: str, **options: Any) -> Codec:
     """A new codec for venue ``name``; ``options`` are the venue's codec options."""
     return codec_class(name)(**options)
 
 
-__all__ = ["Channel", "Codec", "HttpRequest", "Subscription", "codec", "codec_class", "names", "register"]
+__all__ = ["Channel", "Codec", "HttpRequest", "Subscription", "VenueSpec", "codec", "codec_class", "names",
+           "register", "spec", "unregister"]

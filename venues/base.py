@@ -4,11 +4,15 @@ A codec turns bytes into ``market.events`` and intentions (subscribe, fetch a sn
 order) into payloads and request descriptions. It never opens a socket, never awaits and never
 reads the clock on its own: times and nonces are arguments. The I/O layer (``actors``) drives it:
 
-1. ``url(stream, **params)`` → where to connect; ``subscribe(subs)`` → frames to send;
+1. ``url(stream, **params)`` → where to connect; ``subscribe(subs)`` → frames to send, at once
+   or, when ``welcome_required``, after the venue's welcome frame (a ``Connected`` event); acks
+   (``Subscribed``/``Unsubscribed``) name channels as ``topic(sub)`` spells them;
 2. every received frame → ``decode(frame)`` → events, applied to books built by ``book(symbol)``;
 3. a ``Ping`` event → send ``pong(event)``; every ``heartbeat_interval_s`` → send ``heartbeat()``
    when it is not None (venues with protocol-level pings return None);
-4. a ``Resync`` → fetch ``depth_request(symbol)`` and feed the body to ``decode_snapshot``.
+4. a ``Resync`` → fetch ``depth_request(symbol)`` and feed the body to ``decode_snapshot``; a
+   venue whose subscribe brings a fresh snapshot (``spec.resync_by_resubscribe``) is sent
+   ``resync_frames(symbol)`` instead.
 
 ``decode`` raises only ``DecodeError``; error frames come back as ``VenueRejected`` events and
 unknown frame kinds are counted in ``stats.unknown`` and return no events. That contract holds for
@@ -24,6 +28,7 @@ import inspect
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from enum import StrEnum
 from types import FunctionType, MappingProxyType
 from typing import Any, ClassVar, TypeVar
@@ -31,7 +36,7 @@ from typing import Any, ClassVar, TypeVar
 import msgspec
 
 from perpwire.market.book import OrderBook
-from perpwire.market.errors import DecodeError
+from perpwire.market.errors import DecodeError, SubscriptionError
 from perpwire.market.events import BookSnapshot, Event, FundingRate, LazyBookSnapshot, Ping
 from perpwire.market.sequence import UNCHECKED, SequenceRule
 
@@ -68,6 +73,8 @@ class Channel(StrEnum):
 
 #: Channels a pause may stop; everything else (user data, funding, liquidations) never stops.
 MARKET_DATA_CHANNELS = frozenset({Channel.BOOK, Channel.DEPTH, Channel.BBO, Channel.TRADES})
+#: Channels that carry order books (snapshot streams and diff depth).
+BOOK_CHANNELS = frozenset({Channel.BOOK, Channel.DEPTH})
 
 
 class Subscription(msgspec.Struct, frozen=True, order=True):
@@ -90,6 +97,114 @@ class HttpRequest(msgspec.Struct, frozen=True, kw_only=True):
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     weight: int = 1  # the venue's request weight, for the rate budget
+
+
+# --- the venue's facts: its spec ----------------------------------------------------------------
+
+
+class SessionKind(StrEnum):
+    """The bootstraps a connection may need before (and while) its socket is open; a codec names
+    one in ``session_kind`` and the I/O layer implements each kind once, for every venue."""
+
+    PLAIN = "plain"  # connect to the URL as is
+    LISTEN_KEY = "listen_key"  # user data behind a key made by REST and kept alive (Binance, Aster)
+    SIGNED_SUBSCRIBE = "signed_subscribe"  # the subscribe frame carries a fresh signature (Backpack account)
+    BULLET = "bullet"  # a token and endpoint fetched over REST before every connect (KuCoin)
+    INSTRUMENTS = "instruments"  # the venue's instrument list loaded before subscribing (Hyperliquid)
+    AUTH_TOKEN = "auth_token"  # an expiring auth token sent in subscribe frames and renewed (Lighter account)
+
+
+class Connection(msgspec.Struct, frozen=True, kw_only=True):
+    """One kind of WebSocket connection a venue gets, and what rides on it.
+
+    ``per_symbol`` channels are subscribed once per symbol (and the symbols sharded over several
+    connections of this kind); ``whole_venue`` channels once, without a symbol. A ``pausable``
+    connection has its market data paused by the coordinator until a trade needs the books. An
+    ``account`` connection carries the account's user data: its ``Channel.ACCOUNT`` subscription
+    is made only when the deployment streams user data (the connection is left out when nothing
+    else rides on it).
+    """
+
+    name: str
+    per_symbol: tuple[Channel, ...] = ()
+    whole_venue: tuple[Channel, ...] = ()
+    pausable: bool = False
+    account: bool = False
+
+
+class RestBudget(msgspec.Struct, frozen=True, kw_only=True):
+    """A REST request budget in the venue's own weight units (``HttpRequest.weight``): a token
+    bucket refilled at ``rate_per_s`` up to ``burst``; ``reason`` says where the figures come from."""
+
+    rate_per_s: float = 20.0
+    burst: float = 100.0
+    reason: str = ""
+
+
+class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the actors need to know about a venue besides its wire protocol: which
+    connections it gets, how symbols are spread over them, its REST budget, how a book is
+    re-seeded and what a taker fill costs. Pure data, declared beside the codec as ``spec``
+    (``venues.spec(name)`` reads it without building a codec); ``actors.topology`` turns it into
+    one ``StreamConfig`` per connection, and nothing in the actors names a venue.
+
+    - ``connections``: in the order they are built; names are unique.
+    - ``max_symbols_per_connection``: per-symbol channels are sharded into groups of this many.
+    - ``book_connection`` / ``bbo_connection``: the connection whose books (and best bid/offer) the
+      venue facade reads and the coordinator pauses and resumes.
+    - ``funding_per_symbol``: funding comes one stream per symbol (False: one stream for all).
+    - ``resync_by_resubscribe``: the venue sends a fresh book snapshot on (re)subscribe, so a
+      broken book is re-seeded by resubscribing instead of a REST snapshot.
+    - ``taker_fee``: the default taker fee as a fraction of notional (the base tier; a deployment
+      sets its own in ``coordinator.taker_fees``), with ``taker_fee_source`` saying where it is
+      published. None: no default, the deployment must give one.
+    """
+
+    connections: tuple[Connection, ...] = ()
+    max_symbols_per_connection: int = 100
+    book_connection: str = "depth"
+    bbo_connection: str = "depth"
+    funding_per_symbol: bool = False
+    rest: RestBudget = RestBudget()
+    resync_by_resubscribe: bool = False
+    taker_fee: Decimal | None = None
+    taker_fee_source: str = ""
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValueError(f"VenueSpec: {'; '.join(problems)}")
+
+    def problems(self) -> list[str]:
+        """What is inconsistent in this spec (empty when it is sound)."""
+        out = []
+        names = [c.name for c in self.connections]
+        if len(set(names)) != len(names):
+            out.append(f"connection names repeat: {names}")
+        if self.max_symbols_per_connection < 1:
+            out.append("max_symbols_per_connection must be at least 1")
+        if not (self.rest.rate_per_s > 0 and self.rest.burst > 0):
+            out.append("the REST budget needs a positive rate and burst")
+        if self.taker_fee is not None and not (0 <= self.taker_fee < 1):
+            out.append(f"taker_fee {self.taker_fee} is no fraction of notional")
+        for role, wanted in (("book_connection", BOOK_CHANNELS), ("bbo_connection", BOOK_CHANNELS | {Channel.BBO})):
+            holders = [c.name for c in self.connections if wanted & set(c.per_symbol)]
+            if holders and getattr(self, role) not in holders:
+                out.append(f"{role} {getattr(self, role)!r} is none of the connections carrying books: {holders}")
+        return out
+
+    def connection(self, name: str) -> Connection:
+        """The connection kind of a connection named ``name`` or ``name-<shard>``."""
+        base = name.split("-")[0]
+        for conn in self.connections:
+            if conn.name == base:
+                return conn
+        raise KeyError(f"no connection {base!r}; the spec has {[c.name for c in self.connections]}")
+
+    @property
+    def account_connections(self) -> frozenset[str]:
+        """Names of the connections that carry the account's user data."""
+        return frozenset(c.name for c in self.connections if c.account)
 
 
 class CodecStats:
@@ -183,6 +298,13 @@ class Codec(ABC):
     #: liquidations, trades) are absent. A codec whose cadence follows its options sets
     #: ``self.cadence_s`` in ``__init__``.
     cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({})
+    #: True when the venue greets a new socket (``Connected``) and wants nothing sent before it
+    welcome_required: ClassVar[bool] = False
+    #: what this codec counted while decoding (one per instance, made in ``__init__``)
+    stats: CodecStats
+    #: the venue's connections, REST budget, book re-seeding and default taker fee (``VenueSpec``);
+    #: every venue declares its own, the empty default suits only codecs driven by hand (tests)
+    spec: ClassVar[VenueSpec] = VenueSpec()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Put every entry point that reads venue bytes behind ``read_boundary``, inherited ones
@@ -200,6 +322,14 @@ class Codec(ABC):
     def __init__(self) -> None:
         self.stats = CodecStats()
 
+    @classmethod
+    def session_kind(cls, channels: frozenset[Channel], options: Mapping[str, Any],
+                     credentials: frozenset[str]) -> SessionKind:
+        """The bootstrap a connection subscribing ``channels`` needs, given its codec ``options``
+        and the names of the credentials configured for it (``api_key``, ``api_secret``,
+        ``auth_token``). Venues that need one override this; the default is none."""
+        return SessionKind.PLAIN
+
     # --- connection and subscriptions --------------------------------------------------------
 
     @abstractmethod
@@ -213,6 +343,18 @@ class Codec(ABC):
     @abstractmethod
     def unsubscribe(self, subs: Iterable[Subscription]) -> list[str]:
         """Frames to send to unsubscribe ``subs``."""
+
+    def topic(self, sub: Subscription) -> str:
+        """The venue's name for ``sub`` as its acks spell it (``Subscribed.channels``); the connection
+        matches acks to subscriptions with it. A venue that acks by channel name overrides this; the
+        default raises ``SubscriptionError`` (no name: such acks match nothing)."""
+        raise SubscriptionError(f"{self.name}: no channel names for acks ({sub.channel})")
+
+    def resync_frames(self, symbol: str) -> list[str]:
+        """Frames that re-seed one symbol's book on a venue whose subscribe brings a fresh snapshot:
+        unsubscribe, then subscribe its depth. A venue with another way overrides this."""
+        sub = [Subscription(Channel.DEPTH, symbol)]
+        return self.unsubscribe(sub) + self.subscribe(sub)
 
     def heartbeat(self) -> str | None:
         """Application-level ping to send every ``heartbeat_interval_s``, or None."""
@@ -231,6 +373,12 @@ class Codec(ABC):
     @abstractmethod
     def decode_snapshot(self, symbol: str, body: bytes) -> BookSnapshot:
         """A REST depth snapshot. Raises only ``DecodeError``."""
+
+    def depth_request(self, symbol: str, limit: int = 100) -> HttpRequest:
+        """The REST request of a depth snapshot of ``symbol`` (its body goes to ``decode_snapshot``),
+        ``limit`` levels or the venue's nearest allowed depth. The default raises
+        ``SubscriptionError``: a venue without a sequenced REST book re-seeds with ``resync_frames``."""
+        raise SubscriptionError(f"{self.name}: no REST depth snapshot; re-seed {symbol} with resync_frames")
 
     @abstractmethod
     def decode_funding(self, body: bytes) -> list[FundingRate]:

@@ -13,9 +13,8 @@ import logging
 
 from perpwire import venues
 from perpwire.actors.app.config import AppConfig
-from perpwire.actors.pacing import TokenBucket, now_ms
+from perpwire.actors.pacing import now_ms
 from perpwire.actors.rest import RestClient
-from perpwire.actors.topology import LAYOUTS
 from perpwire.market.errors import PerpwireError
 
 log = logging.getLogger(__name__)
@@ -58,8 +57,7 @@ async def backfill_history(runtime, cfg: AppConfig, days: float = 30.0, *, budge
         return len(rates)
 
     async def venue_rows(venue: str, symbols: list[str]) -> int:
-        layout = LAYOUTS[venue]
-        rest = RestClient(venue, TokenBucket(layout.rest_rate_per_s * budget_scale, layout.rest_burst * budget_scale))
+        rest = RestClient.for_venue(venue, budget_scale=budget_scale)
         try:
             return sum(await asyncio.gather(*(one(venue, s, rest) for s in symbols)))
         finally:

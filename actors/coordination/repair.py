@@ -17,9 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from perpwire import venues
-from perpwire.actors.pacing import TokenBucket, now_ms
+from perpwire.actors.pacing import now_ms
 from perpwire.actors.rest import RestClient
-from perpwire.actors.topology import LAYOUTS
 from perpwire.market.errors import PerpwireError
 from perpwire.market.events import FundingRate
 from perpwire.strategies.desk import FundingDesk
@@ -33,8 +32,7 @@ class FundingRepair:
         self.desk = desk
         self.tolerance = tolerance_per_hour
         self.codecs = {v: venues.codec(v, **opts) for v, opts in codec_options.items()}
-        self.rest = {v: RestClient(v, TokenBucket(LAYOUTS[v].rest_rate_per_s, LAYOUTS[v].rest_burst))
-                     for v in self.codecs}
+        self.rest = {v: RestClient.for_venue(v) for v in self.codecs}
         self.counters: Counter[str] = Counter()
         self.disagreements: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
 

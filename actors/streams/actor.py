@@ -1,33 +1,17 @@
-"""The stream actor: one Ray actor per WebSocket connection, wrapping ``StreamConnection``.
-
-Async, ``num_cpus=0`` (it waits on the network far more than it computes) and restartable
-(``max_restarts=-1``): ``__init__`` does no I/O itself but schedules the connection's start on the
-actor's event loop, so an actor that Ray restarts reconnects and resubscribes by itself, with no
-call from anyone. What it wants (which symbols, paused or not) is written to the cluster's
-key-value store on every command and taken back on restart, so a paused book connection comes
-back paused. Counters are exported through ``ray.util.metrics`` tagged with venue and stream
-every few seconds.
-
-Callers use the verbs (``pause``, ``resume``, ``prepare``, ``subscribe``, ``stop``) and read by
-value with the nouns (``order_book``, ``order_books``, ``bbo``, ``funding``, ``health``,
-``stats``); a view whose state is not SYNCED (EMPTY, BUFFERING, RESYNCING, STALE) must not be
-traded on: fetch a REST snapshot instead (``VenueFacade`` does).
-"""
+"""The stream actor: one Ray actor per WebSocket connection, wrapping ``StreamConnection``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
 
 import ray
 from ray.util import metrics
 
 from perpwire.actors.app.config import StreamConfig
 from perpwire.actors.durable import RayKVState
+from perpwire.actors.streams.answers import PauseResult, ResumeResult, StreamHealth, StreamStats
 from perpwire.actors.streams.connection import StreamConnection
-from perpwire.actors.streams.control import ResumeResult
-from perpwire.actors.topology import LAYOUTS
 from perpwire.market.book import BookView
 from perpwire.market.events import BBO, FundingRate
 from perpwire.venues.base import Subscription
@@ -54,15 +38,35 @@ def _remote_sink(target, method: str):
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)
 class StreamActor:
+    """One venue WebSocket connection as a Ray actor: ``StreamActor.remote(stream_config_dict,
+    funding_sink=..., user_sink=...)``, where a sink is an actor handle or a named actor's name
+    whose ``on_funding`` / ``on_user_events`` receives each batch.
+
+    The connection starts in ``__init__`` on the actor's event loop (no call needed, and none
+    after a restart); ``await actor.wait_connected.remote(timeout)`` waits for the first socket.
+    The actor is async, ``num_cpus=0`` (it waits on the network far more than it computes) and
+    restarted by Ray whenever it dies (``max_restarts=-1``); a call in flight then fails (no
+    retries): call again. What it wants (symbols, paused or not) is saved in the cluster's
+    key-value store on every command and taken back on restart, so a paused book connection comes
+    back paused; ``stop`` forgets it.
+
+    Commands: ``pause`` → ``PauseResult``; ``resume(symbol)`` → ``ResumeResult`` once the book is
+    SYNCED and fresh, or ``ResumeTimeout`` (raised through Ray): read a REST snapshot instead;
+    ``prepare(symbol)`` and ``subscribe(subs)`` → the ``Subscription``s sent now. Queries answer by
+    value: ``order_book``, ``order_books``, ``bbo``, ``funding``, ``user_events``, ``health`` →
+    ``StreamHealth``, ``stats`` → ``StreamStats``. A view whose state is not SYNCED (EMPTY,
+    BUFFERING, RESYNCING, STALE) must not be traded on (``VenueFacade`` falls back to REST).
+    Counters are exported through ``ray.util.metrics`` as ``perpwire_<counter>``, tagged with venue
+    and stream, every ``metrics_period_s``.
+    """
+
     def __init__(self, config: dict, funding_sink=None, user_sink=None, metrics_period_s: float = 5.0):
         cfg = StreamConfig.model_validate(config)
-        layout = LAYOUTS.get(cfg.venue)
         self._state = RayKVState.for_this_actor("stream")
         self._conn = StreamConnection(
             cfg,
             funding_sink=_remote_sink(funding_sink, "on_funding"),
             user_sink=_remote_sink(user_sink, "on_user_events"),
-            resync_by_resubscribe=bool(layout and layout.resync_by_resubscribe),
             state=self._state,
         )
         self._metrics_period_s = metrics_period_s
@@ -104,7 +108,7 @@ class StreamActor:
         await self._conn.stop()
         self._state.clear()  # a deliberate stop: a later actor of this name starts from its config
 
-    async def pause(self) -> dict[str, Any]:
+    async def pause(self) -> PauseResult:
         await self._ensure()
         return await self._conn.pause()
 
@@ -112,11 +116,11 @@ class StreamActor:
         await self._ensure()
         return await self._conn.resume(symbol, timeout_s)
 
-    async def prepare(self, symbol: str) -> list[str]:
+    async def prepare(self, symbol: str) -> list[Subscription]:
         await self._ensure()
         return await self._conn.prepare(symbol)
 
-    async def subscribe(self, subs: list[Subscription]) -> int:
+    async def subscribe(self, subs: list[Subscription]) -> list[Subscription]:
         await self._ensure()
         return await self._conn.subscribe(subs)
 
@@ -140,9 +144,9 @@ class StreamActor:
     async def user_events(self, since: int = 0) -> list:
         return list(self._conn.user_events)[since:]
 
-    async def health(self) -> dict[str, Any]:
+    async def health(self) -> StreamHealth:
         await self._ensure()
         return self._conn.health()
 
-    async def stats(self) -> dict[str, Any]:
+    async def stats(self) -> StreamStats:
         return self._conn.stats()

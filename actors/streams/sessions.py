@@ -1,27 +1,29 @@
 """Per-connection session bootstrap: what a venue needs before and while a socket is open.
 
-Most connections need nothing. Aster and Binance user data need a listenKey (POST before
-connecting, PUT every 30 minutes, a new one after ``listenKeyExpired``); KuCoin needs a
-bullet-public token and endpoint before every connect; Backpack's ``account.*`` streams need an
-ED25519 subscribe signature made just before every connect; Lighter's account channels need an
-auth token obtained before connect and renewed on the open socket before it expires;
-Hyperliquid needs its coin list. A
-``Session`` turns that into URL parameters for ``codec.url`` and a keepalive duty, reading API
-keys only when it uses them.
+The codec names the kind it needs (``Codec.session_kind`` → a ``SessionKind``) and this module
+implements each kind once, for whichever venue asks: ``plain`` (nothing); ``listen_key`` (user
+data behind a key made by POST before connecting, PUT every 30 minutes, a new one after the
+venue says it expired: Binance, Aster); ``bullet`` (a token and endpoint fetched before every
+connect: KuCoin); ``signed_subscribe`` (a subscribe signature made just before every connect:
+Backpack's account streams); ``auth_token`` (an expiring token obtained before connect and
+renewed on the open socket: Lighter's account channels); ``instruments`` (the venue's instrument
+list loaded first: Hyperliquid). A ``Session`` turns that into URL parameters for ``codec.url``
+and a keepalive duty, reading API keys only when it uses them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from perpwire import venues
 from perpwire.actors.app.config import SecretRef, StreamConfig
 from perpwire.actors.pacing import now_ms
 from perpwire.actors.rest import RestClient
 from perpwire.market.errors import ConfigError
-from perpwire.venues.base import Channel, Codec
+from perpwire.venues.base import Codec, SessionKind
 from perpwire.venues.lighter.auth import (
     MAX_SIGNED_LIFETIME_S,
     RENEW_LEAD_S,
@@ -310,16 +312,28 @@ class LighterAccountSession(Session):
                         self._ctx, self._account, problem, self._retry_s)
 
 
+#: how each kind of session is made from the connection's config
+SESSIONS: Mapping[SessionKind, Callable[[StreamConfig], Session]] = {
+    SessionKind.PLAIN: lambda config: Session(),
+    SessionKind.LISTEN_KEY: ListenKeySession,
+    SessionKind.SIGNED_SUBSCRIBE: BackpackAccountSession,
+    SessionKind.BULLET: lambda config: BulletSession(),
+    SessionKind.INSTRUMENTS: lambda config: MetaSession(),
+    SessionKind.AUTH_TOKEN: LighterAccountSession,
+}
+
+_CREDENTIALS = ("api_key", "api_secret", "auth_token")
+
+
 def session_for(config: StreamConfig) -> Session:
-    wants_account = any(s.channel is Channel.ACCOUNT for s in config.subscriptions)
-    if config.venue in ("aster", "binance") and wants_account:
-        return ListenKeySession(config)
-    if config.venue == "backpack" and wants_account:
-        return BackpackAccountSession(config)
-    if config.venue == "lighter" and wants_account and (config.auth_token or config.api_secret) is not None:
-        return LighterAccountSession(config)
-    if config.venue == "kucoin":
-        return BulletSession()
-    if config.venue == "hyperliquid" and not config.codec_options.get("coins"):
-        return MetaSession()
-    return Session()
+    """The session the venue's codec asks for, for what this connection subscribes and the
+    credentials configured for it (their names only: no secret is read here)."""
+    channels = frozenset(s.channel for s in config.subscriptions)
+    credentials = frozenset(f for f in _CREDENTIALS if getattr(config, f) is not None)
+    kind = venues.codec_class(config.venue).session_kind(channels, config.codec_options, credentials)
+    try:
+        make = SESSIONS[SessionKind(kind)]
+    except (KeyError, ValueError):
+        raise ConfigError(f"streams[{config.venue}/{config.name}]: the codec asks for session kind {kind!r}; "
+                          f"known: {', '.join(SessionKind)}") from None
+    return make(config)

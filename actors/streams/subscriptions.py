@@ -5,23 +5,29 @@ States per subscription: ``pending`` (sent, no ack yet), ``confirmed`` (acked or
 on a new socket every wanted subscription goes back to pending and is sent again, so a
 reconnect restores exactly the wanted set — no more (paused channels stay paused), no less.
 ``paused`` holds market-data subscriptions taken down by ``pause`` to be restored by ``resume``.
+
+A venue's refusal (``VenueRejected``) is counted and logged by the connection, not kept here: the
+subscription stays wanted and is sent again on the next socket.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from perpwire.actors.streams.answers import SubscriptionState
 from perpwire.venues.base import Subscription
 
 
 class SubscriptionTracker:
+    """The wanted set and each subscription's standing. Every method returns what the caller must
+    send (sorted), or nothing; sending is the caller's, so the tracker is plain state."""
+
     def __init__(self) -> None:
         self.wanted: set[Subscription] = set()
         self.paused: set[Subscription] = set()
         self.pending: set[Subscription] = set()
         self.confirmed: set[Subscription] = set()
         self.pending_unsubscribe: set[Subscription] = set()
-        self.rejected: dict[Subscription, str] = {}
 
     def want(self, subs: Iterable[Subscription]) -> list[Subscription]:
         """Add to the wanted set; returns the ones that must be sent now."""
@@ -31,7 +37,6 @@ class SubscriptionTracker:
             self.paused.discard(s)
             self.pending.add(s)
             self.pending_unsubscribe.discard(s)
-            self.rejected.pop(s, None)
         return sorted(new)
 
     def drop(self, subs: Iterable[Subscription], *, pause: bool = False) -> list[Subscription]:
@@ -45,6 +50,13 @@ class SubscriptionTracker:
             if pause:
                 self.paused.add(s)
         return sorted(gone)
+
+    def restore(self, wanted: Iterable[Subscription], paused: Iterable[Subscription]) -> None:
+        """Start over from a saved state (nothing sent yet): exactly ``wanted`` pending, ``paused`` kept."""
+        self.wanted, self.paused = set(), set()
+        self.pending, self.confirmed, self.pending_unsubscribe = set(), set(), set()
+        self.want(wanted)
+        self.paused.update(paused)
 
     def on_reconnect(self) -> list[Subscription]:
         """A new socket knows nothing: everything wanted is pending again and must be sent."""
@@ -63,17 +75,7 @@ class SubscriptionTracker:
         for s in subs:
             self.pending_unsubscribe.discard(s)
 
-    def reject(self, subs: Iterable[Subscription], reason: str) -> None:
-        for s in subs:
-            self.pending.discard(s)
-            self.rejected[s] = reason
-
-    def snapshot(self) -> dict[str, list[str]]:
-        def fmt(items):
-            return sorted(f"{s.channel}:{s.symbol or '*'}" for s in items)
-
-        return {
-            "wanted": fmt(self.wanted), "paused": fmt(self.paused), "pending": fmt(self.pending),
-            "confirmed": fmt(self.confirmed), "pending_unsubscribe": fmt(self.pending_unsubscribe),
-            "rejected": fmt(self.rejected),
-        }
+    def snapshot(self) -> SubscriptionState:
+        return SubscriptionState(
+            wanted=tuple(sorted(self.wanted)), paused=tuple(sorted(self.paused)), pending=tuple(sorted(self.pending)),
+            confirmed=tuple(sorted(self.confirmed)), pending_unsubscribe=tuple(sorted(self.pending_unsubscribe)))

@@ -18,13 +18,12 @@ from typing import Any
 import msgspec
 
 from perpwire import venues
-from perpwire.actors.pacing import TokenBucket
 from perpwire.actors.rest import RestClient
-from perpwire.actors.streams.control import ResumeResult, ResumeTimeout
-from perpwire.actors.topology import LAYOUTS
+from perpwire.actors.streams.answers import PauseResult, ResumeResult, ResumeTimeout
 from perpwire.market.book import BookView
 from perpwire.market.errors import PerpwireError
 from perpwire.market.events import BBO
+from perpwire.venues.base import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -45,27 +44,39 @@ async def call(target, method: str, *args):
 
 
 class VenueFacade:
+    """One venue as strategy and execution code see it, over that venue's stream actors.
+
+    Call ``resume_market_data_streams(symbol)`` just before trading ``symbol`` (it returns once
+    the book is SYNCED and fresh, or reports the stream that was not, 5 s by default), then read
+    ``get_order_book_depth(symbol, levels)``: the answer's ``source`` says whether the levels came
+    from the WebSocket book or a REST snapshot (used for any book that is not SYNCED and fresh:
+    EMPTY, BUFFERING, RESYNCING, STALE), so a stale book is never traded on. Call
+    ``pause_market_data_streams()`` when done; user data keeps flowing. ``prepare_order_book_stream``
+    makes a symbol wanted ahead of time. Targets are Ray actor handles, or plain
+    ``StreamConnection`` objects in tests; nothing here branches on the venue's name.
+    """
+
     def __init__(self, venue: str, streams: dict[str, Any], *, book_symbols: dict[str, str] | None = None,
                  codec_options: dict | None = None, fresh_age_ms: int = 2_000):
         self.venue = venue
         self.streams = streams  # connection name -> handle
-        self.layout = LAYOUTS[venue]
+        self.spec = venues.spec(venue)  # which connections hold the books and the BBO
         self._book_symbols = book_symbols or {}  # symbol -> connection name holding its book
         self.codec = venues.codec(venue, **(codec_options or {}))
-        self.rest = RestClient(venue, TokenBucket(self.layout.rest_rate_per_s, self.layout.rest_burst))
+        self.rest = RestClient.for_venue(venue)
         self.fresh_age_ms = fresh_age_ms
 
     def _owner(self, symbol: str, kind: str) -> Any:
-        name = self._book_symbols.get(symbol) if kind == self.layout.book_stream else None
-        return self.streams.get(name or kind) or self.streams[self.layout.book_stream]
+        name = self._book_symbols.get(symbol) if kind == self.spec.book_connection else None
+        return self.streams.get(name or kind) or self.streams[self.spec.book_connection]
 
     def _pausable(self, symbol: str | None = None) -> list[Any]:
-        names = {self.layout.book_stream, self.layout.bbo_stream}
+        names = {self.spec.book_connection, self.spec.bbo_connection}
         if symbol is None:
             return [h for n, h in self.streams.items() if n.split("-")[0] in names]
         return list({id(h): h for h in (self._owner(symbol, n) for n in names)}.values())
 
-    async def pause_market_data_streams(self) -> list[dict]:
+    async def pause_market_data_streams(self) -> list[PauseResult]:
         return list(await asyncio.gather(*(call(h, "pause") for h in self._pausable())))
 
     async def resume_market_data_streams(self, symbol: str, timeout_s: float | None = None) -> list[ResumeResult]:
@@ -85,14 +96,14 @@ class VenueFacade:
                 out.append(r)
         return out
 
-    async def prepare_order_book_stream(self, symbol: str) -> list[str]:
-        added: list[str] = []
+    async def prepare_order_book_stream(self, symbol: str) -> list[Subscription]:
+        added: list[Subscription] = []
         for h in self._pausable(symbol):
             added += await call(h, "prepare", symbol)
         return added
 
     async def get_order_book_depth(self, symbol: str, levels: int = 20) -> DepthAnswer:
-        view = await call(self._owner(symbol, self.layout.book_stream), "order_book", symbol, levels)
+        view = await call(self._owner(symbol, self.spec.book_connection), "order_book", symbol, levels)
         if view is not None and view.synced and view.age_ms is not None and view.age_ms <= self.fresh_age_ms:
             return DepthAnswer(view=view, source="ws")
         reason = "no book" if view is None else f"book {view.state}, age {view.age_ms} ms"
@@ -106,7 +117,7 @@ class VenueFacade:
         return book.view(levels, now_ms=int(time.time() * 1000))
 
     async def get_bbo(self, symbol: str) -> BBO | None:
-        bbo = await call(self._owner(symbol, self.layout.bbo_stream), "bbo", symbol)
+        bbo = await call(self._owner(symbol, self.spec.bbo_connection), "bbo", symbol)
         if bbo is not None:
             return bbo
         answer = await self.get_order_book_depth(symbol, 1)

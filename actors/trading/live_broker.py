@@ -51,9 +51,8 @@ import msgspec
 
 from perpwire import venues
 from perpwire.actors.app.config import LiveVenueConfig, SecretRef
-from perpwire.actors.pacing import TokenBucket, now_ms
+from perpwire.actors.pacing import now_ms
 from perpwire.actors.rest import RestClient
-from perpwire.actors.topology import LAYOUTS
 from perpwire.actors.trading.broker import Broker, OrderResult, fill_status
 from perpwire.market.errors import DecodeError, PerpwireError, RateLimited, VenueError
 from perpwire.market.events import BalanceUpdate, Fill, Instrument, OrderStatus, OrderUpdate, PositionUpdate, Side
@@ -278,8 +277,7 @@ class LiveBroker:
         self.rest = dict(rest or {})
         for venue in adapters:
             if venue not in self.rest:
-                layout = LAYOUTS[venue]
-                self.rest[venue] = RestClient(venue, TokenBucket(layout.rest_rate_per_s, layout.rest_burst))
+                self.rest[venue] = RestClient.for_venue(venue)
         self.balances: dict[tuple[str, str], BalanceUpdate] = {}
         self.instruments: dict[str, dict[str, Instrument]] = {}
         self.orders: list[OrderResult] = []

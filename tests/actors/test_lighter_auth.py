@@ -271,7 +271,7 @@ async def test_short_lived_tokens_renew_on_the_open_socket_and_no_order_update_i
                 await until(lambda: expected <= _order_clients(conn), timeout=3.0, what="every order update")
                 assert conn._session.renewals >= 2 and len(minted) == conn._session.renewals + 1
                 assert server.expired_subs == 0  # every token was replaced before it expired
-                assert conn.stats().get("reconnects", 0) == 0
+                assert conn.stats().reconnects == 0
                 assert len([c for c in sim.stats("lighter")["connections"] if c["closed_ms"] is None]) == 1
                 assert any(isinstance(e, FundingRate) for e in conn.funding.values())
             finally:
@@ -298,7 +298,7 @@ async def test_bad_token_logged_once_market_data_flows_then_recovers_from_the_ro
         with caplog.at_level(logging.INFO, logger="perpwire.actors.streams.sessions"):
             await conn.start()
             try:
-                await until(lambda: conn.stats().get("market_events", 0) > 0, what="market data without a token")
+                await until(lambda: conn.stats().market_events > 0, what="market data without a token")
                 await asyncio.sleep(1.0)  # several retries: still one line
                 lines = [r.getMessage() for r in caplog.records if r.name == "perpwire.actors.streams.sessions"]
                 assert len(lines) == 1, lines
@@ -310,7 +310,7 @@ async def test_bad_token_logged_once_market_data_flows_then_recovers_from_the_ro
                 async with aiohttp.ClientSession() as http:
                     await _place_resting_order(http, sim.urls["lighter"]["rest"], key, 4242)
                 await until(lambda: "4242" in _order_clients(conn), what="order update after recovery")
-                assert conn.stats().get("reconnects", 0) == 0
+                assert conn.stats().reconnects == 0
                 text = "\n".join(r.getMessage() for r in caplog.records)
                 assert "usable again" in text and bad not in text and good not in text
             finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -22,9 +21,10 @@ from perpwire.market.events import OrderStatus, Side
 from perpwire.market.ledger import Ledger, PaperFill
 from perpwire.strategies.base import Open
 from tests.actors.test_execution import StubFacade, _open
+from tests.conftest import FIXTURES_DIR
 
 D = Decimal
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "backpack"
+FIXTURES = FIXTURES_DIR / "backpack"
 
 
 class Crash(BaseException):

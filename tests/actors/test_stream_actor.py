@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from perpwire.actors.streams.actor import StreamActor
-from perpwire.actors.topology import LAYOUTS, VenueLayout
+from perpwire.actors.streams.answers import PauseResult, StreamHealth, StreamStats
 from perpwire.actors.trading.facade import VenueFacade, call
-from perpwire.venues.base import Channel
+from perpwire.venues.base import Channel, Subscription
 from tests.actors.stub_venue import StubServer
 
 
@@ -47,22 +47,27 @@ async def test_stream_actor_serves_book_views_by_value_and_pauses(ray_local, ser
         views = await actor.order_books.remote(["AAA", "ZZZ"], 1)
         assert views["ZZZ"] is None and views["AAA"].bids
         paused = await actor.pause.remote()
-        assert paused["paused"]
+        assert isinstance(paused, PauseResult) and paused.paused and paused.unsubscribed == 1
+        health = await actor.health.remote()
+        assert isinstance(health, StreamHealth) and health.paused and health.connected
+        assert health.subscriptions.paused == (Subscription(Channel.BOOK, "AAA"),)
         res = await actor.resume.remote("AAA")
         assert res.synced
+        assert await actor.prepare.remote("BBB") == [Subscription(Channel.BOOK, "BBB")]
+        assert await actor.prepare.remote("BBB") == []  # already wanted: nothing sent twice
         stats = await actor.stats.remote()
-        assert stats["messages"] > 0 and stats["resumes"] == 1
+        assert isinstance(stats, StreamStats) and stats.messages > 0 and stats.resumes == 1
     finally:
         await actor.stop.remote()
 
 
 async def test_facade_resume_then_depth_from_websocket(ray_local, server):
-    LAYOUTS.setdefault("stub", VenueLayout(streams={"depth": ((Channel.BOOK,), (Channel.ACCOUNT,), True)}))
     actor = StreamActor.remote(_config(server))
     facade = VenueFacade("stub", {"depth": actor}, codec_options={"url": server.url})
     try:
         await call(actor, "wait_connected")
-        await facade.pause_market_data_streams()
+        [paused] = await facade.pause_market_data_streams()
+        assert isinstance(paused, PauseResult) and paused.paused and paused.stream == "depth"
         results = await facade.resume_market_data_streams("AAA")
         assert [r.synced for r in results] == [True]
         answer = await facade.get_order_book_depth("AAA", 5)

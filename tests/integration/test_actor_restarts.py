@@ -21,6 +21,7 @@ from perpwire.actors.app.config import parse_config
 from perpwire.actors.app.runtime import Runtime
 from perpwire.simulator.catalog import instruments
 from perpwire.simulator.server import Simulator
+from perpwire.venues.base import Channel, Subscription
 
 VENUES = ("aster", "backpack", "lighter", "binance", "bybit", "hyperliquid", "kucoin")
 RESTART_BOUND_S = 20.0
@@ -143,13 +144,13 @@ async def test_a_restarted_book_actor_keeps_what_it_was_told_resumed_and_paused(
                 "aster/depth back with the resumed symbol")
     health = await depth.health.remote()
     other = _symbols("aster")[1]
-    assert health["subscriptions"]["wanted"] == [f"depth:{symbol}"]  # resumed, and only it
-    assert health["subscriptions"]["paused"] == [f"depth:{other}"]
+    assert health.subscriptions.wanted == (Subscription(Channel.DEPTH, symbol),)  # resumed, and only it
+    assert health.subscriptions.paused == (Subscription(Channel.DEPTH, other),)
     await depth.pause.remote()
     newest, paused = _table(sim, "aster")
     ray.kill(depth, no_restart=False)
     await until(lambda: _table(sim, "aster")[0] > newest and _table(sim, "aster")[1] == paused, RESTART_BOUND_S,
                 "aster/depth back paused")
     health = await depth.health.remote()
-    assert health["paused"] is True and health["subscriptions"]["wanted"] == []
-    assert f"depth:{symbol}" in health["subscriptions"]["paused"]
+    assert health.paused is True and health.subscriptions.wanted == ()
+    assert Subscription(Channel.DEPTH, symbol) in health.subscriptions.paused

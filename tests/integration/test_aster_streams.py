@@ -88,12 +88,12 @@ async def test_aster_pause_stops_market_data_bytes_while_order_updates_flow(sim,
         await depth.pause()
         await asyncio.sleep(0.3)  # frames already in flight when the unsubscribe landed
         before = md_bytes(sim)
-        received = user.stats().get("user_events", 0)
+        received = user.stats().user_events
         await place_order(sim, key)
         await until(lambda: any(isinstance(e, OrderUpdate) for e in user.user_events), what="order update")
         await asyncio.sleep(1.0)
         assert md_bytes(sim) == before
-        assert user.stats()["user_events"] > received
+        assert user.stats().user_events > received
         assert depth.order_book("BTCUSDT").state == SyncState.EMPTY.name
     finally:
         for c in conns:
@@ -120,7 +120,7 @@ async def test_aster_drop_reconnects_with_exactly_the_wanted_subscriptions(sim):
     try:
         await until(lambda: depth.order_book("ETHUSDT") and depth.order_book("ETHUSDT").synced)
         await sim.faults.drop("aster")
-        await until(lambda: depth.stats().get("reconnects", 0) >= 1, what="reconnect")
+        await until(lambda: depth.stats().reconnects >= 1, what="reconnect")
         await until(lambda: all(depth.order_book(s) and depth.order_book(s).synced for s in SYMS), what="resync")
         await until(lambda: depth.tracker.confirmed == depth.tracker.wanted, what="acks")
 
@@ -132,7 +132,7 @@ async def test_aster_drop_reconnects_with_exactly_the_wanted_subscriptions(sim):
         [conn] = open_conns()
         depth_channels = {ch for ch in conn["channels"] if "@depth" in ch}
         assert depth_channels == {"btcusdt@depth@100ms", "ethusdt@depth@100ms"}
-        assert depth.stats().get("resyncs", 0) == 0
+        assert depth.stats().resyncs == 0
     finally:
         await depth.stop()
 
@@ -144,11 +144,11 @@ async def test_aster_skipped_sequence_resyncs_that_symbol_only(sim):
         await until(lambda: all(depth.order_book(s) and depth.order_book(s).synced for s in SYMS))
         eth_book = depth.books["ETHUSDT"]
         sim.faults.skip_sequence("aster", "BTCUSDT")
-        await until(lambda: depth.stats().get("resyncs", 0) >= 1, what="resync")
+        await until(lambda: depth.stats().resyncs >= 1, what="resync")
         await until(lambda: depth.order_book("BTCUSDT").synced, what="BTC synced again")
         assert depth.books["ETHUSDT"] is eth_book and eth_book.state is SyncState.SYNCED
-        assert depth.stats()["resyncs"] == 1
-        assert depth.stats()["snapshots"] == 3  # one per symbol at start, one for BTC after the gap
+        assert depth.stats().resyncs == 1
+        assert depth.stats().snapshots == 3  # one per symbol at start, one for BTC after the gap
     finally:
         await depth.stop()
 
@@ -170,10 +170,10 @@ async def test_aster_malformed_frame_is_counted_and_skipped(sim):
     try:
         await until(lambda: depth.order_book("BTCUSDT") and depth.order_book("BTCUSDT").synced)
         sim.faults.malformed("aster")
-        await until(lambda: depth.stats().get("decode_errors", 0) == 1, what="decode error")
-        seen = depth.stats()["messages"]
-        await until(lambda: depth.stats()["messages"] > seen + 5, what="reading on")
-        assert depth.stats().get("reconnects", 0) == 0
+        await until(lambda: depth.stats().decode_errors == 1, what="decode error")
+        seen = depth.stats().messages
+        await until(lambda: depth.stats().messages > seen + 5, what="reading on")
+        assert depth.stats().reconnects == 0
     finally:
         await depth.stop()
 
@@ -184,8 +184,8 @@ async def test_aster_stalled_stream_is_detected_and_recovered(sim):
     try:
         await until(lambda: depth.order_book("BTCUSDT") and depth.order_book("BTCUSDT").synced)
         sim.faults.stall("aster")
-        await until(lambda: depth.stats().get("stalls", 0) >= 2, what="stall detected", timeout=20)
-        await until(lambda: depth.stats().get("reconnects", 0) >= 1, what="reconnect after stall", timeout=20)
+        await until(lambda: depth.stats().stalls >= 2, what="stall detected", timeout=20)
+        await until(lambda: depth.stats().reconnects >= 1, what="reconnect after stall", timeout=20)
         await until(lambda: depth.order_book("BTCUSDT") and depth.order_book("BTCUSDT").synced, what="recovered")
     finally:
         await depth.stop()
@@ -201,8 +201,8 @@ async def test_aster_expired_listen_key_is_replaced_without_losing_order_updates
         await place_order(sim, key)
         await until(lambda: any(isinstance(e, OrderUpdate) for e in user.user_events), what="first update")
         sim.expire_listen_key("aster")
-        await until(lambda: user.stats().get("session_expired", 0) == 1, what="listenKeyExpired seen")
-        await until(lambda: user.stats().get("reconnects", 0) >= 1 and user._ws is not None, what="reconnect")
+        await until(lambda: user.stats().session_expired == 1, what="listenKeyExpired seen")
+        await until(lambda: user.stats().reconnects >= 1 and user._ws is not None, what="reconnect")
         await asyncio.sleep(0.2)
         await place_order(sim, key)
         await place_order(sim, key, "ETHUSDT", "0.01")

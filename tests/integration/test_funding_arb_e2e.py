@@ -117,7 +117,7 @@ async def test_shock_opens_both_legs_with_streams_resumed_then_paused_and_closes
 async def _all_paused(runtime):
     health = await asyncio.gather(*(h.health.remote() for v in runtime.streams.values() for n, h in v.items()
                                     if n in ("depth", "bookticker", "unified")))
-    return all(h["paused"] for h in health)
+    return all(h.paused for h in health)
 
 
 async def test_rejected_leg_is_unwound_and_no_position_remains(deployment):

@@ -11,11 +11,14 @@ keys are supported; V3 EIP-712 agent signing is not implemented.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import ClassVar
 from urllib.parse import quote
 
+import msgspec
+
 from perpwire.market.errors import SubscriptionError
-from perpwire.venues.base import Channel
+from perpwire.venues.base import Channel, Connection, VenueSpec
 from perpwire.venues.binance.codec import BinanceCodec
 
 
@@ -33,6 +36,21 @@ class AsterCodec(BinanceCodec):
     premium_index_all_weight: ClassVar[int] = 1
     funding_info_weight: ClassVar[int] = 1
     book_ticker_weights: ClassVar[tuple[int, int]] = (1, 2)
+    #: Binance's REST budget (the same 2,400 weight a minute); a traded venue: user data (always on),
+    #: bookTicker and diff depth each on their own pausable connection, funding and liquidations
+    spec: ClassVar[VenueSpec] = msgspec.structs.replace(
+        BinanceCodec.spec,
+        connections=(
+            Connection(name="user", whole_venue=(Channel.ACCOUNT,), account=True),
+            Connection(name="bookticker", per_symbol=(Channel.BBO,), pausable=True),
+            Connection(name="depth", per_symbol=(Channel.DEPTH,), pausable=True),
+            Connection(name="funding", whole_venue=(Channel.FUNDING_ALL, Channel.LIQUIDATIONS)),
+        ),
+        max_symbols_per_connection=200,  # the venue's 200 streams per connection
+        bbo_connection="bookticker",
+        taker_fee=Decimal("0.00035"),
+        taker_fee_source="Aster Pro fees (docs.asterdex.com/product/asterex-pro/pro-fees), base-tier taker",
+    )
 
     def _path(self, route: str) -> str:
         return ""  # no routed paths

@@ -56,7 +56,7 @@ from perpwire.venues.backpack.schemas import (
     BpPositionUpdate,
     BpTrade,
 )
-from perpwire.venues.base import Channel, Codec, Subscription
+from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
 
 # lax: integer fields come as numbers or as strings of digits (see schemas)
 _FRAME = msgspec.json.Decoder(BpFrame, strict=False)
@@ -99,12 +99,32 @@ class BackpackCodec(BackpackRest, Codec):
     heartbeat_interval_s = None  # protocol pings every 60 s, answered by the WebSocket library
     max_connection_age_s = None
     example_symbol = "BTC_USDC_PERP"
-    #: no stream sends a book snapshot (backpack.md §3.1): the largest frames are depth deltas
+    #: no stream sends a book snapshot (Backpack's stream docs): the largest frames are depth deltas
     #: aggregated under load; even a whole 1,000-level book (~25 B a level, 50 KB) x4 fits 256 KiB
     max_frame_bytes: ClassVar[int] = 256 * 2**10
-    #: markPrice every 1 s even if unchanged (backpack.md §3); ``depth.<sym>`` sends on change only
+    #: markPrice every 1 s even if unchanged (Backpack's stream docs); ``depth.<sym>`` sends on change only
     #: (a quiet book is silent for 30 s), ``depth.<window>.<sym>`` once per window (set per instance)
     cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({Channel.FUNDING: 1.0})
+    #: a traded venue: the signed account streams (always on), depth with the BBO (pausable), funding
+    spec: ClassVar[VenueSpec] = VenueSpec(
+        connections=(
+            Connection(name="account", whole_venue=(Channel.ACCOUNT,), account=True),
+            Connection(name="depth", per_symbol=(Channel.DEPTH, Channel.BBO), pausable=True),
+            Connection(name="funding", per_symbol=(Channel.FUNDING,)),
+        ),
+        funding_per_symbol=True,
+        rest=RestBudget(rate_per_s=20.0, burst=100.0,
+                        reason="Backpack publishes no REST limit (only HTTP 429, without Retry-After); "
+                               "20 requests a second is what common client libraries assume"),
+        taker_fee=Decimal("0.0004"),
+        taker_fee_source="Backpack trading fees (support.backpack.exchange/exchange/trading/trading-fees), "
+                         "perpetuals base-tier taker",
+    )
+
+    @classmethod
+    def session_kind(cls, channels, options, credentials) -> SessionKind:
+        """Account streams are subscribed with an ED25519 signature made just before each connect."""
+        return SessionKind.SIGNED_SUBSCRIBE if Channel.ACCOUNT in channels else SessionKind.PLAIN
 
     def __init__(self, *, ws_url: str = "wss://ws.backpack.exchange", rest_url: str = "https://api.backpack.exchange",
                  depth_window: str | None = None, funding_interval_hours: int = 1,

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 VENUE = "backpack"
 #: Backpack settled funding every 8 h until 2025-08-20T08:00Z and every hour after it, on every
-#: perp at once (backpack.md §9; "Hourly Funding and Real-Time Yield",
+#: perp at once ("Hourly Funding and Real-Time Yield",
 #: learn.backpack.exchange/articles/hourly-funding-and-real-time-yield: "Starting August 20th,
 #: 2025 at 08:00 UTC, we're launching hourly funding payments"). A history row whose interval ended
 #: at or before this instant closed an 8-hour interval (00:00-08:00 was the last one).

@@ -1,4 +1,4 @@
-"""Backpack wire types, as the venue sends them (shared/protocols/backpack.md).
+"""Backpack wire types, as the venue sends them (its API docs and recorded frames).
 
 Every WebSocket data frame is ``{"stream": <name>, "data": {...}}`` and ``data.e`` names the event,
 so ``BpFrame`` decodes the whole frame in one pass with ``data`` a tagged union on ``e``

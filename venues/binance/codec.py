@@ -27,7 +27,7 @@ import msgspec
 from perpwire.market.events import BookDelta, BookSnapshot, Event, FundingRate, LazyBookSnapshot, MarkPrice
 from perpwire.market.funding import per_hour
 from perpwire.market.sequence import PU_CHAIN
-from perpwire.venues.base import Channel, Codec
+from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, VenueSpec
 from perpwire.venues.binance import normalise
 from perpwire.venues.binance.rest import BinanceRest
 from perpwire.venues.binance.schemas import (
@@ -64,7 +64,7 @@ _depth = msgspec.json.Decoder(BinanceDepthUpdate)
 _probe = msgspec.json.Decoder(BinanceProbe | list[BinanceProbe])
 
 #: update speeds the venue uses when a stream name carries none (partial and diff depth 250 ms,
-#: markPrice 3 s: aster.md §4.2, §4.3, §4.5; binance.md §4)
+#: markPrice 3 s, as the Aster and Binance USD-M stream docs give them)
 _DEFAULT_DEPTH_S = 0.25
 _DEFAULT_MARK_PRICE_S = 3.0
 
@@ -132,11 +132,26 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
     default_ws_url: ClassVar[str] = "wss://fstream.binance.com"
     default_ws_api_url: ClassVar[str | None] = "wss://ws-fapi.binance.com/ws-fapi/v1"
     #: the largest frame is ``!markPrice@arr``: one ~200-byte entry per symbol (fixture
-    #: markPrice_arr), under 1,000 symbols even with the 2026 merged UM+CM universe (binance.md §4),
+    #: markPrice_arr), under 1,000 symbols even with the 2026 merged UM+CM universe,
     #: ~200 KB, x4 headroom -> 1 MiB; depth20 frames are ~1.5 KB, diff depth a few hundred levels
     max_frame_bytes: ClassVar[int] = 2**20
     #: with the default speed options (100 ms depth streams, 1 s markPrice); set per instance
     cadence_s: ClassVar[Mapping[Channel, float]] = cadences("100ms", "100ms", "1s")
+    #: a funding feed only: every symbol's mark price and funding on one ``!markPrice@arr`` stream
+    spec: ClassVar[VenueSpec] = VenueSpec(
+        connections=(Connection(name="funding", whole_venue=(Channel.FUNDING_ALL,)),),
+        rest=RestBudget(rate_per_s=20.0, burst=100.0,
+                        reason="half of the 2,400 request weight a minute allowed per IP (exchangeInfo "
+                               "rateLimits), so other clients of the same key keep room"),
+        taker_fee=Decimal("0.0004"),
+        taker_fee_source="USD-M futures fee schedule (binance.com/en/fee/futureFee), regular-user taker; "
+                         "the current VIP 0 rate may differ: set coordinator.taker_fees.binance for your tier",
+    )
+
+    @classmethod
+    def session_kind(cls, channels, options, credentials) -> SessionKind:
+        """User data rides on a listenKey: made by REST before connecting, kept alive, renewed."""
+        return SessionKind.LISTEN_KEY if Channel.ACCOUNT in channels else SessionKind.PLAIN
 
     def __init__(
         self,

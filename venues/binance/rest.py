@@ -5,8 +5,8 @@ the codec's ``rest_url`` option, params in the venue's order, the venue's reques
 decoders turn response bodies into ``market.events``. A body that is the venue's error object
 ``{"code":-1121,"msg":"Invalid symbol."}`` raises ``BinanceRestError`` (a ``VenueError``: the venue
 said no); an unreadable body raises ``DecodeError`` (the codec base turns every read failure of a
-``decode_*`` method into one). ``rate_limited`` turns HTTP 429/418 and ``Retry-After`` into
-``RateLimited`` for the I/O layer. Signed order builders live here too (signing in ``auth``).
+``decode_*`` method into one); HTTP 429/418 are the I/O layer's to handle (``actors.rest``).
+Signed order builders live here too (signing in ``auth``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from perpwire.market import events as market_events
-from perpwire.market.errors import DecodeError, RateLimited, UsageError, VenueError
+from perpwire.market.errors import DecodeError, UsageError, VenueError
 from perpwire.market.events import (
     BBO,
     BalanceUpdate,
@@ -105,24 +105,6 @@ class BinanceRestError(VenueError):
 
     def __init__(self, venue: str, code: int, message: str, status: int | None = None):
         super().__init__(venue, code, message, status=status)
-
-
-def rate_limited(venue: str, status: int, retry_after: str | None = None) -> RateLimited | None:
-    """``RateLimited`` for HTTP 429 (slow down) and 418 (IP banned), else None.
-
-    ``retry_after`` is the ``Retry-After`` header text (seconds, as Binance and Aster send it);
-    a missing or unreadable header gives ``retry_after_s=None`` (the caller backs off itself).
-    """
-    if status not in (418, 429):
-        return None
-    seconds: float | None = None
-    if retry_after is not None:
-        try:
-            seconds = max(0.0, float(retry_after.strip()))
-        except ValueError:
-            seconds = None
-    what = "IP banned" if status == 418 else "too many requests"
-    return RateLimited(venue, status, seconds, what)
 
 
 class BinanceRest:
@@ -293,10 +275,6 @@ class BinanceRest:
         body = auth.signed_body(credentials.secret, params, timestamp_ms, recv_window_ms)
         headers = (("X-MBX-APIKEY", credentials.api_key), _FORM)
         return HttpRequest(method=method, url=self.rest_url + path, headers=headers, body=body)
-
-    def rate_limit_error(self, status: int, retry_after: str | None = None) -> RateLimited | None:
-        """``rate_limited`` for this venue: what the I/O layer raises on HTTP 429 / 418."""
-        return rate_limited(self.name, status, retry_after)
 
     # --- decoders ----------------------------------------------------------------------------
 

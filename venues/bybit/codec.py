@@ -18,6 +18,7 @@ best answered by resubscribing: Bybit sends a fresh snapshot); FUNDING and BBO a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -26,7 +27,7 @@ import msgspec
 from perpwire.market.errors import SubscriptionError
 from perpwire.market.events import Event, Liquidation, Pong, Side, Subscribed, Trade, Unsubscribed, VenueRejected
 from perpwire.market.units import dec
-from perpwire.venues.base import Channel, Codec, Subscription
+from perpwire.venues.base import Channel, Codec, Connection, RestBudget, Subscription, VenueSpec
 from perpwire.venues.bybit.orderbook import CROSS_SEQ_CHAIN, DEPTHS, TopicChain
 from perpwire.venues.bybit.rest import REST_URL, BybitRest
 from perpwire.venues.bybit.schemas import BybitData, BybitEnvelope, BybitFrame, BybitPublicFill, BybitRequest
@@ -46,9 +47,9 @@ _TAKER = {"Buy": Side.BUY, "Sell": Side.SELL}
 # allLiquidation "S" is the liquidated POSITION's side: a long ("Buy") is closed by a forced sell
 _LIQUIDATION_ORDER = {"Buy": Side.SELL, "Sell": Side.BUY}
 _Handler = Callable[[BybitFrame, str], list[Event]]
-#: push interval of ``orderbook.{depth}`` on linear contracts, by depth (bybit.md §3)
+#: push interval of ``orderbook.{depth}`` on linear contracts, by depth (Bybit v5 WebSocket orderbook docs)
 BOOK_PUSH_S = {1: 0.01, 50: 0.02, 200: 0.1, 1000: 0.2}
-#: ``tickers.{symbol}`` pushes every 100 ms on linear (bybit.md §4); trades and liquidations
+#: ``tickers.{symbol}`` pushes every 100 ms on linear (Bybit v5 ticker docs); trades and liquidations
 #: (500 ms batches, only when there are any) have no cadence
 TICKERS_PUSH_S = 0.1
 
@@ -75,11 +76,23 @@ class BybitCodec(BybitRest, Codec):
     heartbeat_interval_s = 20.0
     max_connection_age_s = None  # no forced disconnect on public streams
     example_symbol = "BTCUSDT"
-    #: the largest frame is an ``orderbook.1000`` snapshot (the deepest ``depth`` option, bybit.md
-    #: §3): 2,000 levels of ~25 B (fixture orderbook50_snapshot: 100 levels in 2.4 KB), 50 KB, x4
+    #: the largest frame is an ``orderbook.1000`` snapshot (the deepest ``depth`` option):
+    #: 2,000 levels of ~25 B (fixture orderbook50_snapshot: 100 levels in 2.4 KB), 50 KB, x4
     max_frame_bytes: ClassVar[int] = 256 * 2**10
     #: with the default ``depth`` option (50); set per instance
     cadence_s: ClassVar[Mapping[Channel, float]] = cadences(50)
+    #: a funding feed only (``tickers.<symbol>``, one per symbol); a resubscribe re-sends a snapshot
+    spec: ClassVar[VenueSpec] = VenueSpec(
+        connections=(Connection(name="funding", per_symbol=(Channel.FUNDING,)),),
+        funding_per_symbol=True,
+        resync_by_resubscribe=True,
+        rest=RestBudget(rate_per_s=20.0, burst=100.0,
+                        reason="600 requests per 5 s are allowed per IP (403 and a 10-minute stop beyond); "
+                               "20 a second stays far below"),
+        taker_fee=Decimal("0.00055"),
+        taker_fee_source="Bybit trading fee structure (bybit.com/en/help-center, Trading Fee Structure), "
+                         "non-VIP derivatives taker",
+    )
 
     def __init__(
         self,

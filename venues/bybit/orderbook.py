@@ -16,7 +16,7 @@ never chains. Events carry ``seq`` = the cross sequence, and ``CROSS_SEQ_CHAIN``
 
 A ``snapshot`` push, or any push with ``u == 1`` (Bybit's "service restarted, overwrite your
 book"), becomes a ``BookSnapshot`` that resets the book and the topic's chain. Bybit re-sends a
-snapshot on (re)subscribe, so resubscribing is the cheapest resync (the actor layout says so);
+snapshot on (re)subscribe, so resubscribing is the cheapest resync (its ``VenueSpec`` says so);
 a REST snapshot bridges too.
 """
 

@@ -40,7 +40,7 @@ from perpwire.market.events import (
 )
 from perpwire.market.funding import per_hour
 from perpwire.market.sequence import UNCHECKED
-from perpwire.venues.base import Channel, Codec, Subscription
+from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
 from perpwire.venues.hyperliquid.account import SIDES, AccountFeed
 from perpwire.venues.hyperliquid.rest import FUNDING_INTERVAL_HOURS, HyperliquidRest, snapshot_from
 from perpwire.venues.hyperliquid.schemas import (
@@ -81,7 +81,7 @@ _KNOWN_CHANNELS = frozenset(
 )
 _VENUE = "hyperliquid"
 _GREETING = "Websocket connection established"
-#: seconds between pushes (hyperliquid.md §3, wire Sept 2026): ``l2Book`` ~5.4 s by default and
+#: seconds between pushes (measured on the wire, Sept 2026): ``l2Book`` ~5.4 s by default and
 #: ~0.54 s with ``fast``; ``activeAssetCtx`` ~1 s; ``bbo`` only on a change, trades per block
 _CADENCE = MappingProxyType({Channel.BOOK: 5.4, Channel.FUNDING: 1.0})
 _FAST_CADENCE = MappingProxyType({Channel.BOOK: 0.54, Channel.FUNDING: 1.0})
@@ -114,10 +114,27 @@ class HyperliquidCodec(HyperliquidRest, Codec):
     max_connection_age_s: ClassVar[float | None] = None  # no documented limit
     example_symbol: ClassVar[str] = "BTC"
     #: market frames are small (20 levels a side, ~2 KB), but the ``userFills``/``userFundings``
-    #: snapshot on subscribe has no documented bound (hyperliquid.md §4): keep the 4 MiB default
+    #: snapshot on subscribe has no documented bound (Hyperliquid's subscription docs): keep the 4 MiB default
     max_frame_bytes: ClassVar[int] = 4 * 2**20
     #: with the default ``fast=False``; set per instance
     cadence_s: ClassVar[Mapping[Channel, float]] = _CADENCE
+    #: a funding feed only (``activeAssetCtx``, one per coin); a resubscribe re-sends a snapshot
+    spec: ClassVar[VenueSpec] = VenueSpec(
+        connections=(Connection(name="funding", per_symbol=(Channel.FUNDING,)),),
+        funding_per_symbol=True,
+        resync_by_resubscribe=True,
+        rest=RestBudget(rate_per_s=10.0, burst=100.0,
+                        reason="1,200 aggregated weight a minute per IP: half of it"),
+        taker_fee=Decimal("0.00045"),
+        taker_fee_source="Hyperliquid fees (hyperliquid.gitbook.io/hyperliquid-docs/trading/fees), base-tier "
+                         "perps taker",
+    )
+
+    @classmethod
+    def session_kind(cls, channels, options, credentials) -> SessionKind:
+        """An unknown coin closes the whole socket: without ``coins`` given, load the venue's coin
+        list before subscribing."""
+        return SessionKind.PLAIN if options.get("coins") else SessionKind.INSTRUMENTS
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ Sizes on every book, BBO and delta event stay in CONTRACTS as KuCoin sends them;
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import ClassVar
 from urllib.parse import quote
@@ -51,7 +52,7 @@ from perpwire.market.events import (
 from perpwire.market.funding import interval_hours_from_ms
 from perpwire.market.sequence import CONTIGUOUS
 from perpwire.market.units import ONE_HOUR_MS, ms_from_ns
-from perpwire.venues.base import Channel, Codec, Subscription
+from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
 from perpwire.venues.kucoin.contracts import DEFAULT_INTERVAL_HOURS, ContractTable
 from perpwire.venues.kucoin.rest import REST_URL, Bullet, KucoinRest, levels_text
 from perpwire.venues.kucoin.schemas import KucoinData, KucoinDepthFrame, KucoinFrame, KucoinPingFrame, KucoinRequest
@@ -89,12 +90,27 @@ class KucoinCodec(KucoinRest, Codec):
     max_topics_per_connection = 100
     uplink_messages_per_10s = 100
     #: public frames are small: the largest, a ``level2Depth50`` push, is 100 levels of ~20 B,
-    #: 2 KB (kucoin.md §4); x4 is 8 KB, raised to the 256 KiB the other small-frame venues use
+    #: 2 KB (KuCoin futures WebSocket docs); x4 is 8 KB, raised to the 256 KiB the other small-frame venues use
     max_frame_bytes: ClassVar[int] = 256 * 2**10
-    #: kucoin.md §4: ``level2Depth50``/``level2Depth5`` every 100 ms; the FUNDING rate
+    #: KuCoin futures WebSocket docs: ``level2Depth50``/``level2Depth5`` every 100 ms; the FUNDING rate
     #: (``funding.rate``) once a minute (``mark.index.price`` each second carries no rate);
     #: ``level2`` increments and ``tickerV2`` are real-time, on change
     cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({Channel.BOOK: 0.1, Channel.FUNDING: 60.0})
+    #: a funding feed only (``funding.rate``, one per contract)
+    spec: ClassVar[VenueSpec] = VenueSpec(
+        connections=(Connection(name="funding", per_symbol=(Channel.FUNDING,)),),
+        max_symbols_per_connection=max_topics_per_connection,
+        funding_per_symbol=True,
+        rest=RestBudget(rate_per_s=20.0, burst=100.0,
+                        reason="the VIP 0 futures pool is 2,000 per 30 s (~66 a second): 20 a second leaves room"),
+        taker_fee=Decimal("0.0006"),
+        taker_fee_source="KuCoin futures fee levels (kucoin.com/vip/privilege), level 0 taker",
+    )
+
+    @classmethod
+    def session_kind(cls, channels, options, credentials) -> SessionKind:
+        """Every connection starts with a bullet-public token and the endpoint it names."""
+        return SessionKind.BULLET
 
     def __init__(
         self,

@@ -33,6 +33,7 @@ The ``subscribed/...`` ack of such a frame is always kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from types import MappingProxyType
 
 import msgspec
@@ -55,7 +56,7 @@ from perpwire.market.events import (
 )
 from perpwire.market.sequence import PREV_NONCE
 from perpwire.market.units import dec, ms_from_us
-from perpwire.venues.base import Channel, Codec, Subscription
+from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
 from perpwire.venues.lighter import account
 from perpwire.venues.lighter.account import opt_dec
 from perpwire.venues.lighter.rest import (
@@ -114,11 +115,35 @@ class LighterCodec(LighterRest, Codec):
     example_symbol = "1"
     welcome_required = True  # subscribe after ``connected``
     max_topics_per_connection = 100
-    #: the ``subscribed/order_book`` snapshot is ~105 KB for ETH (~2,900 levels, protocol notes §3.1), x4
+    #: the ``subscribed/order_book`` snapshot is ~105 KB for ETH (~2,900 levels, as recorded), x4
     max_frame_bytes = 512 * 1024
-    #: order_book updates are batched every 50 ms (§3.1); market_stats' cadence is undocumented (§3.3):
+    #: order_book updates are batched every 50 ms (Lighter's WebSocket docs); market_stats' cadence is undocumented:
     #: no bound is derived for it, the channel default applies
     cadence_s = MappingProxyType({Channel.DEPTH: 0.05})
+    #: one unified connection: books (pausable: a pause unsubscribes only them), every market's
+    #: funding and, with a token, the account channels; a (re)subscribe sends a fresh book snapshot
+    spec = VenueSpec(
+        connections=(Connection(name="unified", per_symbol=(Channel.DEPTH,),
+                                whole_venue=(Channel.FUNDING_ALL, Channel.ACCOUNT), pausable=True, account=True),),
+        max_symbols_per_connection=max_topics_per_connection,
+        book_connection="unified",
+        bbo_connection="unified",
+        resync_by_resubscribe=True,
+        rest=RestBudget(rate_per_s=150.0, burst=600.0,
+                        reason="standard accounts get 60 weighted requests a minute, most endpoints weighing "
+                               "300 (18,000 weight a minute): half of it"),
+        taker_fee=Decimal("0"),
+        taker_fee_source="Lighter fees (docs.lighter.xyz): standard accounts trade without fees; premium "
+                         "accounts pay per tier (set coordinator.taker_fees.lighter)",
+    )
+
+    @classmethod
+    def session_kind(cls, channels, options, credentials) -> SessionKind:
+        """Account channels with a token source configured (``auth_token``, or ``api_secret`` to
+        mint tokens) get the expiring-token session; a static ``auth_token`` codec option needs none."""
+        if Channel.ACCOUNT in channels and credentials & {"auth_token", "api_secret"}:
+            return SessionKind.AUTH_TOKEN
+        return SessionKind.PLAIN
 
     def __init__(
         self,
@@ -252,11 +277,6 @@ class LighterCodec(LighterRest, Codec):
 
     def unsubscribe(self, subs: Iterable[Subscription]) -> list[str]:
         return self._frames("unsubscribe", subs)
-
-    def resync_frames(self, symbol: str) -> list[str]:
-        """Frames that re-seed one book: unsubscribe, then subscribe (a fresh snapshot follows)."""
-        sub = [Subscription(Channel.DEPTH, symbol)]
-        return self.unsubscribe(sub) + self.subscribe(sub)
 
     def _frames(self, verb: str, subs: Iterable[Subscription]) -> list[str]:
         out = []

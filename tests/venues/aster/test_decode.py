@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -25,12 +24,12 @@ from perpwire.market.events import (
 )
 from perpwire.venues.aster.codec import AsterCodec
 from perpwire.venues.base import Channel, Subscription
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "aster"
+FIX = FIXTURES_DIR / "aster"
 
 
-def load(name: str) -> bytes:
-    return (FIX / name).read_bytes()
+load = fixture_loader("aster")
 
 
 LIVE_BBO = BBO(

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from perpwire.market.errors import DecodeError, VenueError
 from perpwire.market.events import BBO, FundingRate
 from perpwire.venues.aster.codec import AsterCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "aster"
+FIX = FIXTURES_DIR / "aster"
 
 
-def load(name: str) -> bytes:
-    return (FIX / name).read_bytes()
+load = fixture_loader("aster")
 
 
 def test_decode_snapshot_live_keeps_levels_and_seq():

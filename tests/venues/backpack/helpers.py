@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "backpack"
+from tests.conftest import FIXTURES_DIR, fixture_loader
+
+FIX = FIXTURES_DIR / "backpack"
 #: a throwaway ED25519 seed (bytes 0..31), never a real key
 SEED = bytes(range(32))
 SECRET = base64.b64encode(SEED).decode()
 
 
-def fx(name: str) -> bytes:
-    return (FIX / name).read_bytes()
+fx = fixture_loader("backpack")
 
 
 def fx_json(name: str):

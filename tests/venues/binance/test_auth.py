@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -12,8 +11,9 @@ import pytest
 from perpwire.market.errors import UsageError
 from perpwire.venues.binance import auth, ws_api
 from perpwire.venues.binance.codec import BinanceCodec
+from tests.conftest import FIXTURES_DIR
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance"
+FIX = FIXTURES_DIR / "binance"
 # the documented test secret of Binance and Aster (not a real key)
 DOC_SECRET = "2b5eb11e18796d12d88f13dc27dbbd02c2cc51ff7059765ed9821957d82bb4d9"
 DOC_SIGNATURE = "3c661234138461fcc7a7d8746c6558c9842d4e10870d2ecbedf7777cad694af9"

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from perpwire.market.book import SyncState
 from perpwire.market.events import BookDelta, Resync
 from perpwire.venues.binance.codec import BinanceCodec
+from tests.conftest import FIXTURES_DIR
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance"
+FIX = FIXTURES_DIR / "binance"
 SYMBOL = "SUSHIUSDT"
 FIRST_APPLIED = 3
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -28,12 +27,12 @@ from perpwire.market.events import (
 )
 from perpwire.venues.base import Channel, Subscription
 from perpwire.venues.binance.codec import BinanceCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance"
+FIX = FIXTURES_DIR / "binance"
 
 
-def load(name: str) -> bytes:
-    return (FIX / name).read_bytes()
+load = fixture_loader("binance")
 
 
 def one(frame: bytes, codec: BinanceCodec | None = None):

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from perpwire.market.errors import DecodeError, RateLimited, UsageError, VenueError
+from perpwire.market.errors import DecodeError, UsageError, VenueError
 from perpwire.market.events import BBO, FundingRate
 from perpwire.venues.base import HttpRequest
 from perpwire.venues.binance.codec import BinanceCodec
-from perpwire.venues.binance.rest import BinanceRestError, rate_limited
+from perpwire.venues.binance.rest import BinanceRestError
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance"
+FIX = FIXTURES_DIR / "binance"
 
 
-def load(name: str) -> bytes:
-    return (FIX / name).read_bytes()
+load = fixture_loader("binance")
 
 
 def test_depth_request_has_symbol_limit_and_weight():
@@ -176,25 +175,6 @@ def test_rest_unreadable_body_raises_decode_error_only():
     with pytest.raises(DecodeError) as err:
         BinanceCodec().decode_snapshot("BTCUSDT", b"<html>502 Bad Gateway</html>")
     assert not isinstance(err.value, VenueError)
-
-
-@pytest.mark.parametrize(
-    ("status", "header", "seconds"), [(429, "7", 7.0), (418, "120", 120.0), (429, None, None), (429, "soon", None)]
-)
-def test_rate_limited_turns_429_418_into_rate_limited(status, header, seconds):
-    err = rate_limited("binance", status, header)
-    assert isinstance(err, RateLimited)
-    assert (err.status, err.retry_after_s) == (status, seconds)
-
-
-def test_rate_limit_error_names_the_codec_venue():
-    err = BinanceCodec().rate_limit_error(418, "120")
-    assert (err.venue, err.status, err.retry_after_s) == ("binance", 418, 120.0)
-
-
-@pytest.mark.parametrize("status", [200, 400, 403, 503])
-def test_rate_limited_other_status_is_none(status):
-    assert rate_limited("binance", status, "5") is None
 
 
 def test_decoders_cover_every_rest_entry_point():

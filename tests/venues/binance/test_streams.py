@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -11,13 +10,13 @@ from perpwire.market.errors import SubscriptionError
 from perpwire.market.events import Subscribed, Unsubscribed, VenueRejected
 from perpwire.venues.base import Channel, Subscription
 from perpwire.venues.binance.codec import BinanceCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "binance"
+FIX = FIXTURES_DIR / "binance"
 BTC = "BTCUSDT"
 
 
-def load(name: str) -> bytes:
-    return (FIX / name).read_bytes()
+load = fixture_loader("binance")
 
 
 @pytest.mark.parametrize(

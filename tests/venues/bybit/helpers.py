@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bybit"
+from tests.conftest import FIXTURES_DIR, fixture_loader
+
+FIXTURES = FIXTURES_DIR / "bybit"
 
 
-def load(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+load = fixture_loader("bybit")
 
 
 def load_json(name: str):

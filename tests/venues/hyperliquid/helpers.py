@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from perpwire.venues.hyperliquid.codec import HyperliquidCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "hyperliquid"
+FIXTURES = FIXTURES_DIR / "hyperliquid"
 USER = "0x15f43d1f2dee81424afd891943262aa90f22cc2a"
 
 
-def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+fixture = fixture_loader("hyperliquid")
 
 
 def codec(**options) -> HyperliquidCodec:

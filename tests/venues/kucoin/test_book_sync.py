@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 from perpwire.market.book import SyncState
 from perpwire.market.events import Resync
 from perpwire.venues.kucoin import KucoinCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kucoin"
+FIXTURES = FIXTURES_DIR / "kucoin"
 D = Decimal
 SNAP_SEQ = 1695731285612  # rest_level2_snapshot.json
 
 
-def load(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+load = fixture_loader("kucoin")
 
 
 def increment(seq: int, change: str, symbol: str = "XBTUSDCM") -> bytes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -12,13 +11,13 @@ import pytest
 from perpwire.market.errors import DecodeError
 from perpwire.market.events import BBO, BookDelta, BookSnapshot, FundingRate, LazyBookSnapshot, MarkPrice
 from perpwire.venues.kucoin import KucoinCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kucoin"
+FIXTURES = FIXTURES_DIR / "kucoin"
 D = Decimal
 
 
-def load(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+load = fixture_loader("kucoin")
 
 
 def test_decode_ticker_v2_live_gives_bbo_in_contracts_with_ms_ts():

@@ -5,20 +5,19 @@ from __future__ import annotations
 import itertools
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from perpwire.market.errors import DecodeError, RateLimited, VenueError
 from perpwire.market.events import BBO, FundingRate, Instrument, MarkPrice
 from perpwire.venues.kucoin import KucoinCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kucoin"
+FIXTURES = FIXTURES_DIR / "kucoin"
 D = Decimal
 
 
-def load(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+load = fixture_loader("kucoin")
 
 
 def test_requests_use_rest_url_option_paths_params_and_weights():

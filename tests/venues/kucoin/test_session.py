@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -11,12 +10,12 @@ from perpwire.market.errors import SubscriptionError
 from perpwire.market.events import Connected, Ping, Pong, Subscribed, Unsubscribed, VenueRejected
 from perpwire.venues.base import Channel, Subscription
 from perpwire.venues.kucoin import KucoinCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "kucoin"
+FIXTURES = FIXTURES_DIR / "kucoin"
 
 
-def load(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+load = fixture_loader("kucoin")
 
 
 def test_bullet_request_posts_bullet_public_on_rest_url_option():

@@ -4,7 +4,6 @@ account channels on an open socket."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,14 +12,14 @@ from perpwire.market.events import Subscribed, Unsubscribed, VenueRejected
 from perpwire.venues.base import Channel, Subscription
 from perpwire.venues.lighter.auth import TokenInfo, parse_token, renew_after_s, token_problem
 from perpwire.venues.lighter.codec import LighterCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
+FIX = FIXTURES_DIR / "lighter"
 NOW = 1_785_431_774
 ACCOUNT = [Subscription(Channel.ACCOUNT)]
 
 
-def _raw(name: str) -> bytes:
-    return (FIX / name).read_bytes()
+_raw = fixture_loader("lighter")
 
 
 def test_parse_signed_and_read_only_tokens():

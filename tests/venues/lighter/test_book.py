@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 
 from perpwire.market.book import SyncState
 from perpwire.market.events import BookDelta, BookSnapshot, Subscribed
 from perpwire.venues.lighter.codec import LighterCodec
+from tests.conftest import FIXTURES_DIR
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
+FIX = FIXTURES_DIR / "lighter"
 UPDATES = [f"order_book_update_seq{i}.json" for i in range(1, 7)]
 
 

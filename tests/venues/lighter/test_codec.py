@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 
@@ -32,13 +31,13 @@ from perpwire.market.events import (
 from perpwire.market.sequence import PREV_NONCE
 from perpwire.venues.base import Channel, Subscription
 from perpwire.venues.lighter.codec import LighterCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
+FIX = FIXTURES_DIR / "lighter"
 TOKEN = "1999999999:516:3:deadbeef"
 
 
-def _raw(name: str) -> bytes:
-    return (FIX / name).read_bytes()
+_raw = fixture_loader("lighter")
 
 
 def _decode(name: str, **options) -> list:

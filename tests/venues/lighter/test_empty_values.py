@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 
@@ -16,12 +15,12 @@ from perpwire.market.book import SyncState
 from perpwire.market.errors import DecodeError
 from perpwire.market.events import BBO, BookDelta, BookSnapshot, FundingRate, OrderUpdate, PositionUpdate, Subscribed
 from perpwire.venues.lighter.codec import LighterCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
+FIX = FIXTURES_DIR / "lighter"
 
 
-def _raw(name: str) -> bytes:
-    return (FIX / name).read_bytes()
+_raw = fixture_loader("lighter")
 
 
 def _levels(levels: list[dict]) -> tuple:

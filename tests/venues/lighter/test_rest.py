@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 
@@ -11,12 +10,12 @@ from perpwire.market.errors import DecodeError, SubscriptionError, VenueError
 from perpwire.market.events import FundingRate, Instrument
 from perpwire.market.funding import asset
 from perpwire.venues.lighter.codec import LighterCodec
+from tests.conftest import FIXTURES_DIR, fixture_loader
 
-FIX = Path(__file__).resolve().parents[2] / "fixtures" / "lighter"
+FIX = FIXTURES_DIR / "lighter"
 
 
-def _raw(name: str) -> bytes:
-    return (FIX / name).read_bytes()
+_raw = fixture_loader("lighter")
 
 
 def test_instruments_request_order_books_path():

@@ -1,0 +1,149 @@
+"""The topology and the session bootstrap read every venue fact from the venue's ``VenueSpec``
+and its codec: connections, shards, pausable flags, account connections only with user data,
+REST budgets, and which session a connection needs."""
+
+from __future__ import annotations
+
+import pytest
+
+from perpwire import venues
+from perpwire.actors.app.config import SecretRef, StreamConfig
+from perpwire.actors.rest import RestClient
+from perpwire.actors.streams.sessions import (
+    SESSIONS,
+    BackpackAccountSession,
+    BulletSession,
+    LighterAccountSession,
+    ListenKeySession,
+    MetaSession,
+    Session,
+    session_for,
+)
+from perpwire.actors.topology import shard, streams_for
+from perpwire.market.errors import ConfigError
+from perpwire.venues.base import Channel, SessionKind, Subscription
+
+BUILT_IN = ("aster", "backpack", "lighter", "binance", "bybit", "hyperliquid", "kucoin")
+
+
+def _names(configs):
+    return [c.name for c in configs]
+
+
+def _subs(config):
+    return [s.to_subscription() for s in config.subscriptions]
+
+
+def test_shard_sorts_dedupes_and_splits():
+    assert shard(["c", "a", "b", "a"], 2) == [["a", "b"], ["c"]]
+    assert shard([], 5) == [[]]
+
+
+def test_aster_gets_user_bookticker_depth_funding_with_user_data_only_when_trading():
+    paper = streams_for("aster", ["BTCUSDT", "ETHUSDT"])
+    assert _names(paper) == ["bookticker", "depth", "funding"]  # no user connection without user data
+    live = streams_for("aster", ["BTCUSDT", "ETHUSDT"], trading=True)
+    assert _names(live) == ["user", "bookticker", "depth", "funding"]
+    by_name = {c.name: c for c in live}
+    assert _subs(by_name["user"]) == [Subscription(Channel.ACCOUNT)]
+    assert _subs(by_name["bookticker"]) == [Subscription(Channel.BBO, "BTCUSDT"), Subscription(Channel.BBO, "ETHUSDT")]
+    assert _subs(by_name["funding"]) == [Subscription(Channel.FUNDING_ALL), Subscription(Channel.LIQUIDATIONS)]
+    assert {n for n, c in by_name.items() if c.pausable} == {"bookticker", "depth"}
+
+
+def test_lighter_keeps_its_unified_connection_and_adds_the_account_only_with_user_data():
+    [paper] = streams_for("lighter", ["1", "0"])
+    assert Subscription(Channel.ACCOUNT) not in _subs(paper) and Subscription(Channel.FUNDING_ALL) in _subs(paper)
+    [live] = streams_for("lighter", ["1", "0"], trading=True)
+    assert Subscription(Channel.ACCOUNT) in _subs(live)
+    assert paper.pausable and live.pausable  # a pause unsubscribes only the book channels
+
+
+def test_per_symbol_channels_are_sharded_by_the_specs_limit():
+    symbols = [f"S{i:03d}USDT" for i in range(450)]
+    depth = [c for c in streams_for("aster", symbols) if c.name.split("-")[0] == "depth"]
+    assert _names(depth) == ["depth", "depth-1", "depth-2"]  # Aster: 200 symbols a connection
+    assert [len(c.subscriptions) for c in depth] == [200, 200, 50]
+    funding = streams_for("bybit", symbols)
+    assert len(funding) == 5 and all(len(c.subscriptions) <= venues.spec("bybit").max_symbols_per_connection
+                                     for c in funding)
+
+
+def test_funding_connections_take_every_symbol_book_connections_only_book_symbols():
+    configs = {c.name: c for c in streams_for("backpack", ["A_USDC_PERP", "B_USDC_PERP"],
+                                             book_symbols=["A_USDC_PERP"])}
+    assert {s.symbol for s in configs["funding"].subscriptions} == {"A_USDC_PERP", "B_USDC_PERP"}
+    assert {s.symbol for s in configs["depth"].subscriptions} == {"A_USDC_PERP"}
+    assert configs["depth"].pausable and not configs["funding"].pausable
+
+
+@pytest.mark.parametrize("venue", BUILT_IN)
+def test_every_connection_gets_the_specs_rest_budget_unless_overridden(venue):
+    spec = venues.spec(venue)
+    for config in streams_for(venue, [venues.codec_class(venue).example_symbol], trading=True):
+        assert (config.rest_rate_per_s, config.rest_burst) == (spec.rest.rate_per_s, spec.rest.burst)
+    [first, *_] = streams_for(venue, ["X"], overrides={"rest_rate_per_s": 1.5})
+    assert first.rest_rate_per_s == 1.5
+
+
+def test_budgets_differ_where_the_venues_limits_do():
+    assert venues.spec("lighter").rest.rate_per_s == 150.0 and venues.spec("hyperliquid").rest.rate_per_s == 10.0
+    client = RestClient.for_venue("hyperliquid", budget_scale=3.0)
+    assert (client.budget.rate, client.budget.burst) == (30.0, 300.0)
+    assert RestClient.for_venue("lighter").budget.burst == 600.0
+
+
+def test_a_venue_without_connections_is_a_config_error_naming_it():
+    with pytest.raises(ConfigError, match=r"stub: its codec's spec declares no connections"):
+        streams_for("stub", ["AAA"])
+
+
+def test_the_account_connections_are_the_ones_the_spec_marks():
+    assert venues.spec("aster").account_connections == {"user"}
+    assert venues.spec("backpack").account_connections == {"account"}
+    assert venues.spec("lighter").account_connections == {"unified"}
+    assert venues.spec("binance").account_connections == frozenset()
+
+
+# --- sessions: the codec names the kind, sessions.py builds it -------------------------------------
+
+
+def test_every_session_kind_has_an_implementation():
+    assert set(SESSIONS) == set(SessionKind)
+
+
+def _stream(venue, channels, **fields):
+    subs = [{"channel": c} if c in (Channel.ACCOUNT, Channel.FUNDING_ALL) else {"channel": c, "symbol": "X"}
+            for c in channels]
+    return StreamConfig(venue=venue, name="s", subscriptions=subs, **fields)
+
+
+@pytest.mark.parametrize(("venue", "channels", "fields", "kind"), [
+    ("aster", [Channel.ACCOUNT], {"api_key": SecretRef(env="K")}, ListenKeySession),
+    ("binance", [Channel.ACCOUNT], {"api_key": SecretRef(env="K")}, ListenKeySession),
+    ("aster", [Channel.DEPTH], {}, Session),
+    ("backpack", [Channel.ACCOUNT], {"api_secret": SecretRef(env="S")}, BackpackAccountSession),
+    ("backpack", [Channel.DEPTH, Channel.BBO], {}, Session),
+    ("lighter", [Channel.ACCOUNT], {"auth_token": SecretRef(env="T")}, LighterAccountSession),
+    ("lighter", [Channel.ACCOUNT], {}, Session),  # a static token in the codec options
+    ("kucoin", [Channel.FUNDING], {}, BulletSession),
+    ("hyperliquid", [Channel.FUNDING], {}, MetaSession),
+    ("hyperliquid", [Channel.FUNDING], {"codec_options": {"coins": ["X"]}}, Session),
+    ("bybit", [Channel.FUNDING], {}, Session),
+])
+def test_session_for_builds_the_kind_the_codec_asks_for(venue, channels, fields, kind):
+    assert type(session_for(_stream(venue, channels, **fields))) is kind
+
+
+def test_a_listen_key_session_without_a_key_is_refused_naming_the_stream():
+    with pytest.raises(ConfigError, match=r"streams\[aster/s\]\.api_key"):
+        session_for(_stream("aster", [Channel.ACCOUNT]))
+
+
+def test_session_for_does_not_branch_on_venue_names():
+    import inspect
+
+    from perpwire.actors.streams import sessions
+
+    source = inspect.getsource(sessions.session_for)
+    assert not any(f'"{v}"' in source for v in BUILT_IN)
