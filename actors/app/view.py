@@ -93,16 +93,18 @@ async def run_live_view(runtime, duration_s: float, sim=None, period_s: float = 
 
 def pause_savings(status: dict[str, Any]) -> dict[str, float]:
     """Bytes the pausable streams received, and what always-on would have cost at their measured
-    active rate (bytes / active seconds × total seconds)."""
+    active rate (bytes / seconds with market data wanted × total seconds). A stream whose market
+    data never ran (under 50 ms) gives no rate to measure and counts as received only. The rate of
+    short resumes includes their snapshots, so the estimate leans high."""
     received = 0.0
     always_on = 0.0
     for s in status["streams"]:
         if "error" in s or (not s.get("paused_seconds") and not s.get("paused")):
             continue
         total = s.get("uptime_s") or 0.0
-        active = max(total - s.get("paused_seconds", 0.0), 1e-9)
+        active = s.get("market_data_seconds", total - s.get("paused_seconds", 0.0))
         received += s.get("bytes", 0)
-        always_on += s.get("bytes", 0) / active * total if total else 0.0
+        always_on += s.get("bytes", 0) / active * total if total and active >= 0.05 else s.get("bytes", 0)
     saved = always_on - received
     return {"received": received, "always_on_estimate": always_on, "saved": saved,
             "saved_fraction": saved / always_on if always_on else 0.0}

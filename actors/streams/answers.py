@@ -107,6 +107,7 @@ class StreamStats(StreamCounters, frozen=True, kw_only=True):
     stream: str
     uptime_s: float
     paused_seconds: float
+    market_data_seconds: float = 0.0  # time with any market-data subscription wanted (bytes came in then)
     resumes: int  # resumes that ended SYNCED (the latencies below are theirs)
     resume_p50_ms: float | None
     resume_p99_ms: float | None

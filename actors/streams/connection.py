@@ -523,7 +523,8 @@ class StreamConnection:
         return StreamStats(
             venue=self.venue, stream=self.name, **counts, other=other,
             uptime_s=round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0,
-            paused_seconds=round(self.control.paused_total_s(), 3), resumes=len(lat), resume_p50_ms=pct(0.5),
+            paused_seconds=round(self.control.paused_total_s(), 3),
+            market_data_seconds=round(self.control.market_total_s(), 3), resumes=len(lat), resume_p50_ms=pct(0.5),
             resume_p99_ms=pct(0.99), codec=self.codec.stats.as_dict())
 
 

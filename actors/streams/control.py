@@ -62,6 +62,8 @@ class StreamControl:
         self.quiet: set[str] = set()  # symbols whose market data is paused (updated in place: the reader holds it)
         self.paused_since: float | None = None
         self.paused_seconds = 0.0  # closed pause intervals; ``paused_total_s`` adds the open one
+        self.market_since: float | None = None  # market data wanted since (None: none wanted now)
+        self.market_seconds = 0.0  # closed intervals with market data wanted; ``market_total_s`` adds the open one
         self.resume_latencies_ms: deque[float] = deque(maxlen=1000)
         self.templates = sorted({s.channel for s in config.wanted() if s.symbol is not None})
         saved = state.load() if state is not None else None
@@ -73,6 +75,7 @@ class StreamControl:
             tracker.pending_unsubscribe.clear()  # nothing was ever sent
             self.quiet.update(s.symbol for s in market if s.symbol is not None)
             self.paused_since = time.monotonic()
+        self._account_market()
 
     @property
     def is_paused(self) -> bool:
@@ -80,6 +83,20 @@ class StreamControl:
 
     def paused_total_s(self) -> float:
         return self.paused_seconds + (time.monotonic() - self.paused_since if self.paused_since else 0.0)
+
+    def market_total_s(self) -> float:
+        """Seconds during which any market-data subscription was wanted: the time the stream's
+        market-data bytes were received in (what a rate for 'always on' is measured over)."""
+        return self.market_seconds + (time.monotonic() - self.market_since if self.market_since else 0.0)
+
+    def _account_market(self) -> None:
+        now = time.monotonic()
+        active = any(s.channel in MARKET_DATA_CHANNELS for s in self._tracker.wanted)
+        if active and self.market_since is None:
+            self.market_since = now
+        elif not active and self.market_since is not None:
+            self.market_seconds += now - self.market_since
+            self.market_since = None
 
     # --- wanted state that outlives the process -----------------------------------------------
 
@@ -102,6 +119,7 @@ class StreamControl:
 
     def _persist(self) -> None:
         """Record the wanted state (called under the control lock after every command)."""
+        self._account_market()
         if self._state is None:
             return
         self._state.save({

@@ -330,3 +330,31 @@ async def test_frames_a_session_returns_from_its_keepalive_are_sent_on_the_open_
         assert server.connections == 1
     finally:
         await conn.stop()
+
+
+async def test_market_data_time_counts_only_while_market_data_is_wanted(server):
+    conn = _conn(server, start_paused=True)
+    await conn.start()
+    try:
+        await conn.wait_connected()
+        await asyncio.sleep(0.3)
+        assert conn.stats().market_data_seconds == 0.0  # paused from the start: no rate measured yet
+        await conn.resume("AAA")
+        await asyncio.sleep(0.4)
+        await conn.pause()
+        await asyncio.sleep(0.3)
+        active = conn.stats().market_data_seconds
+        assert 0.35 <= active <= 1.0 and conn.stats().uptime_s > active + 0.5
+    finally:
+        await conn.stop()
+
+
+def test_pause_savings_measure_the_rate_over_the_time_market_data_flowed():
+    from perpwire.actors.app.view import pause_savings
+
+    flowed = {"paused": True, "uptime_s": 100.0, "paused_seconds": 100.0, "market_data_seconds": 10.0,
+              "bytes": 1_000}
+    never = {"paused": True, "uptime_s": 100.0, "paused_seconds": 100.0, "market_data_seconds": 0.0, "bytes": 50}
+    sav = pause_savings({"streams": [flowed, never]})
+    assert sav["received"] == 1_050 and sav["always_on_estimate"] == 10_000 + 50
+    assert sav["saved_fraction"] == pytest.approx(9_000 / 10_050)
