@@ -166,20 +166,112 @@ def _cmd_status(args) -> int:
     dep, coord = _join(args)
     summary = _get(coord.summary.remote(), "the coordinator")
     opps = _get(coord.opportunities.remote(10), "the coordinator")
-    store = _store_health(dep)
-    print(json.dumps({
+    try:
+        positions = _get(coord.positions.remote(), "the coordinator")
+    except Exception:  # an older or stand-in coordinator without the query: the rest still shows
+        positions = []
+    doc = {
         "deployment": {"name": dep.name, "address": dep.address, "namespace": dep.namespace},
-        "store": store,
+        "store": _store_health(dep),
+        "streams": _streams(dep),
         "coordinator": summary,
+        "positions": positions,
         "opportunities": [
             {"asset": o.asset, "long": f"{o.long_venue}:{o.long_symbol}", "short": f"{o.short_venue}:{o.short_symbol}",
-             "net_per_hour": str(o.net_per_hour), "long_z": o.long_z, "short_z": o.short_z} for o in opps],
-    }, indent=2, default=str))
+             "net_per_hour": str(o.net_per_hour), "annualised": str(o.annualised), "long_z": o.long_z,
+             "short_z": o.short_z} for o in opps],
+    }
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        print(_status_text(doc))
+    store = doc["store"]
     if not store["ok"]:
         waiting = store.get("writes_waiting")
         print(f"perpwire: store is DOWN ({store['error']}); {waiting if waiting is not None else '?'} writes waiting",
               file=sys.stderr)
     return 0
+
+
+def _streams(dep) -> list[dict]:
+    """Every stream actor of the deployment, by name, with its counters and health (by value)."""
+    import msgspec
+    import ray
+    from ray.util import list_named_actors
+
+    from perpwire.actors.coordination.coordinator import COORDINATOR_NAME
+
+    names = sorted(a["name"] for a in list_named_actors(all_namespaces=True)
+                   if a["namespace"] == dep.namespace and a["name"].startswith("perpwire-")
+                   and a["name"] not in (COORDINATOR_NAME, deployment.STORE))
+    rows = []
+    for name in names:
+        try:
+            handle = ray.get_actor(name, namespace=dep.namespace)
+            stats, health = ray.get([handle.stats.remote(), handle.health.remote()], timeout=5.0)
+        except Exception as exc:
+            rows.append({"actor": name, "error": _one_line(exc)})
+            continue
+        row = msgspec.structs.asdict(stats)
+        row.update(connected=health.connected, paused=health.paused, last_frame_age_s=health.last_frame_age_s,
+                   books=dict(health.books))
+        rows.append(row)
+    return rows
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def _status_text(doc: dict) -> str:
+    """The status for a person: short fixed-width tables that fit 80 columns (books: SYNCED of
+    all, and how many read STALE)."""
+    dep, store, summary = doc["deployment"], doc["store"], doc["coordinator"]
+    out = [f"deployment {dep['name']!r} at {dep['address']} (namespace {dep['namespace']!r})"]
+    if store["ok"]:
+        out.append(f"store: ok ({store.get('backend')}), {store.get('writes_waiting')} writes waiting")
+    else:
+        out.append(f"store: DOWN ({store['error']})")
+    out += ["", "streams", f"  {'venue/stream':<18} {'state':<10} {'msgs':>7} {'bytes':>8} {'reconn':>6} "
+            f"{'resync':>6} {'errors':>6} {'books':<9}"]
+    for s in doc["streams"]:
+        if "error" in s:
+            out.append(f"  {s['actor'][:18]:<18} {'error':<10} {s['error'][:48]}")
+            continue
+        state = "connected" if s["connected"] else "connecting"
+        if s["connected"] and s["paused"]:
+            state = "paused"
+        books = s.get("books") or {}
+        synced = sum(1 for v in books.values() if v == "SYNCED")
+        stale = sum(1 for v in books.values() if v == "STALE")
+        book_text = f"{synced}/{len(books)}" + (f" {stale}st" if stale else "") if books else "-"
+        out.append(f"  {(s['venue'] + '/' + s['stream'])[:18]:<18} {state:<10} {s['messages']:>7} "
+                   f"{_fmt_bytes(s['bytes']):>8} {s['reconnects']:>6} {s['resyncs']:>6} {s['decode_errors']:>6} "
+                   f"{book_text[:9]:<9}")
+    ledger = summary.get("ledger")
+    if ledger:
+        out += ["", f"ledger: opened {ledger.get('opened')}, closed {ledger.get('closed')}, PnL total "
+                    f"{ledger.get('total')} (price {ledger.get('price')}, funding {ledger.get('funding')}, "
+                    f"fees {ledger.get('fees')})"]
+    if doc["positions"]:
+        out += ["", "positions", f"  {'id':<6} {'asset':<6} {'long':<20} {'short':<20} {'open':<5} {'total':>12}"]
+        for p in doc["positions"]:
+            out.append(f"  {p['id']:<6} {p['asset']:<6} {p['long'][:20]:<20} {p['short'][:20]:<20} "
+                       f"{'yes' if p['open'] else 'no':<5} {p.get('total', '')[:12]:>12}")
+    for h in summary.get("holds") or []:
+        out.append(f"  hold {h['position']} ({h['strategy']}): {h['reason']}")
+    if doc["opportunities"]:
+        out += ["", "top spreads", f"  {'asset':<6} {'long':<20} {'short':<20} {'net/h':>11} {'z':>6}"]
+        for o in doc["opportunities"][:10]:
+            zs = [z for z in (o["long_z"], o["short_z"]) if z is not None]
+            z = f"{max(zs, key=abs):+.2f}" if zs else "-"
+            out.append(f"  {o['asset']:<6} {o['long'][:20]:<20} {o['short'][:20]:<20} {o['net_per_hour'][:11]:>11} "
+                       f"{z:>6}")
+    return "\n".join(out)
 
 
 def _known_strategy(name: str) -> None:
@@ -279,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default: {DEFAULT_NAME})")
         c.add_argument("--address", default=None,
                        help="Ray address of the deployment (default: the one recorded under --name)")
+        if name == "status":
+            c.add_argument("--json", action="store_true", help="one JSON document, for scripts")
         if name == "submit":
             c.add_argument("strategy")
             c.add_argument("--params", default=None, help="JSON object of strategy parameters")

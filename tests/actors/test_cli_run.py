@@ -64,6 +64,17 @@ def test_stop_ends_the_whole_deployment_and_run_exits_with_its_summary(sim, tmp_
     name = f"stop-{uuid.uuid4().hex[:6]}"
     run, env, _ = _run(sim, tmp_path, name)
     try:
+        status = subprocess.run([*CLI, "status", "--name", name], cwd=tmp_path, env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert status.returncode == 0, status.stderr
+        lines = status.stdout.splitlines()
+        assert lines[0].startswith(f"deployment {name!r} at 127.0.0.1:") and "store: ok (sqlite)" in lines[1]
+        [row] = [ln for ln in lines if ln.strip().startswith("binance/funding")]
+        assert row.split()[1] == "connected" and int(row.split()[2]) > 0  # frames received
+        assert max(len(ln) for ln in lines if not ln.startswith('deployment')) <= 80
+        doc = json.loads(subprocess.run([*CLI, "status", "--json", "--name", name], cwd=tmp_path, env=env,
+                                        capture_output=True, text=True, timeout=60).stdout)
+        assert [s["stream"] for s in doc["streams"]] == ["funding"] and doc["streams"][0]["connected"]
         stop = subprocess.run([*CLI, "stop", "--name", name], cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=120)
         assert stop.returncode == 0, stop.stderr

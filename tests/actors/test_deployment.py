@@ -214,7 +214,7 @@ def _rate(symbol: str):
 
 
 def _status(ray, ns: str, capsys) -> tuple[dict, str]:
-    assert main(["status", "--address", deployment.current_address(), "--name", ns]) == 0
+    assert main(["status", "--json", "--address", deployment.current_address(), "--name", ns]) == 0
     out, err = capsys.readouterr()
     return json.loads(out), err
 
@@ -375,7 +375,7 @@ def test_two_embedded_deployments_side_by_side_on_loopback_each_found_by_name(ho
             return subprocess.run([*CLI, *argv], cwd=ROOT, env=env, timeout=60,
                                   capture_output=True, text=True)
 
-        a = cli("status", "--name", names[0])
+        a = cli("status", "--json", "--name", names[0])
         assert a.returncode == 0, a.stderr
         doc = json.loads(a.stdout)
         assert doc["deployment"]["address"] == reports[0]["address"]
