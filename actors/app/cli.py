@@ -47,6 +47,9 @@ def _cmd_demo(args) -> int:
             url = f"sqlite:///{Path(tmp) / 'funding.sqlite'}"
             summary = asyncio.run(run_demo(args.duration, args.seed, args.speed, store_url=url,
                                            live=not args.no_live))
+    except KeyboardInterrupt:  # run_demo stopped every actor and the simulator on its way out
+        print("perpwire: demo interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
     finally:
         deployment.forget(name)
     ledger = summary["status"]["coordinator"]["ledger"]
@@ -214,7 +217,7 @@ def _streams(dep) -> list[dict]:
             continue
         row = msgspec.structs.asdict(stats)
         row.update(connected=health.connected, paused=health.paused, last_frame_age_s=health.last_frame_age_s,
-                   books=dict(health.books))
+                   books=dict(health.books), last_error=health.last_error)
         rows.append(row)
     return rows
 
@@ -252,6 +255,8 @@ def _status_text(doc: dict) -> str:
         out.append(f"  {(s['venue'] + '/' + s['stream'])[:18]:<18} {state:<10} {s['messages']:>7} "
                    f"{_fmt_bytes(s['bytes']):>8} {s['reconnects']:>6} {s['resyncs']:>6} {s['decode_errors']:>6} "
                    f"{book_text[:9]:<9}")
+        if not s["connected"] and s.get("last_error"):
+            out.append(f"    last error: {s['last_error'][:70]}")
     ledger = summary.get("ledger")
     if ledger:
         out += ["", f"ledger: opened {ledger.get('opened')}, closed {ledger.get('closed')}, PnL total "

@@ -11,6 +11,7 @@ pause, settlement, close — is the real machinery.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from decimal import Decimal
@@ -84,16 +85,24 @@ async def run_demo(duration_s: float = 45.0, seed: int = 7, speed: float = 180.0
         else:
             await asyncio.sleep(duration_s)
         script.cancel()
-        status = await runtime.status()
-        summary = {"status": status, "positions": await runtime.coordinator.positions.remote(),
-                   "simulator": sim.stats(connections=False), "backfilled": rows,
-                   "duration_s": round(time.monotonic() - started, 1)}
+        summary = await _summary(runtime, sim, rows, started)
         render_summary(summary)
         return summary
+    except asyncio.CancelledError:  # Ctrl-C: say what ran so far, then stop everything below
+        if runtime is not None and runtime.coordinator is not None:
+            with contextlib.suppress(Exception):
+                render_summary(await asyncio.wait_for(_summary(runtime, sim, 0, time.monotonic()), 10.0))
+        raise
     finally:
         if runtime is not None:
             await runtime.stop()
         await sim.stop()
+
+
+async def _summary(runtime: Runtime, sim: Simulator, rows: int, started: float) -> dict[str, Any]:
+    return {"status": await runtime.status(), "positions": await runtime.coordinator.positions.remote(),
+            "simulator": sim.stats(connections=False), "backfilled": rows,
+            "duration_s": round(time.monotonic() - started, 1)}
 
 
 async def _script(sim: Simulator, duration_s: float) -> None:

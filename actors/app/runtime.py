@@ -87,12 +87,26 @@ class Runtime:
         everything = [h for hs in self.streams.values() for h in hs.values()]
         results = await asyncio.gather(*(h.wait_connected.remote(connect_timeout_s) for h in everything),
                                        return_exceptions=True)
-        for (venue, name), r in zip(((v, n) for v, hs in self.streams.items() for n in hs), results, strict=True):
-            if isinstance(r, BaseException):
-                log.warning("%s/%s: not connected yet (%s); it keeps retrying", venue, name, r)
+        await self._report_unconnected(results)
         await self._wait_attached(attach_timeout_s)
         strategies = await self.coordinator.strategies.remote()
         self.strategy_id = strategies[0]["id"] if strategies else None
+
+    async def _report_unconnected(self, results: list) -> None:
+        """One line per venue whose streams did not connect, with the cause the stream saw (which
+        would otherwise be only in the actor's own log); they keep retrying with backoff."""
+        failed: dict[str, list[tuple[str, Any]]] = {}
+        for (venue, name), r in zip(((v, n) for v, hs in self.streams.items() for n in hs), results, strict=True):
+            if isinstance(r, BaseException):
+                failed.setdefault(venue, []).append((name, self.streams[venue][name]))
+        for venue, items in failed.items():
+            try:
+                health = await asyncio.wait_for(items[0][1].health.remote(), 5.0)
+                cause = health.last_error or "no answer yet"
+            except Exception as exc:
+                cause = f"{type(exc).__name__}: {exc}"
+            log.warning("%s: %d of %d streams not connected (%s: %s); retrying in the background", venue, len(items),
+                        len(self.streams[venue]), ", ".join(n for n, _ in items), cause)
 
     async def _wait_attached(self, timeout_s: float) -> None:
         """The coordinator attaches itself; wait for it (a store that cannot answer keeps it trying)."""

@@ -69,6 +69,7 @@ class StreamHealth(msgspec.Struct, frozen=True, kw_only=True):
     last_frame_age_s: float | None  # None before the first frame
     books: dict[str, str]  # symbol -> SyncState name, or STALE
     subscriptions: SubscriptionState
+    last_error: str | None = None  # why the last connect failed or session ended; None once connected
 
 
 class StreamCounters(msgspec.Struct, frozen=True, kw_only=True):

@@ -113,6 +113,7 @@ class StreamConnection:
         self.venue = config.venue
         self.name = config.name
         self._ctx = ctx = f"{self.venue}/{self.name}"
+        self.last_error: str | None = None  # why the last connection attempt or session ended
         self.codec = venues.codec(config.venue, **config.codec_options)
         self.counters: Counter[str] = Counter()
         self.tracker = SubscriptionTracker()
@@ -220,12 +221,15 @@ class StreamConnection:
                 break
             delay = self._backoff.next_delay()
             self.counters["reconnects"] += 1
-            log.warning("%s: disconnected (%s); reconnect #%d in %.2f s", self._ctx, reason,
-                        self.counters["reconnects"], delay)
+            # the same failure again is retried quietly: one warning per cause, not one per attempt
+            (log.debug if reason == self.last_error else log.warning)(
+                "%s: disconnected (%s); reconnect #%d in %.2f s", self._ctx, reason, self.counters["reconnects"], delay)
+            self.last_error = reason
             await asyncio.sleep(delay)
 
     async def _session_loop(self, ws) -> None:
         self._link.ws = ws
+        self.last_error = None
         self.watchdog.on_connect()
         for symbol, book in self.books.items():
             if book.invalidate("reconnect") is not None:
@@ -510,7 +514,7 @@ class StreamConnection:
             venue=self.venue, stream=self.name, connected=self._link.open, paused=self.control.is_paused,
             last_frame_age_s=round(time.monotonic() - last, 3) if last else None,
             books={s: self._view(s, b, 0, wall).state for s, b in self.books.items()},
-            subscriptions=self.tracker.snapshot())
+            subscriptions=self.tracker.snapshot(), last_error=self.last_error)
 
     def stats(self) -> StreamStats:
         lat = sorted(self.control.resume_latencies_ms)

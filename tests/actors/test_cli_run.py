@@ -105,3 +105,20 @@ def test_ctrl_c_in_run_stops_cleanly_and_exits_130(sim, tmp_path):
         if run.poll() is None:
             run.kill()
             run.wait(timeout=30)
+
+
+def test_ctrl_c_during_the_demos_set_up_stops_everything_and_exits_130(tmp_path):
+    env = {**os.environ, deployment.HOME_ENV: str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
+    demo = subprocess.Popen([*CLI, "demo", "--no-live", "--duration", "30"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _read_until(demo, demo.stdout, lambda b: b"perpwire: deployment '" in b, 120)  # Ray and actors up
+        demo.send_signal(signal.SIGINT)  # now it backfills funding history: still setting up
+        _, err = demo.communicate(timeout=90)
+        assert demo.returncode == 130, err[-3000:]
+        assert b"Traceback" not in err and b"demo interrupted" in err
+        assert not (tmp_path / "home" / "deployments" / "perpwire.json").exists()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(timeout=30)

@@ -358,3 +358,26 @@ def test_pause_savings_measure_the_rate_over_the_time_market_data_flowed():
     sav = pause_savings({"streams": [flowed, never]})
     assert sav["received"] == 1_050 and sav["always_on_estimate"] == 10_000 + 50
     assert sav["saved_fraction"] == pytest.approx(9_000 / 10_050)
+
+
+async def test_a_venue_that_cannot_be_reached_says_why_once_and_keeps_retrying_quietly(caplog):
+    import logging
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conn = StreamConnection(StreamConfig(venue="stub", name="s", codec_options={"url": f"ws://127.0.0.1:{port}"},
+                                         subscriptions=[{"channel": "account"}], backoff_base_s=0.01,
+                                         backoff_cap_s=0.02))
+    with caplog.at_level(logging.DEBUG, logger="perpwire.actors.streams.connection"):
+        await conn.start()
+        try:
+            await _until(lambda: conn.stats().reconnects >= 5)
+            health = conn.health()
+            assert not health.connected and health.last_error is not None
+            assert "refused" in health.last_error.lower() or "Errno 111" in health.last_error
+        finally:
+            await conn.stop()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "disconnected" in r.getMessage()]
+    assert len(warnings) == 1  # one line for the cause; the retries are quiet
