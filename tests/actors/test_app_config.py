@@ -108,3 +108,17 @@ def test_the_cli_refuses_a_bad_config_in_seconds_with_one_block_and_exit_2(tmp_p
     assert "Traceback" not in proc.stderr
     for field in ("venues", "strategy", "store.url"):
         assert field in proc.stderr
+
+
+async def test_the_ready_simulator_config_points_at_what_perpwire_sim_serves():
+    from perpwire.simulator.server import Simulator
+
+    cfg = load_config(ROOT / "perpwire.sim.yaml")
+    sim = Simulator(seed=1, venues=tuple(cfg.venues), port=8700)
+    await sim.start()
+    try:
+        for venue, vc in cfg.venues.items():
+            assert vc.codec_options["ws_url"] == sim.urls[venue]["ws"]
+            assert vc.codec_options["rest_url"] == sim.urls[venue]["rest"]
+    finally:
+        await sim.stop()
