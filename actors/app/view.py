@@ -27,49 +27,81 @@ def _fmt_bytes(n: float) -> str:
     return f"{n:.1f} TB"
 
 
-def streams_table(status: dict[str, Any], rates: dict[str, float]) -> Table:
-    t = Table(title="streams", expand=True)
-    for col in ("venue/stream", "state", "msgs", "bytes", "B/s", "reconnects", "resync", "resume p50 ms"):
-        t.add_column(col)
+WIDE = 120  # at least this many columns: every column; narrower terminals drop the secondary ones
+
+
+def _table(title: str, columns: list[tuple[str, bool]], wide: bool) -> tuple[Table, list[int]]:
+    """A table of the columns that fit: (name, essential) pairs; returns it and the kept indices."""
+    keep = [i for i, (_, essential) in enumerate(columns) if wide or essential]
+    t = Table(title=title, expand=True)
+    for i in keep:
+        t.add_column(columns[i][0], no_wrap=True, overflow="ellipsis")
+    return t, keep
+
+
+def _row(t: Table, keep: list[int], cells: list[str]) -> None:
+    t.add_row(*(cells[i] for i in keep))
+
+
+def streams_table(status: dict[str, Any], rates: dict[str, float], width: int | None = None) -> Table:
+    cols = [("venue/stream", True), ("state", True), ("msgs", True), ("bytes", True), ("B/s", False),
+            ("reconn", True), ("resync", False), ("resume p50 ms", False)]
+    t, keep = _table("streams", cols, (width or console.width) >= WIDE)
     for s in status["streams"]:
         if "error" in s:
-            t.add_row(f"{s['venue']}/{s['stream']}", "[red]error", "", "", "", "", "", "")
+            _row(t, keep, [f"{s['venue']}/{s['stream']}", "[red]error", "", "", "", "", "", ""])
             continue
         key = f"{s['venue']}/{s['stream']}"
         state = "[yellow]paused" if s.get("paused") else ("[green]active" if s.get("connected") else "[red]down")
-        t.add_row(key, state, str(s.get("messages", 0)), _fmt_bytes(s.get("bytes", 0)),
-                  _fmt_bytes(rates.get(key, 0.0)), str(s.get("reconnects", 0)), str(s.get("resyncs", 0)),
-                  str(s.get("resume_p50_ms") or ""))
+        _row(t, keep, [key, state, str(s.get("messages", 0)), _fmt_bytes(s.get("bytes", 0)),
+                       _fmt_bytes(rates.get(key, 0.0)), str(s.get("reconnects", 0)), str(s.get("resyncs", 0)),
+                       str(s.get("resume_p50_ms") or "")])
     return t
 
 
-def opportunities_table(opps) -> Table:
-    t = Table(title="top funding spreads (fraction per hour)", expand=True)
-    for col in ("asset", "long", "short", "spread/h", "net/h", "annualised", "z long", "z short"):
-        t.add_column(col)
+def opportunities_table(opps, width: int | None = None) -> Table:
+    cols = [("asset", True), ("long", True), ("short", True), ("spread/h", False), ("net/h", True),
+            ("annualised", False), ("z long", False), ("z short", False)]
+    t, keep = _table("top funding spreads (fraction per hour)", cols, (width or console.width) >= WIDE)
     for o in opps[:6]:
         def z(v):
             return "" if v is None else f"{v:+.2f}"
 
-        t.add_row(o.asset, f"{o.long_venue}:{o.long_symbol}", f"{o.short_venue}:{o.short_symbol}",
-                  f"{o.spread_per_hour:.6f}", f"{o.net_per_hour:.6f}", f"{o.annualised:.2%}", z(o.long_z),
-                  z(o.short_z))
+        _row(t, keep, [o.asset, f"{o.long_venue}:{o.long_symbol}", f"{o.short_venue}:{o.short_symbol}",
+                       f"{o.spread_per_hour:.6f}", f"{o.net_per_hour:.6f}", f"{o.annualised:.2%}", z(o.long_z),
+                       z(o.short_z)])
     return t
 
 
-def positions_table(positions: list[dict]) -> Table:
-    t = Table(title="positions (paper)", expand=True)
-    for col in ("id", "asset", "long", "short", "qty", "state", "price", "funding", "fees", "total"):
-        t.add_column(col)
+def positions_table(positions: list[dict], width: int | None = None) -> Table:
+    cols = [("id", True), ("asset", True), ("long", False), ("short", False), ("qty", False), ("state", True),
+            ("price", False), ("funding", False), ("fees", False), ("total", True)]
+    t, keep = _table("positions (paper)", cols, (width or console.width) >= WIDE)
     for p in positions:
         state = "open" if p["open"] else f"closed: {p['close_reason']}"
-        t.add_row(p["id"], p["asset"], p["long"], p["short"], p["qty"], state, *(f"{float(p[k]):+.4f}" for k in
-                                                                                  ("price", "funding", "fees",
-                                                                                   "total")))
+        _row(t, keep, [p["id"], p["asset"], p["long"], p["short"], p["qty"], state,
+                       *(f"{float(p[k]):+.4f}" for k in ("price", "funding", "fees", "total"))])
     return t
+
+
+def status_line(status: dict[str, Any], positions: list[dict], elapsed_s: float) -> str:
+    """One plain line for a log or a pipe (no terminal to redraw)."""
+    streams = [s for s in status["streams"] if "error" not in s]
+    connected = sum(1 for s in streams if s.get("connected"))
+    paused = sum(1 for s in streams if s.get("paused"))
+    c = status["coordinator"]
+    ledger = c.get("ledger", {})
+    return (f"t+{elapsed_s:.0f}s streams {connected}/{len(status['streams'])} connected ({paused} paused), "
+            f"rates {c.get('rates_ingested', 0)}, positions {sum(1 for p in positions if p['open'])} open "
+            f"/ {len(positions)}, PnL {ledger.get('total', '0')}")
 
 
 async def run_live_view(runtime, duration_s: float, sim=None, period_s: float = 1.0) -> None:
+    """Redraw the tables once a second on a terminal; on a pipe or a log, one plain status line
+    every ten seconds instead. Ends after ``duration_s`` (``inf``: until cancelled)."""
+    if not console.is_terminal:
+        await _plain_view(runtime, duration_s)
+        return
     last: dict[str, tuple[float, int]] = {}
     end = time.monotonic() + duration_s
     with Live(console=console, refresh_per_second=4, transient=False) as live:
@@ -85,10 +117,20 @@ async def run_live_view(runtime, duration_s: float, sim=None, period_s: float = 
                 last[key] = (now, s.get("bytes", 0))
             opps = await runtime.coordinator.opportunities.remote(6)
             positions = await runtime.coordinator.positions.remote()
-            left = f"{max(0.0, end - now):.0f} s left"
+            left = (f"{max(0.0, end - now):.0f} s left" if duration_s != float("inf")
+                    else "running: Ctrl-C or `perpwire stop` ends it")
             live.update(Group(streams_table(status, rates), opportunities_table(opps), positions_table(positions),
                               f"[dim]{left}"))
             await asyncio.sleep(period_s)
+
+
+async def _plain_view(runtime, duration_s: float, every_s: float = 10.0) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < duration_s:
+        await asyncio.sleep(min(every_s, max(0.0, duration_s - (time.monotonic() - started))))
+        status = await runtime.status()
+        positions = await runtime.coordinator.positions.remote()
+        print(status_line(status, positions, time.monotonic() - started), flush=True)
 
 
 def pause_savings(status: dict[str, Any]) -> dict[str, float]:
