@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ from ray.exceptions import RayTaskError
 
 from perpwire.actors.app import deployment
 from perpwire.actors.app.deployment import DEFAULT_NAME, DeploymentError
+from perpwire.actors.logs import LOG_LEVEL_ENV
 from perpwire.actors.store.check import StoreUnavailable
 from perpwire.market.errors import ConfigError
 
@@ -33,8 +35,12 @@ class _Refused(Exception):
 
 
 def _logging(verbose: bool) -> None:
+    """``-v``: INFO here, and in every actor of a deployment this process starts (their lines come
+    to this terminal instead of staying in Ray's log files)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose:
+        os.environ[LOG_LEVEL_ENV] = "INFO"
 
 
 def _cmd_demo(args) -> int:

@@ -33,6 +33,7 @@ import ray
 
 from perpwire.actors.app.config import perpwire_home
 from perpwire.actors.coordination.coordinator import COORDINATOR_NAME as COORDINATOR
+from perpwire.actors.logs import LOG_LEVEL_ENV
 from perpwire.actors.pacing import now_ms
 
 log = logging.getLogger(__name__)
@@ -284,12 +285,20 @@ def kill_actors(dep: Deployment) -> int:
 
 
 def start_ray(ray_config, *, runtime_env: dict | None = None) -> str:
-    """Start (``address: local``) or join Ray for a ``RayConfig``; returns the GCS address."""
+    """Start (``address: local``) or join Ray for a ``RayConfig``; returns the GCS address.
+
+    With ``PERPWIRE_LOG_LEVEL`` set (``perpwire -v``), the actors log at that level and their
+    lines come to this process's stderr; otherwise they stay in Ray's log files."""
+    level = os.environ.get(LOG_LEVEL_ENV)
+    if level:
+        runtime_env = {**(runtime_env or {})}
+        runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), LOG_LEVEL_ENV: level}
     if ray_config.address == "local":
-        return start_local_ray(ray_config.namespace, runtime_env=runtime_env)
+        return start_local_ray(ray_config.namespace, runtime_env=runtime_env, log_to_driver=bool(level))
     ray.init(address=ray_config.address, namespace=ray_config.namespace, include_dashboard=False,
-             log_to_driver=False, configure_logging=False, runtime_env=runtime_env)
+             log_to_driver=bool(level), configure_logging=False, runtime_env=runtime_env)
     return current_address()
+
 
 
 def start_local_ray(namespace: str | None = None, *, num_cpus: int | None = None,

@@ -52,7 +52,8 @@ def streams_table(status: dict[str, Any], rates: dict[str, float], width: int | 
             _row(t, keep, [f"{s['venue']}/{s['stream']}", "[red]error", "", "", "", "", "", ""])
             continue
         key = f"{s['venue']}/{s['stream']}"
-        state = "[yellow]paused" if s.get("paused") else ("[green]active" if s.get("connected") else "[red]down")
+        state = ("[red]connecting" if not s.get("connected")  # never-connected streams are not "paused"
+                 else "[yellow]paused" if s.get("paused") else "[green]active")
         _row(t, keep, [key, state, str(s.get("messages", 0)), _fmt_bytes(s.get("bytes", 0)),
                        _fmt_bytes(rates.get(key, 0.0)), str(s.get("reconnects", 0)), str(s.get("resyncs", 0)),
                        str(s.get("resume_p50_ms") or "")])

@@ -32,6 +32,7 @@ from perpwire import venues
 from perpwire.actors.app.config import CoordinatorConfig, DeploymentWiring
 from perpwire.actors.coordination.repair import FundingRepair
 from perpwire.actors.durable import DurableState, MemoryState, RayKVState
+from perpwire.actors.logs import apply_log_level
 from perpwire.actors.pacing import now_ms
 from perpwire.actors.trading.broker import PaperBroker
 from perpwire.actors.trading.execution import Executor
@@ -78,6 +79,7 @@ class Coordinator:
     """
 
     def __init__(self, config: dict | None = None, *, durable: DurableState | None = None):
+        apply_log_level()
         self.config = CoordinatorConfig.model_validate(config or {})
         self.desk = FundingDesk(taker_fees=self.config.taker_fees, holding_hours=self.config.holding_hours,
                                 markets=self.config.markets)
@@ -96,7 +98,7 @@ class Coordinator:
         self.repair: FundingRepair | None = None
         self.gaps: list = []  # symbols silent beyond their venue's cadence at the last check
         self.stats_refreshes = 0
-        self._attached = False  # a restarted actor comes back without its streams: the runtime re-attaches
+        self._attached = False  # a restarted actor comes back without its streams until _boot attaches it
         self._ledger_lock = asyncio.Lock()  # one save at a time: a save that returns has saved all before it
         self._ledger_saved_at = 0.0  # monotonic time of the last ledger save
         self.stats_loaded = False  # the 30-day statistics came from the store since this actor started

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import ray
 
+from perpwire.actors.logs import apply_log_level
 from perpwire.actors.pacing import now_ms
 from perpwire.actors.store import store_from_url
 from perpwire.actors.store.base import DAY_MS
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 class StoreActor:
     def __init__(self, url: str | None = None, *, flush_every_s: float = 5.0, maintain_every_s: float = 300.0,
                  **options):
+        apply_log_level()
         self._store = store_from_url(url, **options)
         self._flush_every_s = flush_every_s
         self._maintain_every_s = maintain_every_s

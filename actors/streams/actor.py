@@ -10,6 +10,7 @@ from ray.util import metrics
 
 from perpwire.actors.app.config import StreamConfig
 from perpwire.actors.durable import RayKVState
+from perpwire.actors.logs import apply_log_level
 from perpwire.actors.streams.answers import PauseResult, ResumeResult, StreamHealth, StreamStats
 from perpwire.actors.streams.connection import StreamConnection
 from perpwire.market.book import BookView
@@ -61,6 +62,7 @@ class StreamActor:
     """
 
     def __init__(self, config: dict, funding_sink=None, user_sink=None, metrics_period_s: float = 5.0):
+        apply_log_level()
         cfg = StreamConfig.model_validate(config)
         self._state = RayKVState.for_this_actor("stream")
         self._conn = StreamConnection(

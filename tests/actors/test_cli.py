@@ -73,3 +73,19 @@ def test_cli_run_with_bad_config_exits_2_naming_file_and_field(tmp_path, capsys)
 def test_cli_requires_a_command():
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_verbose_reaches_the_actors_through_the_environment(monkeypatch):
+    import logging
+
+    from perpwire.actors.app import cli
+    from perpwire.actors.logs import LOG_LEVEL_ENV, apply_log_level
+
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k != LOG_LEVEL_ENV})  # undone after
+    monkeypatch.setattr(logging.getLogger("perpwire"), "level", logging.NOTSET)
+    cli._logging(False)
+    assert LOG_LEVEL_ENV not in os.environ
+    cli._logging(True)  # what `perpwire -v` does before it starts Ray: the runtime env carries it
+    assert os.environ[LOG_LEVEL_ENV] == "INFO"
+    apply_log_level()  # what every actor does in its constructor
+    assert logging.getLogger("perpwire").level == logging.INFO

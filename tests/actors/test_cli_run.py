@@ -114,8 +114,10 @@ def test_ctrl_c_during_the_demos_set_up_stops_everything_and_exits_130(tmp_path)
     try:
         _read_until(demo, demo.stdout, lambda b: b"perpwire: deployment '" in b, 120)  # Ray and actors up
         demo.send_signal(signal.SIGINT)  # now it backfills funding history: still setting up
+        interrupted = time.monotonic()
         _, err = demo.communicate(timeout=90)
         assert demo.returncode == 130, err[-3000:]
+        assert time.monotonic() - interrupted < 30  # stops at once, not after the set-up
         assert b"Traceback" not in err and b"demo interrupted" in err
         assert not (tmp_path / "home" / "deployments" / "perpwire.json").exists()
     finally:

@@ -381,3 +381,32 @@ async def test_a_venue_that_cannot_be_reached_says_why_once_and_keeps_retrying_q
             await conn.stop()
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "disconnected" in r.getMessage()]
     assert len(warnings) == 1  # one line for the cause; the retries are quiet
+
+
+async def test_a_paused_connection_stays_quiet_over_ten_minutes_of_simulated_time(server):
+    """The watchdog judged at simulated instants, one every 5 s for ten minutes past the last frame:
+    a paused connection (user data only, silent on purpose) is never reconnected or resubscribed,
+    while the same silence on a connection that wants market data is acted on."""
+    import time
+
+    paused = _conn(server, stale_after_s={"book": 5.0})
+    active = _conn(server, stale_after_s={"book": 5.0})
+    await paused.start()
+    await active.start()
+    try:
+        await paused.wait_connected()
+        await active.wait_connected()
+        await paused.pause()
+        server.frozen = True
+        t0 = time.monotonic()
+        for step in range(1, 121):
+            now = t0 + 5.0 * step
+            await paused.watchdog.check(now)
+            if active.health().connected:
+                await active.watchdog.check(now)
+        assert paused.stats().stalls == 0 and paused.health().connected
+        assert active.stats().stalls >= 1  # the control: wanted market data that went silent is noticed
+    finally:
+        server.frozen = False
+        await paused.stop()
+        await active.stop()
