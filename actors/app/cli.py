@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ray.exceptions import RayTaskError
@@ -76,8 +77,14 @@ def _cmd_run(args) -> int:
     async def main():
         runtime = Runtime(cfg)
         try:
+            print(f"perpwire: starting {name!r}: Ray, the store, the stream actors, the coordinator ...",
+                  file=sys.stderr, flush=True)
+            started = time.monotonic()
             await runtime.start()
             deployment.announce(name, cfg.ray.namespace)
+            streams = (await runtime.status())["streams"]
+            print(f"perpwire: {sum(1 for s in streams if s.get('connected'))} of {len(streams)} streams connected "
+                  f"({time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
             await _backfill(runtime, cfg)
             view = asyncio.create_task(run_live_view(runtime, args.duration or float("inf")))
             stop = asyncio.create_task(_until_stop_requested(runtime))
@@ -332,8 +339,6 @@ def _cmd_stop(args) -> int:
 
 def _wait_gone(name: str, timeout_s: float) -> bool:
     """True once the running process removed its deployment record (it stopped everything)."""
-    import time
-
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if deployment.read_record(name) is None:

@@ -83,6 +83,8 @@ def test_stop_ends_the_whole_deployment_and_run_exits_with_its_summary(sim, tmp_
         assert run.returncode == 0, err[-2000:]
         assert b"summary" in out and b"funding rates ingested" in out
         assert f"stopping deployment {name!r} (perpwire stop)".encode() in err
+        assert b"1 of 1 streams connected" in err  # set-up progress, then the history backfill
+        assert b"settled funding rates loaded; statistics for 2 symbols" in err
         again = subprocess.run([*CLI, "status", "--name", name], cwd=tmp_path, env=env, capture_output=True,
                                text=True, timeout=60)
         assert again.returncode == 1 and "no deployment" in again.stderr.lower()
