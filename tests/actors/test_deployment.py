@@ -176,7 +176,7 @@ def test_cli_run_with_an_unreachable_store_exits_2_in_seconds(home, tmp_path, ca
     started = time.monotonic()
     assert main(["run", "--config", str(cfg), "--name", f"bad-store-{uuid.uuid4().hex[:6]}"]) == 2
     assert time.monotonic() - started < 10
-    err = capsys.readouterr().err.strip()
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the set-up progress line
     assert err == (f"perpwire: store postgresql://bob:***@127.0.0.1:{port}/funding: ConnectionRefusedError: "
                    f"[Errno 111] Connect call failed ('127.0.0.1', {port})")
 
