@@ -4,7 +4,8 @@
 ``streams_for`` turns one venue's spec and symbols into one ``StreamConfig`` per connection:
 per-symbol channels are sharded over connections of one kind (``max_symbols_per_connection``)
 rather than one actor per symbol (an actor costs ~50 MB and every call ~1 ms); the account's
-channel is subscribed only when the deployment streams user data; book connections are pausable;
+channel is subscribed only when the deployment streams user data; whole-venue channels (every
+market's funding, the account) ride on the first shard only; book connections are pausable;
 each connection gets the venue's REST budget unless ``overrides`` says otherwise.
 """
 
@@ -41,7 +42,8 @@ def _configs(venue: str, spec: VenueSpec, conn: Connection, symbols: list[str], 
     fields = {"rest_rate_per_s": spec.rest.rate_per_s, "rest_burst": spec.rest.burst, **(overrides or {})}
     for i, part in enumerate(parts):
         subs = [{"channel": c, "symbol": s} for s in part for c in conn.per_symbol]
-        subs += [{"channel": c} for c in whole]
+        if i == 0:  # whole-venue channels ride on one connection: on every shard they would arrive N times
+            subs += [{"channel": c} for c in whole]
         if not subs:
             continue
         yield StreamConfig(

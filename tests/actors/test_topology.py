@@ -147,3 +147,21 @@ def test_session_for_does_not_branch_on_venue_names():
 
     source = inspect.getsource(sessions.session_for)
     assert not any(f'"{v}"' in source for v in BUILT_IN)
+
+
+@pytest.mark.parametrize(("venue", "n"), [("kucoin", 300), ("lighter", 250)])
+def test_shards_stay_within_the_venues_topic_cap_and_whole_venue_channels_ride_once(venue, n):
+    """KuCoin's funding takes two topics per contract and Lighter's first connection also carries
+    every market's funding and the account: no connection may ask for more than 100 topics, and a
+    whole-venue channel is subscribed on one connection only (else each event arrives per shard)."""
+    symbols = [str(i) for i in range(n)] if venue == "lighter" else [f"S{i}USDTM" for i in range(n)]
+    configs = streams_for(venue, symbols, trading=True)
+    codec = venues.codec(venue, account_index=1, auth_token="1:1:3:ab") if venue == "lighter" else venues.codec(venue)
+    whole = [sc.name for sc in configs for s in sc.subscriptions if s.symbol is None]
+    assert len(set(whole)) <= 1  # on the first connection only
+    for sc in configs:
+        subs = [Subscription(s.channel, s.symbol) for s in sc.subscriptions]
+        topics = [t for sub in subs for t in codec.topics(sub)]
+        assert len(topics) <= codec.max_topics_per_connection, (sc.name, len(topics))
+        codec.subscribe(subs)  # the codec's own per-connection check accepts it
+    assert sorted(s.symbol for sc in configs for s in sc.subscriptions if s.symbol) == sorted(symbols)

@@ -99,7 +99,7 @@ class KucoinCodec(KucoinRest, Codec):
     #: a funding feed only (``funding.rate``, one per contract)
     spec: ClassVar[VenueSpec] = VenueSpec(
         connections=(Connection(name="funding", per_symbol=(Channel.FUNDING,)),),
-        max_symbols_per_connection=max_topics_per_connection,
+        max_symbols_per_connection=max_topics_per_connection // 2,  # FUNDING takes two topics per contract
         funding_per_symbol=True,
         rest=RestBudget(rate_per_s=20.0, burst=100.0,
                         reason="the VIP 0 futures pool is 2,000 per 30 s (~66 a second): 20 a second leaves room"),

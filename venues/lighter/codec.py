@@ -125,7 +125,8 @@ class LighterCodec(LighterRest, Codec):
     spec = VenueSpec(
         connections=(Connection(name="unified", per_symbol=(Channel.DEPTH,),
                                 whole_venue=(Channel.FUNDING_ALL, Channel.ACCOUNT), pausable=True, account=True),),
-        max_symbols_per_connection=max_topics_per_connection,
+        # 100 topics a connection; the first also carries market_stats/all and the two account channels
+        max_symbols_per_connection=max_topics_per_connection - 3,
         book_connection="unified",
         bbo_connection="unified",
         resync_by_resubscribe=True,
