@@ -64,6 +64,7 @@ class _Running:
         self.spec = spec  # {name, params}: what a restart starts again
         self.decisions = 0
         self.commands = 0
+        self.errors = 0  # decision rounds that failed (logged); the strategy carries on
         self.started = time.time()
 
 
@@ -357,7 +358,7 @@ class Coordinator:
 
     async def strategies(self) -> list[dict]:
         return [{"id": r.id, "name": r.strategy.name, "running": not r.task.done(), "decisions": r.decisions,
-                 "commands": r.commands} for r in self._strategies.values()]
+                 "commands": r.commands, "errors": r.errors} for r in self._strategies.values()]
 
     async def stop_strategy(self, sid: str) -> bool:
         run = self._strategies.get(sid)
@@ -378,15 +379,24 @@ class Coordinator:
                 await asyncio.wait_for(wake.wait(), self.config.decision_interval_s)
             wake.clear()
             run = run or self._strategies[sid]
-            tradable = [o for o in self.desk.opportunities(50)
-                        if o.long_venue in self.facades and o.short_venue in self.facades]
-            commands = strategy.decide(tradable, self.desk.position_views(), now_ms())
-            run.decisions += 1
-            self._log_holds(sid, strategy)
-            entry_z = getattr(getattr(strategy, "params", None), "entry_z", None)
-            for cmd in commands:
-                run.commands += 1
-                await self._execute(cmd, tradable, entry_z=entry_z)
+            try:
+                await self._decide_once(sid, strategy, run)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one failed round (a bug, a venue error) never ends the strategy
+                run.errors += 1
+                log.exception("strategy %s: a decision round failed (%d so far); it carries on", sid, run.errors)
+
+    async def _decide_once(self, sid: str, strategy: Strategy, run: _Running) -> None:
+        tradable = [o for o in self.desk.opportunities(50)
+                    if o.long_venue in self.facades and o.short_venue in self.facades]
+        commands = strategy.decide(tradable, self.desk.position_views(), now_ms())
+        run.decisions += 1
+        self._log_holds(sid, strategy)
+        entry_z = getattr(getattr(strategy, "params", None), "entry_z", None)
+        for cmd in commands:
+            run.commands += 1
+            await self._execute(cmd, tradable, entry_z=entry_z)
 
     def _log_holds(self, sid: str, strategy: Strategy) -> None:
         """Say once (per position and reason) why a strategy is holding for want of data."""
@@ -416,6 +426,13 @@ class Coordinator:
                 self._busy.discard(cmd.asset)
         elif isinstance(cmd, Close):
             pos = self.desk.ledger.positions.get(cmd.position_id)
+            missing = [] if pos is None else [v for v in (pos.long.venue, pos.short.venue) if v not in self.facades]
+            if missing:  # a position on a venue this deployment does not attach: nobody can trade it here
+                if self._holds.get(("close", pos.id)) is None:
+                    log.error("close %s refused: %s not attached to this deployment (add the venue to "
+                              "coordinator.tradable_venues)", pos.id, ", ".join(missing))
+                    self._holds[("close", pos.id)] = f"venue(s) {', '.join(missing)} not attached"
+                return
             if pos is not None and pos.is_open and pos.id not in self._busy:
                 self._busy.add(pos.id)
                 try:

@@ -102,7 +102,7 @@ class Executor:
         return [(a.view, a.source) for a in answers]
 
     async def _pause(self, legs: list[Leg]) -> None:
-        venues = {leg.venue for leg in legs}
+        venues = {leg.venue for leg in legs if leg.venue in self.facades}  # a venue never attached has nothing to pause
         results = await asyncio.gather(*(self.facades[v].pause_market_data_streams() for v in venues),
                                        return_exceptions=True)
         for r in results:

@@ -80,6 +80,9 @@ async def test_a_killed_coordinator_attaches_itself_and_restores_positions_stats
         assert after == before  # the open pair, figures exact; the closed one stays in the store
         strategies = await coordinator.strategies.remote()
         assert [(s["id"], s["running"]) for s in strategies] == [(sid, True)]
+        await asyncio.sleep(2.5)  # a few decision rounds: the restored pair is on venues this coordinator lacks
+        [after_rounds] = await coordinator.strategies.remote()
+        assert after_rounds["running"] and after_rounds["decisions"] >= 1 and after_rounds["errors"] == 0
         assert await coordinator.submit.remote("funding_arb", {}) == "funding_arb-3"  # ids never reused
     finally:
         ray.kill(coordinator)
