@@ -56,7 +56,15 @@ def _run(sim, tmp_path, name):
     env = {**os.environ, deployment.HOME_ENV: str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
     run = subprocess.Popen([*CLI, "run", "--config", str(cfg), "--name", name], cwd=tmp_path, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = _read_until(run, run.stdout, lambda b: b"perpwire: deployment '" in b and b"namespace" in b, 120)
+    try:
+        out = _read_until(run, run.stdout, lambda b: b"perpwire: deployment '" in b and b"namespace" in b, 120)
+    except BaseException:  # never leave a deployment running behind a failed test
+        run.send_signal(signal.SIGINT)
+        try:
+            run.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            run.kill()
+        raise
     return run, env, out
 
 
