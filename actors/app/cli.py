@@ -66,7 +66,7 @@ def _cmd_demo(args) -> int:
 def _cmd_run(args) -> int:
     from perpwire.actors.app.config import load_config
     from perpwire.actors.app.runtime import Runtime
-    from perpwire.actors.app.view import render_summary, run_live_view
+    from perpwire.actors.app.view import collect_summary, render_summary, run_live_view
 
     cfg = load_config(args.config)
     if args.name:
@@ -85,7 +85,7 @@ def _cmd_run(args) -> int:
             streams = (await runtime.status())["streams"]
             print(f"perpwire: {sum(1 for s in streams if s.get('connected'))} of {len(streams)} streams connected "
                   f"({time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
-            await _backfill(runtime, cfg)
+            rows = await _backfill(runtime, cfg)
             view = asyncio.create_task(run_live_view(runtime, args.duration or float("inf")))
             stop = asyncio.create_task(_until_stop_requested(runtime))
             done, pending = await asyncio.wait({view, stop}, return_when=asyncio.FIRST_COMPLETED)
@@ -95,8 +95,7 @@ def _cmd_run(args) -> int:
                 view.result()  # the view's own failure, if any, ends the run with its message
             if stop in done and stop.result():
                 print(f"perpwire: stopping deployment {name!r} ({stop.result()})", file=sys.stderr)
-            summary = {"status": await runtime.status(), "positions": await runtime.coordinator.positions.remote(),
-                       "backfilled": 0}
+            summary = await collect_summary(runtime, rows, started)
         finally:
             await runtime.stop()
         render_summary(summary)
@@ -235,17 +234,11 @@ def _streams(dep) -> list[dict]:
     return rows
 
 
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
 def _status_text(doc: dict) -> str:
     """The status for a person: short fixed-width tables that fit 80 columns (books: SYNCED of
     all, and how many read STALE)."""
+    from perpwire.actors.app.view import fmt_bytes
+
     dep, store, summary = doc["deployment"], doc["store"], doc["coordinator"]
     out = [f"deployment {dep['name']!r} at {dep['address']} (namespace {dep['namespace']!r})"]
     if store["ok"]:
@@ -266,7 +259,7 @@ def _status_text(doc: dict) -> str:
         stale = sum(1 for v in books.values() if v == "STALE")
         book_text = f"{synced}/{len(books)}" + (f" {stale}st" if stale else "") if books else "-"
         out.append(f"  {(s['venue'] + '/' + s['stream'])[:18]:<18} {state:<10} {s['messages']:>7} "
-                   f"{_fmt_bytes(s['bytes']):>8} {s['reconnects']:>6} {s['resyncs']:>6} {s['decode_errors']:>6} "
+                   f"{fmt_bytes(s['bytes']):>8} {s['reconnects']:>6} {s['resyncs']:>6} {s['decode_errors']:>6} "
                    f"{book_text[:9]:<9}")
         if not s["connected"] and s.get("last_error"):
             out.append(f"    last error: {s['last_error'][:70]}")

@@ -236,9 +236,12 @@ class StrategyConfig(BaseModel):
         return self
 
 
+HOME_ENV = "PERPWIRE_HOME"
+
+
 def perpwire_home() -> Path:
     """Where perpwire keeps its own files: ``$PERPWIRE_HOME``, else ``~/.perpwire``."""
-    return Path(os.environ.get("PERPWIRE_HOME") or Path.home() / ".perpwire")
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".perpwire")
 
 
 def _default_store_url() -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from perpwire.actors.app.config import AppConfig, parse_config
 from perpwire.actors.app.deployment import announce
 from perpwire.actors.app.runtime import Runtime
-from perpwire.actors.app.view import render_summary, run_live_view
+from perpwire.actors.app.view import collect_summary, render_summary, run_live_view
 from perpwire.actors.coordination.backfill import backfill_history
 from perpwire.simulator.catalog import instruments
 from perpwire.simulator.server import Simulator
@@ -100,9 +100,7 @@ async def run_demo(duration_s: float = 45.0, seed: int = 7, speed: float = 180.0
 
 
 async def _summary(runtime: Runtime, sim: Simulator, rows: int, started: float) -> dict[str, Any]:
-    return {"status": await runtime.status(), "positions": await runtime.coordinator.positions.remote(),
-            "simulator": sim.stats(connections=False), "backfilled": rows,
-            "duration_s": round(time.monotonic() - started, 1)}
+    return {**await collect_summary(runtime, rows, started), "simulator": sim.stats(connections=False)}
 
 
 async def _script(sim: Simulator, duration_s: float) -> None:

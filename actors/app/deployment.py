@@ -31,6 +31,7 @@ from pathlib import Path
 import msgspec
 import ray
 
+from perpwire.actors.app.config import HOME_ENV as HOME_ENV  # re-exported: the variable naming our home
 from perpwire.actors.app.config import perpwire_home
 from perpwire.actors.coordination.coordinator import COORDINATOR_NAME as COORDINATOR
 from perpwire.actors.logs import LOG_LEVEL_ENV
@@ -38,7 +39,6 @@ from perpwire.actors.pacing import now_ms
 
 log = logging.getLogger(__name__)
 
-HOME_ENV = "PERPWIRE_HOME"
 DEFAULT_NAME = "perpwire"
 LOOPBACK = "127.0.0.1"
 STORE = "perpwire-store"

@@ -19,7 +19,13 @@ from rich.table import Table
 console = Console()
 
 
-def _fmt_bytes(n: float) -> str:
+async def collect_summary(runtime, backfilled: int, started: float) -> dict[str, Any]:
+    """What ``render_summary`` shows, read from a running deployment (before it is stopped)."""
+    return {"status": await runtime.status(), "positions": await runtime.coordinator.positions.remote(),
+            "backfilled": backfilled, "duration_s": round(time.monotonic() - started, 1)}
+
+
+def fmt_bytes(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if abs(n) < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -54,8 +60,8 @@ def streams_table(status: dict[str, Any], rates: dict[str, float], width: int | 
         key = f"{s['venue']}/{s['stream']}"
         state = ("[red]connecting" if not s.get("connected")  # never-connected streams are not "paused"
                  else "[yellow]paused" if s.get("paused") else "[green]active")
-        _row(t, keep, [key, state, str(s.get("messages", 0)), _fmt_bytes(s.get("bytes", 0)),
-                       _fmt_bytes(rates.get(key, 0.0)), str(s.get("reconnects", 0)), str(s.get("resyncs", 0)),
+        _row(t, keep, [key, state, str(s.get("messages", 0)), fmt_bytes(s.get("bytes", 0)),
+                       fmt_bytes(rates.get(key, 0.0)), str(s.get("reconnects", 0)), str(s.get("resyncs", 0)),
                        str(s.get("resume_p50_ms") or "")])
     return t
 
@@ -163,8 +169,8 @@ def render_summary(summary: dict[str, Any]) -> None:
                   f"{float(ledger['funding']):+.4f}, fees {float(ledger['fees']):+.4f}, total "
                   f"{float(ledger['total']):+.4f}")
     sav = pause_savings(status)
-    console.print(f"market data on pausable streams: received {_fmt_bytes(sav['received'])}, always-on at the "
-                  f"measured active rate {_fmt_bytes(sav['always_on_estimate'])}: saved {_fmt_bytes(sav['saved'])} "
+    console.print(f"market data on pausable streams: received {fmt_bytes(sav['received'])}, always-on at the "
+                  f"measured active rate {fmt_bytes(sav['always_on_estimate'])}: saved {fmt_bytes(sav['saved'])} "
                   f"({sav['saved_fraction']:.1%})")
     lat = [s.get("resume_p50_ms") for s in status["streams"] if s.get("resume_p50_ms") is not None]
     p99 = [s.get("resume_p99_ms") for s in status["streams"] if s.get("resume_p99_ms") is not None]

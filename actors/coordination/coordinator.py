@@ -114,6 +114,7 @@ class Coordinator:
                           if self.config.deployment is not None and self.config.deployment.symbols else None)
         self.shutdown_reason: str | None = None  # set by ``request_shutdown`` (``perpwire stop``)
         self._holds: dict[tuple[str, str], str] = {}  # (strategy, position) -> why it holds, as last logged
+        self._refused_closes: dict[str, str] = {}  # position -> why it cannot be closed here, as logged once
         if self.config.deployment is not None:  # wire itself now: after a restart nobody else will
             self._boot_task = asyncio.get_running_loop().create_task(self._boot(self.config.deployment))
 
@@ -129,8 +130,13 @@ class Coordinator:
                                               book_symbols=(book_symbols or {}).get(venue))
         if isinstance(self.broker, LiveBroker):
             await self.broker.close()
+        self.store = store
+        # with a store, intents are journaled and paper fills recorded there (a crash loses neither)
+        self._journal = StoreJournal(store, self.desk.ledger, self._ledger_lock) if store is not None else None
         paper = PaperBroker(self.facades, taker_fees=self.config.taker_fees,
-                            default_balance=self.config.paper_balance)
+                            default_balance=self.config.paper_balance,
+                            record=functools.partial(call, store, "record_paper_fill") if store is not None else None,
+                            recorded=functools.partial(call, store, "paper_fills") if store is not None else None)
         live = {v: c for v, c in self.config.live_venues.items() if v in self.facades}
         if live:  # signed orders on these venues, paper on the rest; fills reconciled from the user streams
             sources = {v: functools.partial(call, handle, "user_events") for v in live
@@ -142,10 +148,8 @@ class Coordinator:
         else:
             self.broker = paper
         self.executor = Executor(self.facades, self.broker, self.desk.ledger,
-                                 instruments={(i.venue, i.symbol): i for i in instruments or []})
-        self.store = store
+                                 instruments={(i.venue, i.symbol): i for i in instruments or []}, journal=self._journal)
         await self._restore_ledger()
-        # reconcile-here
         await self._reconcile()
         await self._load_stats()
         self.repair = FundingRepair(self.desk, codec_options)
@@ -332,6 +336,7 @@ class Coordinator:
             "attached": self._attached, "started_at_ms": self.started_at_ms, "attached_at_ms": self.attached_at_ms,
             "stats_loaded": self.stats_loaded, "stats_windows": self.stats_windows,
             "holds": [{"strategy": sid, "position": pid, "reason": r} for (sid, pid), r in self._holds.items()],
+            "refused_closes": [{"position": pid, "reason": r} for pid, r in self._refused_closes.items()],
             "reconciliation": report_dict(self._reconcile_report),
         }
 
@@ -428,10 +433,10 @@ class Coordinator:
             pos = self.desk.ledger.positions.get(cmd.position_id)
             missing = [] if pos is None else [v for v in (pos.long.venue, pos.short.venue) if v not in self.facades]
             if missing:  # a position on a venue this deployment does not attach: nobody can trade it here
-                if self._holds.get(("close", pos.id)) is None:
+                if pos.id not in self._refused_closes:
                     log.error("close %s refused: %s not attached to this deployment (add the venue to "
                               "coordinator.tradable_venues)", pos.id, ", ".join(missing))
-                    self._holds[("close", pos.id)] = f"venue(s) {', '.join(missing)} not attached"
+                    self._refused_closes[pos.id] = f"venue(s) {', '.join(missing)} not attached"
                 return
             if pos is not None and pos.is_open and pos.id not in self._busy:
                 self._busy.add(pos.id)
@@ -492,18 +497,10 @@ class Coordinator:
     _journal: StoreJournal | None = None
 
     async def _reconcile(self) -> None:
-        """Journal intents in the store from now on, make paper fills durable, then complete the
-        intents a previous life left open and compare the venues' positions with the ledger
-        (``actors.reconcile``). Until that succeeded, opens and closes are refused; a failure is
-        retried in the background."""
+        """Complete the intents a previous life left open and compare the venues' positions with
+        the ledger (``actors.reconcile``). Until that succeeded, opens and closes are refused; a
+        failure is retried in the background."""
         self._reconciled = False
-        paper = self.broker.fallback if isinstance(self.broker, LiveBroker) else self.broker
-        self._journal = None
-        if self.store is not None:
-            self._journal = StoreJournal(self.store, self.desk.ledger, self._ledger_lock)
-            paper.record = functools.partial(call, self.store, "record_paper_fill")
-            paper.recorded = functools.partial(call, self.store, "paper_fills")
-        self.executor.journal = self._journal
         venues = list(self.broker.adapters) if isinstance(self.broker, LiveBroker) else []
         if self.store is not None:
             venues += [v for v in self.facades if v not in venues]
