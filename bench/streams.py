@@ -1,6 +1,6 @@
 """Stream-actor figures, as JSON lines.
 
-Run: ``python bench/streams.py [--seconds S] [--resumes N]``.
+Run: ``python bench/streams.py [--seconds S] [--resumes N] [--calls N] [--only by_value ...]``.
 
 - ``pause_bytes``: Aster bookTicker + depth connections for BTC/ETH/SOL against the simulator
   over the same wall-clock period, one set always on and one set paused after its books synced
@@ -9,6 +9,9 @@ Run: ``python bench/streams.py [--seconds S] [--resumes N]``.
 - ``resume_latency``: pause → resume(symbol) → SYNCED book fresher than 2 s, p50/p99 in ms.
 - ``order_book_by_value``: a Ray stream actor holding 50 books of 20 levels a side (stub venue
   on loopback); ``order_book`` p50/p99 and ``order_books`` for all 50 in one call.
+- ``view_wire_form``: the same books in a bench actor, read in alternating rounds as plain
+  pickled ``BookView`` objects (the form before ``market.views``) and in the wire form, beside the
+  floor of an empty actor call, so the three figures share the machine's load.
 - ``frames_per_s``: one connection's receive path (decode + apply + bookkeeping) on recorded
   Aster diff-depth frames, in-process, one core.
 """
@@ -129,13 +132,61 @@ async def by_value(calls: int) -> None:
             await actor.order_books.remote(symbols, 20)
             many.append((time.perf_counter() - t) * 1000)
         emit(bench="streams", metric="order_book_by_value", levels=20, calls=calls, p50_ms=pct(one, 0.5),
-             p99_ms=pct(one, 0.99))
+             p99_ms=pct(one, 0.99), target_p50_ms=1.5)
         emit(bench="streams", metric="order_books_50_symbols", levels=20, calls=len(many), p50_ms=pct(many, 0.5),
-             p99_ms=pct(many, 0.99))
+             p99_ms=pct(many, 0.99), target_p50_ms=3.0)
+        await wire_form(ray, symbols, calls)
     finally:
         await actor.stop.remote()
         await server.stop()
         ray.shutdown()
+
+
+async def wire_form(ray, symbols: list[str], calls: int) -> None:
+    """Plain pickled views against the wire form, and the empty-call floor, in alternating rounds."""
+    from perpwire.market import views
+    from perpwire.market.book import OrderBook
+    from perpwire.market.events import BookSnapshot
+
+    @ray.remote(num_cpus=0)
+    class Books:
+        def __init__(self):
+            self.books = {}
+            for i, s in enumerate(symbols):
+                b = self.books[s] = OrderBook("stub", s)
+                mid = 100 + i
+                b.apply(BookSnapshot(venue="stub", symbol=s, seq=1, ts=1,
+                                     bids=tuple((f"{mid - 0.01 * (j + 1):.2f}", f"{1 + j}.125") for j in range(20)),
+                                     asks=tuple((f"{mid + 0.01 * (j + 1):.2f}", f"{2 + j}.5") for j in range(20))), 1)
+
+        def floor(self):
+            return None
+
+        def plain(self, syms):
+            return {s: self.books[s].view(20, now_ms=2) for s in syms}
+
+        def packed(self, syms):
+            return views.PackedViews({s: views.wire(self.books[s], 20, 2) for s in syms})
+
+    books = Books.remote()
+    await books.floor.remote()
+    got = await books.packed.remote(symbols)
+    assert got == await books.plain.remote(symbols), "the wire form must unpickle to the same views"
+    times: dict[str, list[float]] = {}
+    cases = [("floor", lambda: books.floor.remote()),
+             ("plain_1", lambda: books.plain.remote(symbols[:1])), ("wire_1", lambda: books.packed.remote(symbols[:1])),
+             ("plain_50", lambda: books.plain.remote(symbols)), ("wire_50", lambda: books.packed.remote(symbols))]
+    for _ in range(max(20, calls // 10)):
+        for name, call in cases:
+            t = time.perf_counter()
+            await call()
+            times.setdefault(name, []).append((time.perf_counter() - t) * 1000)
+    for n in ("1", "50"):
+        plain, wire = pct(times[f"plain_{n}"], 0.5), pct(times[f"wire_{n}"], 0.5)
+        emit(bench="streams", metric="view_wire_form", books=int(n), levels=20, floor_p50_ms=pct(times["floor"], 0.5),
+             plain_view_p50_ms=plain, wire_form_p50_ms=wire, speedup=round(plain / wire, 2) if wire else None,
+             plain_view_p99_ms=pct(times[f"plain_{n}"], 0.99), wire_form_p99_ms=pct(times[f"wire_{n}"], 0.99))
+    ray.kill(books)
 
 
 def frames_per_s() -> None:
@@ -161,10 +212,15 @@ def frames_per_s() -> None:
 
 
 async def main(args) -> None:
-    await pause_bytes(args.seconds)
-    await resume_latency(args.resumes)
-    frames_per_s()
-    await by_value(args.calls)
+    only = set(args.only or ("pause", "resume", "frames", "by_value"))
+    if "pause" in only:
+        await pause_bytes(args.seconds)
+    if "resume" in only:
+        await resume_latency(args.resumes)
+    if "frames" in only:
+        frames_per_s()
+    if "by_value" in only:
+        await by_value(args.calls)
 
 
 if __name__ == "__main__":
@@ -172,4 +228,6 @@ if __name__ == "__main__":
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--resumes", type=int, default=40)
     p.add_argument("--calls", type=int, default=500)
+    p.add_argument("--only", nargs="*", choices=("pause", "resume", "frames", "by_value"),
+                   help="run only these parts (default: all)")
     asyncio.run(main(p.parse_args()))

@@ -443,13 +443,31 @@ class OrderBook:
         With ``now_ms`` and ``stale_after_ms``, a SYNCED book whose stream was last heard from
         (``heard_ms``, default its last update) longer ago than that reads as STALE."""
         bids, asks = self.top(levels)
+        state, age = self.freshness(now_ms, stale_after_ms, heard_ms)
+        return BookView(
+            venue=self.venue, symbol=self.symbol, bids=bids, asks=asks, seq=self.seq,
+            ts=self.ts, recv_ts=self.recv_ts, state=state.name, age_ms=age,
+        )
+
+    def freshness(self, now_ms: int | None, stale_after_ms: int | None = None,
+                  heard_ms: int | None = None) -> tuple[SyncState, int | None]:
+        """The state a reader at ``now_ms`` sees (STALE past the freshness bound) and the age."""
         age = None if now_ms is None or not self.recv_ts else max(0, now_ms - self.recv_ts)
         state = self.state
         if state is _SYNCED and stale_after_ms is not None and now_ms is not None:
             heard = self.recv_ts if heard_ms is None else heard_ms
             if now_ms - heard > stale_after_ms:
                 state = SyncState.STALE
-        return BookView(
-            venue=self.venue, symbol=self.symbol, bids=bids, asks=asks, seq=self.seq,
-            ts=self.ts, recv_ts=self.recv_ts, state=state.name, age_ms=age,
-        )
+        return state, age
+
+    def top_text(self, n: int | None) -> tuple[list[str], list[str], list[str], list[str]]:
+        """The best ``n`` levels of each side as the venue's own text: bid prices, bid sizes, ask
+        prices, ask sizes. What a view's wire form carries (``market.views``): no Decimal built."""
+        self._ready()
+        out = []
+        for side in (self._bids, self._asks):
+            prices = side.order()[:n]  # a copy, also when n is None
+            book = side.levels
+            out.append(prices)
+            out.append([book[p][0] for p in prices])
+        return out[0], out[1], out[2], out[3]

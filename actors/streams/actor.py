@@ -128,12 +128,14 @@ class StreamActor:
 
     # queries (by value: Ray serialises the immutable views)
     async def order_book(self, symbol: str, levels: int | None = 20) -> BookView | None:
+        """The book by value: packed once here, a ``BookView`` on the caller's side (``market.views``)."""
         await self._ensure()
-        return self._conn.order_book(symbol, levels)
+        return self._conn.packed_order_book(symbol, levels)
 
     async def order_books(self, symbols: list[str], levels: int | None = 20) -> dict[str, BookView | None]:
+        """Many books in one call and one blob; the caller receives ``dict[str, BookView | None]``."""
         await self._ensure()
-        return self._conn.order_books(symbols, levels)
+        return self._conn.packed_order_books(symbols, levels)
 
     async def bbo(self, symbol: str) -> BBO | None:
         await self._ensure()

@@ -39,6 +39,7 @@ from perpwire.actors.streams.resync import BookResync
 from perpwire.actors.streams.sessions import Session, session_for
 from perpwire.actors.streams.subscriptions import SubscriptionTracker
 from perpwire.actors.streams.watchdog import STALE_CADENCES, STALE_FLOOR_S, Watchdog
+from perpwire.market import views
 from perpwire.market.book import BookView, OrderBook
 from perpwire.market.errors import DecodeError, PerpwireError
 from perpwire.market.events import (
@@ -477,10 +478,21 @@ class StreamConnection:
     def silence_limit_s(self) -> float | None:
         return self.watchdog.silence_limit_s()
 
-    def _view(self, symbol: str, book: OrderBook, levels: int | None, now: int) -> BookView:
+    def _freshness_bound(self, symbol: str, book: OrderBook) -> tuple[int | None, int]:
+        """(stale_after_ms, heard_ms) of the channel the book rides on."""
         channel = Channel.BOOK if Subscription(Channel.BOOK, symbol) in self.tracker.wanted else Channel.DEPTH
-        return book.view(levels, now_ms=now, stale_after_ms=self.watchdog.stale_after_ms(channel),
-                         heard_ms=self.watchdog.heard_ms(channel, book.recv_ts))
+        return self.watchdog.stale_after_ms(channel), self.watchdog.heard_ms(channel, book.recv_ts)
+
+    def _view(self, symbol: str, book: OrderBook, levels: int | None, now: int) -> BookView:
+        stale_after, heard = self._freshness_bound(symbol, book)
+        return book.view(levels, now_ms=now, stale_after_ms=stale_after, heard_ms=heard)
+
+    def _wire(self, symbol: str, levels: int | None, now: int):
+        book = self.books.get(symbol)
+        if book is None:
+            return None
+        stale_after, heard = self._freshness_bound(symbol, book)
+        return views.wire(book, levels, now, stale_after_ms=stale_after, heard_ms=heard)
 
     def _bbo_fresh(self, symbol: str, now: int) -> bool:
         limit = self.watchdog.stale_after_ms(Channel.BBO)
@@ -498,6 +510,16 @@ class StreamConnection:
 
     def order_books(self, symbols: list[str], levels: int | None = 20) -> dict[str, BookView | None]:
         return {s: self.order_book(s, levels) for s in symbols}
+
+    def packed_order_book(self, symbol: str, levels: int | None = 20) -> views.PackedView | None:
+        """``order_book`` in its wire form (``market.views``), for a reader in another process."""
+        w = self._wire(symbol, levels, now_ms())
+        return None if w is None else views.PackedView(w)
+
+    def packed_order_books(self, symbols: list[str], levels: int | None = 20) -> views.PackedViews:
+        """``order_books`` as one blob: one pickled object per call, whatever the number of books."""
+        now = now_ms()
+        return views.PackedViews({s: self._wire(s, levels, now) for s in symbols})
 
     def bbo(self, symbol: str) -> BBO | None:
         """The newest BBO, or None when there is none or it is past its freshness bound."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import pytest
 
 from perpwire.actors.streams.actor import StreamActor
 from perpwire.actors.streams.answers import PauseResult, StreamHealth, StreamStats
 from perpwire.actors.trading.facade import VenueFacade, call
+from perpwire.market.book import BookView, SyncState
 from perpwire.venues.base import Channel, Subscription
 from tests.actors.stub_venue import StubServer
 
@@ -44,8 +46,13 @@ async def test_stream_actor_serves_book_views_by_value_and_pauses(ray_local, ser
         await actor.wait_connected.remote()
         view = await _until(lambda: actor.order_book.remote("AAA", 5))
         assert view.venue == "stub" and view.symbol == "AAA"
+        # packed by the actor (market.views), a BookView of exact Decimals on this side
+        assert isinstance(view, BookView) and view.state in {s.name for s in SyncState}
+        assert len(view.bids) <= 5 and all(type(p) is Decimal and type(q) is Decimal for p, q in view.bids + view.asks)
+        assert [p for p, _ in view.bids] == sorted((p for p, _ in view.bids), reverse=True)
         views = await actor.order_books.remote(["AAA", "ZZZ"], 1)
-        assert views["ZZZ"] is None and views["AAA"].bids
+        assert views["ZZZ"] is None and len(views["AAA"].bids) == 1 and isinstance(views["AAA"], BookView)
+        assert views["AAA"].recv_ts > 0 and views["AAA"].age_ms is not None
         paused = await actor.pause.remote()
         assert isinstance(paused, PauseResult) and paused.paused and paused.unsubscribed == 1
         health = await actor.health.remote()
