@@ -39,7 +39,7 @@ from perpwire.actors.trading.execution import Executor
 from perpwire.actors.trading.facade import VenueFacade, call
 from perpwire.actors.trading.live_broker import LiveBroker
 from perpwire.actors.trading.reconcile import Reconciler, ReconcileReport, StoreJournal, report_dict
-from perpwire.market.events import FundingRate, Instrument
+from perpwire.market.events import FundingRate, Instrument, unpack_funding
 from perpwire.market.stats import WindowStats
 from perpwire.strategies import STRATEGIES
 from perpwire.strategies.base import Close, Open, Pause, Resume, Strategy
@@ -253,7 +253,10 @@ class Coordinator:
 
     # --- inputs ------------------------------------------------------------------------------
 
-    async def on_funding(self, batch: list[FundingRate]) -> None:
+    async def on_funding(self, batch: bytes | list[FundingRate]) -> None:
+        """A batch of rates, as the stream actors push it: one msgpack blob (``pack_funding``)
+        or a list of ``FundingRate``."""
+        batch = unpack_funding(batch)
         universe = self._universe
         if universe:  # whole-venue feeds (!markPrice@arr, market_stats/all) carry every symbol
             batch = [r for r in batch if r.symbol in universe.get(r.venue, ())]

@@ -14,16 +14,17 @@ from perpwire.actors.logs import apply_log_level
 from perpwire.actors.streams.answers import PauseResult, ResumeResult, StreamHealth, StreamStats
 from perpwire.actors.streams.connection import StreamConnection
 from perpwire.market.book import BookView
-from perpwire.market.events import BBO, FundingRate
+from perpwire.market.events import BBO, FundingRate, pack_funding
 from perpwire.venues.base import Subscription
 
 _EXPORTED = ("messages", "bytes", "reconnects", "resyncs", "decode_errors", "stalls", "user_events")
 
 
-def _remote_sink(target, method: str):
+def _remote_sink(target, method: str, pack=None):
     """A push to ``target``'s ``method``. ``target`` is an actor handle, or the name of a named
     actor looked up on first use: a name keeps handles out of the constructor's arguments, which
-    Ray cannot restore when it restarts this actor (ray-project/ray#53727)."""
+    Ray cannot restore when it restarts this actor (ray-project/ray#53727). ``pack`` turns a batch
+    into the form sent (funding goes as one msgpack blob, see ``market.events.pack_funding``)."""
     if target is None:
         return None
     handle = None if isinstance(target, str) else target
@@ -32,7 +33,7 @@ def _remote_sink(target, method: str):
         nonlocal handle
         if handle is None:
             handle = ray.get_actor(target)
-        await getattr(handle, method).remote(batch)
+        await getattr(handle, method).remote(batch if pack is None else pack(batch))
 
     return push
 
@@ -67,7 +68,7 @@ class StreamActor:
         self._state = RayKVState.for_this_actor("stream")
         self._conn = StreamConnection(
             cfg,
-            funding_sink=_remote_sink(funding_sink, "on_funding"),
+            funding_sink=_remote_sink(funding_sink, "on_funding", pack_funding),
             user_sink=_remote_sink(user_sink, "on_user_events"),
             state=self._state,
         )
