@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import time
 
+import msgspec
 import ray
 from ray.util import metrics
 
@@ -77,6 +80,8 @@ class StreamActor:
         self._counters = {k: metrics.Counter(f"perpwire_{k}", tag_keys=("venue", "stream")) for k in _EXPORTED}
         self._exported: dict[str, float] = {}
         self._tags = {"venue": cfg.venue, "stream": cfg.name}
+        context = ray.get_runtime_context()
+        self._incarnation = f"{context.get_node_id()[:12]}/{os.getpid()}/{time.time_ns()}"
         # start now, on the actor's loop: a restarted actor must not wait for a call to reconnect
         self._boot = asyncio.get_running_loop().create_task(self._ensure())
 
@@ -151,7 +156,7 @@ class StreamActor:
 
     async def health(self) -> StreamHealth:
         await self._ensure()
-        return self._conn.health()
+        return msgspec.structs.replace(self._conn.health(), incarnation=self._incarnation)
 
     async def stats(self) -> StreamStats:
         return self._conn.stats()
