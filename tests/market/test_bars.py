@@ -24,7 +24,7 @@ from perpwire.market.bars import (
 )
 from perpwire.market.errors import UsageError
 from perpwire.market.events import Side, Trade
-from tests.conftest import FIXTURES_DIR
+from tests.conftest import FIXTURES_DIR, ROOT
 
 MIN = 60_000
 B = 28_333_333 * MIN  # a UTC minute boundary (2023-11-14 22:13:00)
@@ -306,3 +306,10 @@ def test_tick_bars_conserve_trades_and_volume(trades, n):
     out = [item for t in trades for item in bars.on_trade(t)] + bars.flush()
     assert [b.trades for b in out[:-1]] == [n] * (len(out) - 1)
     assert sum(b.volume for b in out) == sum(t.size for t in trades)
+
+
+def test_docs_example_runs_and_prints_the_bar(capsys):
+    text = (ROOT / "docs" / "streaming-bars.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/streaming-bars.md", "exec"), {})
+    assert capsys.readouterr().out == "1768644480000 95208.60 95208.60 0.020 False\n"
