@@ -27,6 +27,7 @@ from perpwire.market.events import Side, Trade
 from tests.conftest import FIXTURES_DIR, ROOT
 
 MIN = 60_000
+DAY = 86_400_000
 B = 28_333_333 * MIN  # a UTC minute boundary (2023-11-14 22:13:00)
 
 
@@ -91,15 +92,20 @@ def test_recorded_single_trades_of_four_venues_one_bar_each_on_one_clock():
     trades = [e for v, name in frames.items()
               for e in venues.codec(v).decode((FIXTURES_DIR / v / name).read_bytes()) if type(e) is Trade]
     assert len(trades) == 4
-    bars = TimeBarSet(MIN)
+    bars = TimeBarSet(timedelta(days=1))  # the captures are months apart: daily bars, UTC midnight
     assert bars.on_trades(trades) == []
-    out = bars.on_clock(max(t.ts for t in trades) + MIN)
+    end = max(t.ts for t in trades) + DAY
+    end -= end % DAY
+    out = bars.on_clock(end)
     real = [b for b in out if not b.empty]
-    assert [b.start for b in real] == sorted(t.ts - t.ts % MIN for t in trades)
+    assert [b.start for b in real] == sorted(t.ts - t.ts % DAY for t in trades)
     for t in trades:
         (b,) = [b for b in real if (b.venue, b.symbol) == (t.venue, t.symbol)]
         assert (b.open, b.high, b.low, b.close, b.vwap, b.volume, b.trades) == (
             t.price, t.price, t.price, t.price, t.price, t.size, 1)
+        after = [e for e in out if (e.venue, e.symbol) == (t.venue, t.symbol) and e.empty]
+        assert len(after) == (end - b.end) // DAY  # every quiet day up to the clock, flagged
+        assert all(e.close == t.price for e in after)
 
 
 # --- simulated trades ------------------------------------------------------------------------------
