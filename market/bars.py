@@ -143,15 +143,18 @@ class _Dedupe:
         tid = trade.trade_id
         if not tid:
             return False
-        if tid in self.ids:
+        ids = self.ids
+        if tid in ids:
             return True
-        self.ids.add(tid)
-        self.order.append((trade.ts, tid))
-        self.newest = max(self.newest, trade.ts)
-        horizon = self.newest - self.window
-        order = self.order
-        while len(order) > self.count and order[0][0] < horizon:
-            self.ids.discard(order.popleft()[1])
+        ids.add(tid)
+        ts, order = trade.ts, self.order
+        order.append((ts, tid))
+        if ts > self.newest:
+            self.newest = ts
+        if len(order) > self.count:
+            horizon = self.newest - self.window
+            while len(order) > self.count and order[0][0] < horizon:
+                ids.discard(order.popleft()[1])
         return False
 
 

@@ -147,6 +147,8 @@ class Validator:
     def check(self, item: Any, now_ms: int | None = None) -> tuple[Violation, ...]:
         """The rules ``item`` breaks, in the order checked; ``now_ms`` times the breaker's
         cool-down instead of the item's own timestamp."""
+        if type(item) is Trade and self._clean_trade(item):
+            return ()
         self.checked += 1
         ts = item.start if isinstance(item, OHLCVBar) else getattr(item, "ts", 0)
         c = _Check(self, item, self.stream or _kind(item), ts)
@@ -158,6 +160,24 @@ class Validator:
             return ()
         self.flagged += 1
         return tuple(c.out)
+
+    def _clean_trade(self, t: Trade) -> bool:
+        """The common case in one pass: a trade that breaks no rule is counted and True; anything
+        else (or a tripped breaker) is False with nothing changed, and ``check`` goes the long way."""
+        p, ts, newest = t.price, t.ts, self.newest_ts
+        if not (p > 0 and t.size >= 0) or self.tripped_at is not None:
+            return False
+        if ts and newest is not None and ts < newest - self.config.ts_tolerance_ms:
+            return False
+        limit, ref = self.config.max_jump, self.reference
+        if limit is not None:
+            if ref is not None and abs(p - ref) > limit * ref:
+                return False
+            self.reference = p
+        if ts and (newest is None or ts > newest):
+            self.newest_ts = ts
+        self.checked += 1
+        return True
 
     @staticmethod
     def _prices(item: Any, c: _Check) -> Decimal | None:
@@ -221,8 +241,8 @@ class Validator:
             return
         limit = cfg.max_jump
         assert limit is not None
-        jump = abs(price - ref) / ref
-        if jump > limit:
+        if abs(price - ref) > limit * ref:  # as _clean_trade judges it, never divided
+            jump = abs(price - ref) / ref
             self.trips += 1
             self.tripped_at = now
             c.flag(Rule.PRICE_JUMP, f"price {price} jumped {jump:.2%} from {ref} (limit {limit:.2%}); "

@@ -230,3 +230,26 @@ def test_bars_from_the_aggregator_always_pass(rows):
     v = Validator("bars", NO_BREAKER)
     for bar in bars.flush():
         assert v.check(bar) == ()
+
+
+class _LongWay(Validator):
+    def _clean_trade(self, t: Trade) -> bool:
+        return False
+
+
+_PRICES = st.sampled_from([-1, 0, 9, 10, 11, 15, 20, 30])  # 10 -> 11 and 10 -> 9 are 10 %, 10 -> 15 is 50 %
+_STEPS = st.sampled_from([-3_000, -501, -500, -499, -1, 0, 1, 499, 500, 501, 2_000])  # around the tolerance
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(_PRICES, st.integers(-1, 3), _STEPS), max_size=40), st.sampled_from([None, "0.1", "0.5"]))
+def test_fast_path_for_clean_trades_judges_like_the_long_way(rows, max_jump):
+    cfg = {"max_jump": max_jump, "cooldown_ms": 2_000, "ts_tolerance_ms": 500}
+    fast, slow = Validator("trades", cfg), _LongWay("trades", cfg)
+    ts = T0
+    for i, (p, s, dt) in enumerate(rows):
+        ts += dt
+        t = _t(str(p), str(s), ts=ts, tid=str(i))
+        assert fast.check(t) == slow.check(t)
+    assert fast.counts() == slow.counts()
+    assert (fast.reference, fast.newest_ts, fast.tripped_at) == (slow.reference, slow.newest_ts, slow.tripped_at)
