@@ -319,3 +319,38 @@ def test_docs_example_runs_and_prints_the_bar(capsys):
     code = text.split("```python\n", 1)[1].split("```", 1)[0]
     exec(compile(code, "docs/streaming-bars.md", "exec"), {})
     assert capsys.readouterr().out == "1768644480000 95208.60 95208.60 0.020 False\n"
+
+
+_events = st.lists(st.one_of(
+    st.tuples(st.just("trade"), st.integers(0, 40), st.integers(0, 4 * MIN), st.integers(1, 9)),
+    st.tuples(st.just("clock"), st.integers(0, 5 * MIN)),
+), max_size=60)
+
+
+@settings(max_examples=80, deadline=None)
+@given(events=_events, grace=st.sampled_from([0, 10_000]))
+def test_time_bars_every_trade_applied_once_late_or_duplicate(events, grace):
+    """With clocks interleaved, duplicates resent and trades late: each first-seen id is in exactly
+    one bar or came back late, bars of the symbol are contiguous, and the clock only moves forward."""
+    bars = TimeBars(MIN, grace_ms=grace)
+    out: list[OHLCVBar] = []
+    late: list[LateTrade] = []
+    sizes: dict[str, D] = {}
+    for ev in events:
+        if ev[0] == "clock":
+            out += bars.on_clock(B + ev[1])
+            continue
+        _, tid, ts, size = ev
+        t = _t(str(tid), B + ts, "10", str(size))
+        returned = bars.on_trade(t)
+        if str(tid) in sizes:
+            assert returned == ()  # a duplicate: counted, not late, not applied
+        else:
+            sizes[str(tid)] = D(size)
+            late += returned
+    out += bars.flush()
+    assert all(a.end == b.start for a, b in pairwise(out))
+    late_ids = {x.trade.trade_id for x in late}
+    assert sum(b.volume for b in out) == sum(s for tid, s in sizes.items() if tid not in late_ids)
+    assert (bars.applied, bars.late, bars.duplicates) == (
+        len(sizes) - len(late_ids), len(late_ids), sum(1 for e in events if e[0] == "trade") - len(sizes))
