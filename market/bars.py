@@ -223,6 +223,9 @@ class TimeBars(_Aggregator):
         self.closed_until: int | None = None  # every interval ending at or before this is closed
 
     def on_trade(self, trade: Trade) -> tuple[Emitted, ...]:
+        if trade.ts <= 0:
+            raise UsageError(f"bars: {trade.venue} {trade.symbol}: trade {trade.trade_id or '(no id)'} has no "
+                             f"exchange time (ts {trade.ts}); time bars need one")
         if not self._admit(trade):
             return ()
         start = trade.ts - trade.ts % self.interval

@@ -32,7 +32,7 @@ B = 28_333_333 * MIN  # a UTC minute boundary (2023-11-14 22:13:00)
 
 
 def _lighter_stream() -> list[Trade]:
-    """The recorded CRV (market 36) session: the subscribe replay, then the next live update."""
+    """The recorded CRV (market 36) session: the subscribe replay, then a live update after it."""
     codec = venues.codec("lighter")
     out = []
     for name in ("trade_subscribed_trimmed.json", "trade_update.json"):
@@ -254,6 +254,11 @@ def test_aggregator_refuses_another_symbol_naming_both():
     bars = TimeBars(MIN, venue="binance", symbol="BTCUSDT")
     with pytest.raises(UsageError, match="binance ETHUSDT: trade fed to the bars of binance BTCUSDT"):
         bars.on_trade(_t("1", B, "1", "1", symbol="ETHUSDT", venue="binance"))
+
+
+def test_time_bars_refuse_a_trade_without_exchange_time():
+    with pytest.raises(UsageError, match=r"bars: sim BTCUSDT: trade 7 has no exchange time \(ts 0\)"):
+        TimeBars(MIN).on_trade(_t("7", 0, "1", "1"))
 
 
 @pytest.mark.parametrize("bad", [0, -60_000, 7 * MIN, 1.5, True, timedelta(minutes=7)])
