@@ -2,29 +2,18 @@
 
 Every aggregator takes ``market.events.Trade`` and answers with frozen ``OHLCVBar`` events; none
 reads a clock, so a live feed calls ``on_clock(now_ms)`` on a timer and a replay calls it with the
-recorded times. The policies (docs/streaming-bars.md has the long form):
+recorded times. The policies, in full in docs/streaming-bars.md:
 
-- **Alignment.** ``TimeBars(interval)`` cuts time at multiples of ``interval`` since the epoch,
-  which are UTC wall-clock boundaries because ``interval`` must divide one day. A bar is
-  ``[start, end)`` in the trade's exchange time (``Trade.ts``, integer ms).
-- **Closing on time.** A bar closes when ``on_clock(now)`` sees ``now >= end + grace_ms``; a
-  trade never closes a bar, so a bar is out on time even when no trade follows it.
-- **Empty intervals** between two bars of a symbol, or after its last bar up to the clock, come
-  out as bars flagged ``empty=True`` carrying the previous close as open, high, low, close and
-  vwap, with zero volume and zero trades. Nothing comes out before a symbol's first trade.
-- **Order.** Inside a bar, open and close are the prices of the first and last trade ordered by
-  exchange ``ts`` then trade id (numerically when the id is digits), never by arrival, so a bar
-  does not depend on the order its trades arrived in.
-- **Duplicates** (a trade id seen before on this aggregator) are counted in ``duplicates`` and
-  not applied. An id is remembered until it is both among the oldest beyond the last
-  ``dedupe_count`` ids and older than ``dedupe_ms`` behind the newest trade seen; a trade
-  without an id is never taken for a duplicate.
-- **Late trades** (for an interval the clock has already closed) are not applied: they are
-  counted in ``late`` and handed back from ``on_trade`` as ``LateTrade`` records.
-
-Tick and volume bars know no clock and no lateness: a bar closes on the trade that makes it
-``n`` trades (``TickBars``) or ``volume`` or more of size (``VolumeBars``; a trade is never split
-across two bars); their ``start``/``end`` are the exchange times of their first and last trade.
+- ``TimeBars(interval)`` bars are ``[start, end)`` at multiples of ``interval`` (which divides one
+  day, so boundaries are UTC wall-clock ones) in exchange time; a bar closes when the clock passes
+  ``end + grace_ms``, never on a trade, so it comes out on time in a quiet market.
+- Intervals without a trade come out as bars flagged ``empty`` carrying the previous close.
+- Open and close follow exchange order (``ts``, then trade id), never arrival order.
+- A trade id seen before (within ``dedupe_count`` ids and ``dedupe_ms``) is a duplicate: counted,
+  not applied. A trade for an interval already closed is late: counted, not applied, and handed
+  back as a ``LateTrade``.
+- ``TickBars(n)`` and ``VolumeBars(volume)`` close on the trade that fills them (a trade is never
+  split); their ``start``/``end`` are the exchange times of their first and last trade.
 """
 
 from __future__ import annotations
