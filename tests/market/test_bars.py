@@ -3,10 +3,12 @@ empty intervals, late and duplicate trades, tick and volume bars, many symbols o
 
 from __future__ import annotations
 
+import pickle
 from datetime import timedelta
 from decimal import Decimal as D
 from itertools import pairwise
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -359,3 +361,13 @@ def test_time_bars_every_trade_applied_once_late_or_duplicate(events, grace):
     assert sum(b.volume for b in out) == sum(s for tid, s in sizes.items() if tid not in late_ids)
     assert (bars.applied, bars.late, bars.duplicates) == (
         len(sizes) - len(late_ids), len(late_ids), sum(1 for e in events if e[0] == "trade") - len(sizes))
+
+
+def test_bar_and_late_trade_cross_processes_by_pickle_and_msgspec():
+    bars = TimeBars(MIN)
+    bars.on_trade(_t("1", B, "1.5", "2"))
+    (bar,) = bars.flush()
+    (late,) = bars.on_trade(_t("2", B + 1, "1.6", "1"))
+    for item in (bar, late):
+        assert pickle.loads(pickle.dumps(item)) == item
+        assert msgspec.json.decode(msgspec.json.encode(item), type=type(item)) == item
