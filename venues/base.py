@@ -141,6 +141,29 @@ class RestBudget(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class ControlLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """What a client may send a venue over WebSocket, as the venue publishes it: topics (one per
+    subscribed stream; ``Codec.topic_count`` says how many a subscription takes) per connection
+    and in all, connections, and control messages (subscribe, unsubscribe, pings) — at most
+    ``messages`` in any ``per_s`` seconds, counted per connection or per IP (``scope``).
+    ``source`` says where the figures come from; a venue that publishes none gets conservative ones.
+    The streaming adapters shard and pace by these (``actors.feeds.pool``)."""
+
+    topics_per_connection: int = 100
+    topics_total: int | None = None
+    connections: int | None = None
+    messages: int = 5
+    per_s: float = 1.0
+    scope: str = "connection"
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.topics_per_connection < 1 or self.messages < 1 or self.per_s <= 0:
+            raise ValueError("ControlLimits: topics_per_connection and messages must be at least 1, per_s positive")
+        if self.scope not in ("connection", "ip"):
+            raise ValueError(f"ControlLimits: scope is 'connection' or 'ip', not {self.scope!r}")
+
+
 class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the actors need to know about a venue besides its wire protocol: which
     connections it gets, how symbols are spread over them, its REST budget, how a book is
@@ -158,6 +181,7 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     - ``taker_fee``: the default taker fee as a fraction of notional (the base tier; a deployment
       sets its own in ``coordinator.taker_fees``), with ``taker_fee_source`` saying where it is
       published. None: no default, the deployment must give one.
+    - ``control``: the venue's limits on topics, connections and control messages (``ControlLimits``).
     """
 
     connections: tuple[Connection, ...] = ()
@@ -169,6 +193,7 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     resync_by_resubscribe: bool = False
     taker_fee: Decimal | None = None
     taker_fee_source: str = ""
+    control: ControlLimits = ControlLimits()
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -349,6 +374,11 @@ class Codec(ABC):
         matches acks to subscriptions with it. A venue that acks by channel name overrides this; the
         default raises ``SubscriptionError`` (no name: such acks match nothing)."""
         raise SubscriptionError(f"{self.name}: no channel names for acks ({sub.channel})")
+
+    def topic_count(self, sub: Subscription) -> int:
+        """How many of the venue's topics ``sub`` takes (``ControlLimits.topics_per_connection``
+        counts these); one unless the venue needs several for one channel."""
+        return 1
 
     def resync_frames(self, symbol: str) -> list[str]:
         """Frames that re-seed one symbol's book on a venue whose subscribe brings a fresh snapshot:

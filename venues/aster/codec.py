@@ -18,7 +18,7 @@ from urllib.parse import quote
 import msgspec
 
 from perpwire.market.errors import SubscriptionError
-from perpwire.venues.base import Channel, Connection, VenueSpec
+from perpwire.venues.base import Channel, Connection, ControlLimits, VenueSpec
 from perpwire.venues.binance.codec import BinanceCodec
 
 
@@ -50,6 +50,9 @@ class AsterCodec(BinanceCodec):
         bbo_connection="bookticker",
         taker_fee=Decimal("0.00035"),
         taker_fee_source="Aster Pro fees (docs.asterdex.com/product/asterex-pro/pro-fees), base-tier taker",
+        control=ControlLimits(topics_per_connection=200, messages=10, per_s=1.0, scope="connection",
+                              source="Aster futures WebSocket docs: 200 streams and 10 incoming messages a second per "
+                                     "connection (over it: disconnect, repeated: IP ban)"),
     )
 
     def _path(self, route: str) -> str:

@@ -56,7 +56,16 @@ from perpwire.venues.backpack.schemas import (
     BpPositionUpdate,
     BpTrade,
 )
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
+from perpwire.venues.base import (
+    Channel,
+    Codec,
+    Connection,
+    ControlLimits,
+    RestBudget,
+    SessionKind,
+    Subscription,
+    VenueSpec,
+)
 
 # lax: integer fields come as numbers or as strings of digits (see schemas)
 _FRAME = msgspec.json.Decoder(BpFrame, strict=False)
@@ -119,6 +128,9 @@ class BackpackCodec(BackpackRest, Codec):
         taker_fee=Decimal("0.0004"),
         taker_fee_source="Backpack trading fees (support.backpack.exchange/exchange/trading/trading-fees), "
                          "perpetuals base-tier taker",
+        control=ControlLimits(topics_per_connection=200, messages=5, per_s=1.0, scope="connection",
+                              source="Backpack publishes no WebSocket limits: 200 streams and 5 messages a second "
+                                     "per connection assumed"),
     )
 
     @classmethod

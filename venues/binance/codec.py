@@ -27,7 +27,7 @@ import msgspec
 from perpwire.market.events import BookDelta, BookSnapshot, Event, FundingRate, LazyBookSnapshot, MarkPrice
 from perpwire.market.funding import per_hour
 from perpwire.market.sequence import PU_CHAIN
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, VenueSpec
+from perpwire.venues.base import Channel, Codec, Connection, ControlLimits, RestBudget, SessionKind, VenueSpec
 from perpwire.venues.binance import normalise
 from perpwire.venues.binance.rest import BinanceRest
 from perpwire.venues.binance.schemas import (
@@ -146,6 +146,9 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
         taker_fee=Decimal("0.0004"),
         taker_fee_source="USD-M futures fee schedule (binance.com/en/fee/futureFee), regular-user taker; "
                          "the current VIP 0 rate may differ: set coordinator.taker_fees.binance for your tier",
+        control=ControlLimits(topics_per_connection=200, messages=10, per_s=1.0, scope="connection",
+                              source="Binance USD-M WebSocket docs: 10 incoming messages a second per connection; "
+                                     "1,024 streams per connection today, 200 on older pages: 200 kept"),
     )
 
     @classmethod

@@ -27,7 +27,7 @@ import msgspec
 from perpwire.market.errors import SubscriptionError
 from perpwire.market.events import Event, Liquidation, Pong, Side, Subscribed, Trade, Unsubscribed, VenueRejected
 from perpwire.market.units import dec
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, Subscription, VenueSpec
+from perpwire.venues.base import Channel, Codec, Connection, ControlLimits, RestBudget, Subscription, VenueSpec
 from perpwire.venues.bybit.orderbook import CROSS_SEQ_CHAIN, DEPTHS, TopicChain
 from perpwire.venues.bybit.rest import REST_URL, BybitRest
 from perpwire.venues.bybit.schemas import BybitData, BybitEnvelope, BybitFrame, BybitPublicFill, BybitRequest
@@ -92,6 +92,11 @@ class BybitCodec(BybitRest, Codec):
         taker_fee=Decimal("0.00055"),
         taker_fee_source="Bybit trading fee structure (bybit.com/en/help-center, Trading Fee Structure), "
                          "non-VIP derivatives taker",
+        control=ControlLimits(topics_per_connection=500, connections=1000, messages=10, per_s=1.0,
+                              scope="connection",
+                              source="Bybit v5 WebSocket docs: at most 21,000 characters of topics per public linear "
+                                     "connection (500 topics of under 40), 1,000 connections per IP; no message "
+                                     "rate published: 10 a second assumed"),
     )
 
     def __init__(

@@ -40,7 +40,16 @@ from perpwire.market.events import (
 )
 from perpwire.market.funding import per_hour
 from perpwire.market.sequence import UNCHECKED
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
+from perpwire.venues.base import (
+    Channel,
+    Codec,
+    Connection,
+    ControlLimits,
+    RestBudget,
+    SessionKind,
+    Subscription,
+    VenueSpec,
+)
 from perpwire.venues.hyperliquid.account import SIDES, AccountFeed
 from perpwire.venues.hyperliquid.rest import FUNDING_INTERVAL_HOURS, HyperliquidRest, snapshot_from
 from perpwire.venues.hyperliquid.schemas import (
@@ -128,6 +137,10 @@ class HyperliquidCodec(HyperliquidRest, Codec):
         taker_fee=Decimal("0.00045"),
         taker_fee_source="Hyperliquid fees (hyperliquid.gitbook.io/hyperliquid-docs/trading/fees), base-tier "
                          "perps taker",
+        control=ControlLimits(topics_per_connection=1000, topics_total=1000, connections=10, messages=2000,
+                              per_s=60.0, scope="ip",
+                              source="Hyperliquid rate limits: per IP 10 connections, 1,000 subscriptions, 2,000 "
+                                     "messages sent a minute"),
     )
 
     @classmethod

@@ -52,7 +52,16 @@ from perpwire.market.events import (
 from perpwire.market.funding import interval_hours_from_ms
 from perpwire.market.sequence import CONTIGUOUS
 from perpwire.market.units import ONE_HOUR_MS, ms_from_ns
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
+from perpwire.venues.base import (
+    Channel,
+    Codec,
+    Connection,
+    ControlLimits,
+    RestBudget,
+    SessionKind,
+    Subscription,
+    VenueSpec,
+)
 from perpwire.venues.kucoin.contracts import DEFAULT_INTERVAL_HOURS, ContractTable
 from perpwire.venues.kucoin.rest import REST_URL, Bullet, KucoinRest, levels_text
 from perpwire.venues.kucoin.schemas import KucoinData, KucoinDepthFrame, KucoinFrame, KucoinPingFrame, KucoinRequest
@@ -105,6 +114,10 @@ class KucoinCodec(KucoinRest, Codec):
                         reason="the VIP 0 futures pool is 2,000 per 30 s (~66 a second): 20 a second leaves room"),
         taker_fee=Decimal("0.0006"),
         taker_fee_source="KuCoin futures fee levels (kucoin.com/vip/privilege), level 0 taker",
+        control=ControlLimits(topics_per_connection=max_topics_per_connection, connections=50,
+                              messages=uplink_messages_per_10s, per_s=10.0, scope="connection",
+                              source="KuCoin futures WebSocket docs (2023): 100 topics per connection, 100 uplink "
+                                     "messages per 10 s, 50 connections per user"),
     )
 
     @classmethod
@@ -198,6 +211,9 @@ class KucoinCodec(KucoinRest, Codec):
         if ch is Channel.BBO:
             return (f"/contractMarket/tickerV2:{sym}",)
         raise SubscriptionError(f"kucoin: channel {ch} is not supported")
+
+    def topic_count(self, sub: Subscription) -> int:
+        return len(self.topics(sub))
 
     def topic(self, sub: Subscription) -> str:
         """The subscription's main topic (FUNDING: the instrument topic; see ``topics``)."""

@@ -56,7 +56,16 @@ from perpwire.market.events import (
 )
 from perpwire.market.sequence import PREV_NONCE
 from perpwire.market.units import dec, ms_from_us
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
+from perpwire.venues.base import (
+    Channel,
+    Codec,
+    Connection,
+    ControlLimits,
+    RestBudget,
+    SessionKind,
+    Subscription,
+    VenueSpec,
+)
 from perpwire.venues.lighter import account
 from perpwire.venues.lighter.account import opt_dec
 from perpwire.venues.lighter.rest import (
@@ -136,6 +145,10 @@ class LighterCodec(LighterRest, Codec):
         taker_fee=Decimal("0"),
         taker_fee_source="Lighter fees (docs.lighter.xyz): standard accounts trade without fees; premium "
                          "accounts pay per tier (set coordinator.taker_fees.lighter)",
+        control=ControlLimits(topics_per_connection=100, topics_total=1000, connections=100, messages=200,
+                              per_s=60.0, scope="ip",
+                              source="Lighter WebSocket limits: 100 subscriptions per connection, 1,000 in all, "
+                                     "100 connections and 200 messages sent a minute per IP"),
     )
 
     @classmethod
