@@ -375,6 +375,11 @@ class Codec(ABC):
         default raises ``SubscriptionError`` (no name: such acks match nothing)."""
         raise SubscriptionError(f"{self.name}: no channel names for acks ({sub.channel})")
 
+    def route(self, sub: Subscription) -> str:
+        """The connection kind (``url(stream)``) that delivers ``sub``: "market" unless the venue
+        routes streams over several endpoints (Binance's 2026 ``/public`` and ``/market``)."""
+        return "market"
+
     def topic_count(self, sub: Subscription) -> int:
         """How many of the venue's topics ``sub`` takes (``ControlLimits.topics_per_connection``
         counts these); one unless the venue needs several for one channel."""
