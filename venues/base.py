@@ -325,6 +325,8 @@ class Codec(ABC):
     cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({})
     #: True when the venue greets a new socket (``Connected``) and wants nothing sent before it
     welcome_required: ClassVar[bool] = False
+    #: True when liquidations arrive as ``Liquidation`` events on the TRADES stream (no stream of their own)
+    liquidations_on_trades: ClassVar[bool] = False
     #: what this codec counted while decoding (one per instance, made in ``__init__``)
     stats: CodecStats
     #: the venue's connections, REST budget, book re-seeding and default taker fee (``VenueSpec``);

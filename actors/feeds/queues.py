@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["DEFAULT_POLICIES", "FeedQueue", "Overflow", "QueueClosed", "QueueStats"]
+__all__ = ["DEFAULT_POLICIES", "Deferred", "FeedQueue", "Overflow", "QueueClosed", "QueueStats"]
 
 
 class Overflow(StrEnum):
@@ -44,6 +44,7 @@ DEFAULT_POLICIES: Mapping[str, Overflow] = {
 }
 
 _LATENCY_SAMPLES = 100_000
+_NONE = object()  # "no item" (None may be an item)
 
 
 class QueueClosed(Exception):
@@ -65,6 +66,16 @@ class QueueStats(msgspec.Struct, frozen=True, kw_only=True):
     latency_p50_ms: float | None
     latency_p99_ms: float | None
     closed: bool
+
+
+class Deferred:
+    """An item made when it is taken: ``fn(arg)`` (a book view cut from the live book). One that
+    comes out None (its source went away) is skipped."""
+
+    __slots__ = ("arg", "fn")
+
+    def __init__(self, fn: Any, arg: Any) -> None:
+        self.fn, self.arg = fn, arg
 
 
 class _Slot:
@@ -114,6 +125,11 @@ class FeedQueue:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def blocks(self) -> bool:
+        """Whether any channel's policy is BLOCK (its producers must honour ``room``)."""
+        return any(p is Overflow.BLOCK for p in self.policies.values())
 
     @property
     def full(self) -> bool:
@@ -178,32 +194,46 @@ class FeedQueue:
     # --- consumer side -------------------------------------------------------------------------
 
     def _pop(self) -> Any:
-        slot = self._fifo.popleft()
-        if slot.key is not None:
-            del self._latest[slot.key]
-        if not self._fifo and not self._closed:
+        """The oldest item, or ``_NONE`` when the queue is (or turned out to be) empty."""
+        fifo = self._fifo
+        item: Any = _NONE
+        while fifo:
+            slot = fifo.popleft()
+            if slot.key is not None:
+                del self._latest[slot.key]
+            item = slot.item
+            if type(item) is Deferred:
+                item = item.fn(item.arg)
+                if item is None:
+                    item = _NONE
+                    continue
+            self.delivered += 1
+            self._latency.append(time.monotonic() - slot.t)
+            break
+        if not fifo and not self._closed:
             self._readable.clear()
-        if len(self._fifo) < self.maxsize:
+        if len(fifo) < self.maxsize:
             self._room.set()
-        self.delivered += 1
-        self._latency.append(time.monotonic() - slot.t)
-        return slot.item
+        return item
 
     def get_nowait(self) -> Any:
         """The oldest item; ``asyncio.QueueEmpty`` when there is none (``QueueClosed`` once closed)."""
-        if self._fifo:
-            return self._pop()
+        item = self._pop()
+        if item is not _NONE:
+            return item
         if self._closed:
             raise QueueClosed("the feed queue is closed")
         raise asyncio.QueueEmpty
 
     async def get(self) -> Any:
         """The oldest item, waiting for one; ``QueueClosed`` once the queue is closed and empty."""
-        while not self._fifo:
+        while True:
+            item = self._pop()
+            if item is not _NONE:
+                return item
             if self._closed:
                 raise QueueClosed("the feed queue is closed")
             await self._readable.wait()
-        return self._pop()
 
     async def get_batch(self, max_items: int = 1000, timeout: float | None = None) -> list[Any]:
         """Up to ``max_items`` items: waits at most ``timeout`` seconds (None: no limit) for the
@@ -216,16 +246,20 @@ class FeedQueue:
                 await asyncio.wait_for(self._readable.wait(), timeout)
             except TimeoutError:
                 return []
-        out = []
+        out: list[Any] = []
         while self._fifo and len(out) < max_items:
-            out.append(self._pop())
+            item = self._pop()
+            if item is not _NONE:
+                out.append(item)
         return out
 
     def drain(self) -> list[Any]:
         """Everything queued, at once."""
-        out = []
+        out: list[Any] = []
         while self._fifo:
-            out.append(self._pop())
+            item = self._pop()
+            if item is not _NONE:
+                out.append(item)
         return out
 
     def __aiter__(self) -> FeedQueue:

@@ -122,6 +122,7 @@ class LighterCodec(LighterRest, Codec):
     heartbeat_interval_s = 30.0  # docs: send something at least every 2 min
     max_connection_age_s = 24 * 3600.0
     example_symbol = "1"
+    liquidations_on_trades = True  # ``liquidation_trades`` ride on ``trade/{id}``
     welcome_required = True  # subscribe after ``connected``
     max_topics_per_connection = 100
     #: the ``subscribed/order_book`` snapshot is ~105 KB for ETH (~2,900 levels, as recorded), x4

@@ -91,3 +91,17 @@ async def test_latency_is_measured_from_the_frame_to_delivery():
     q.get_nowait()
     st = q.stats()
     assert 9.0 <= st.latency_p50_ms < 1000
+
+
+async def test_a_deferred_item_is_made_when_taken_and_skipped_when_gone():
+    from perpwire.actors.feeds.queues import Deferred
+
+    state = {"BTC": "v1"}
+    q = FeedQueue()
+    q.put("book", Deferred(state.get, "BTC"), "BTC")
+    q.put("book", Deferred(state.get, "BTC"), "BTC")  # conflated: one slot
+    q.put("book", Deferred(state.get, "ETH"), "ETH")  # its source is gone by the time it is read
+    q.put("trades", "t")
+    state["BTC"] = "v2"
+    assert q.drain() == ["v2", "t"]
+    assert q.stats().conflated == {"book": 1}
