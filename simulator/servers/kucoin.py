@@ -8,8 +8,9 @@ and ``{"id","type":"subscribe"|"unsubscribe","topic","response":true}`` (acked w
 string). Topics (comma-separated symbols allowed): ``/contractMarket/tickerV2:{sym}`` (on BBO
 change, sizes in integer contracts), ``/contractMarket/level2Depth5|50:{sym}`` (top-N snapshots
 every 100 ms), ``/contractMarket/level2:{sym}`` (one message per level change, ``sequence`` +1
-each, ``change`` = "price,side,size"), ``/contract/instrument:{sym}`` (``mark.index.price`` every
-second, ``funding.rate`` every ``funding_rate_s``), ``/contract/announcement[:{sym}]``
+each, ``change`` = "price,side,size"), ``/contractMarket/execution:{sym}`` (subject ``match``, one
+per trade: the taker's side, size in contracts, ``ts`` in ns), ``/contract/instrument:{sym}``
+(``mark.index.price`` every second, ``funding.rate`` every ``funding_rate_s``), ``/contract/announcement[:{sym}]``
 (``funding.begin``/``funding.end`` at settlement). Funding numbers are JSON numbers.
 """
 
@@ -26,7 +27,8 @@ from perpwire.simulator.model import Book
 from perpwire.simulator.servers.base import VenueServer, decode, encode
 
 _SYMBOL_TOPICS = ("/contractMarket/tickerV2", "/contractMarket/level2Depth5", "/contractMarket/level2Depth50",
-                  "/contractMarket/level2", "/contract/instrument", "/contract/announcement")  # fmt: skip
+                  "/contractMarket/level2", "/contractMarket/execution", "/contract/instrument",
+                  "/contract/announcement")  # fmt: skip
 #: topics that publish a book's ladder (their subscribers keep the book moving)
 _BOOK_TOPICS = frozenset(_SYMBOL_TOPICS[:4])
 
@@ -145,6 +147,14 @@ class KucoinServer(VenueServer):
                     data = {"sequence": c.seq, "change": f"{px(c.px)},{'buy' if c.is_bid else 'sell'},{c.size}",
                             "timestamp": now}  # fmt: skip
                     self.publish(topic, self.message(topic, "level2", data, c.seq))
+            topic = f"/contractMarket/execution:{sym}"
+            if book.new_trades and self.wanted(topic):
+                for t in book.new_trades:
+                    data = {"symbol": sym, "sequence": t.trade_id, "side": "buy" if t.taker_buy else "sell",
+                            "size": t.lots, "price": book.inst.price_text(t.px),
+                            "takerOrderId": f"{t.trade_id:018d}", "makerOrderId": f"{t.trade_id + 1:018d}",
+                            "tradeId": str(t.trade_id), "ts": t.ts * 1_000_000}  # fmt: skip
+                    self.publish(topic, self.message(topic, "match", data, t.trade_id))
             topic = f"/contractMarket/tickerV2:{sym}"
             bbo = book.ladder.bbo()
             if self.wanted(topic) and bbo is not None and bbo != self.last_bbo.get(sym):
