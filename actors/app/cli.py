@@ -214,11 +214,13 @@ def _streams(dep) -> list[dict]:
     import ray
     from ray.util import list_named_actors
 
+    from perpwire.actors.budgets import PREFIX as BUDGET_PREFIX
     from perpwire.actors.coordination.coordinator import COORDINATOR_NAME
 
     names = sorted(a["name"] for a in list_named_actors(all_namespaces=True)
                    if a["namespace"] == dep.namespace and a["name"].startswith("perpwire-")
-                   and a["name"] not in (COORDINATOR_NAME, deployment.STORE))
+                   and a["name"] not in (COORDINATOR_NAME, deployment.STORE)
+                   and not a["name"].startswith(BUDGET_PREFIX))  # budgets are not streams
     rows = []
     for name in names:
         try:

@@ -104,6 +104,10 @@ class StreamConfig(BaseModel):
     rest_rate_per_s: float = Field(20.0, gt=0, description="REST budget in venue weight units per second "
                                    "(half of Aster/Binance's 2400/min)")
     rest_burst: float = Field(100.0, gt=0, description="REST weight that may be spent at once")
+    pace_control: bool = Field(True, description="pace subscribe/unsubscribe/ping frames within the venue's "
+                               "published control-message rate (VenueSpec.limits, at PACING_SHARE)")
+    shared_budgets: bool = Field(True, description="in a stream actor: take REST weight, new connections and "
+                                 "per-IP control frames from one budget actor per venue and node (egress IP)")
     push_interval_s: float = Field(0.25, gt=0, description="conflated funding pushes at most this often")
     cooldown_s: float = Field(0.0, ge=0, description="keep market data on this long after the last resume")
     start_paused: bool = Field(False, description="a pausable stream begins with its market data paused "

@@ -23,6 +23,7 @@ import ray
 from perpwire import venues
 from perpwire.actors.app.config import AppConfig
 from perpwire.actors.app.deployment import start_ray
+from perpwire.actors.budgets import end_budgets
 from perpwire.actors.coordination.coordinator import COORDINATOR_NAME, Coordinator, DeploymentWiring
 from perpwire.actors.store.actor import StoreActor
 from perpwire.actors.store.check import check_store
@@ -151,3 +152,4 @@ class Runtime:
         for h in [*everything, self.coordinator, self.store]:
             if h is not None:
                 ray.kill(h)
+        end_budgets(ray.get_runtime_context().namespace)  # detached: they end with the deployment

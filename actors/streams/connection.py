@@ -23,7 +23,7 @@ import websockets
 from perpwire import venues
 from perpwire.actors.app.config import StreamConfig
 from perpwire.actors.durable import DurableState
-from perpwire.actors.pacing import Backoff, TokenBucket, now_ms
+from perpwire.actors.pacing import Backoff, TokenBucket, now_ms, pacer_for
 from perpwire.actors.rest import RestClient
 from perpwire.actors.streams.answers import (
     COUNTER_NAMES,
@@ -128,6 +128,9 @@ class StreamConnection:
         self.rest = RestClient(config.venue, TokenBucket(config.rest_rate_per_s, config.rest_burst))
         self._backoff = Backoff(config.backoff_base_s, config.backoff_cap_s)
         self._link = Link(self.counters)
+        if config.pace_control:  # control frames within the venue's published rate, per connection
+            self._link.pacer = pacer_for(venues.spec(config.venue).limits)
+        self.connect_budget: TokenBucket | None = None  # new connections (a shared budget in stream actors)
         self._connected = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._runner: asyncio.Task | None = None
@@ -199,6 +202,10 @@ class StreamConnection:
         self._spawn(self.funding_pusher.run(), "pusher")
         while not self._stopping:
             try:
+                if self.connect_budget is not None:
+                    waited = await self.connect_budget.acquire()
+                    if waited:
+                        self.counters["connect_paced_ms"] += int(waited * 1000)
                 params = await self._session.connect_params(self.codec, self.rest)
                 url = self.codec.url(self.config.route, **params)
                 async with websockets.connect(url, max_size=self._max_frame, open_timeout=10, ping_interval=20,
@@ -533,6 +540,10 @@ class StreamConnection:
 
     def funding_rates(self) -> dict[str, FundingRate]:
         return dict(self.funding)
+
+    def pace_with(self, pacer) -> None:
+        """Pace control frames with ``pacer`` (a ``TokenBucket`` or a shared one) instead."""
+        self._link.pacer = pacer
 
     def health(self) -> StreamHealth:
         wall = now_ms()
