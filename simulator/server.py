@@ -85,7 +85,7 @@ class Simulator:
         self.symbols = symbols
         self.enforce_limits = enforce_limits
         self.model = MarketModel(random.Random(root.random()), names, levels=levels, symbols=symbols,
-                                 quiet_books=quiet_books, quiet_every=self.clock.ticks_per(2.0),
+                                 quiet_books=quiet_books, quiet_every=self.clock.ticks_per(5.0),
                                  basis_every=self.clock.ticks_per(1.0))
         self.funding = FundingModel(random.Random(root.random()), names, self.clock.now_ms, history_days=history_days,
                                     symbols=symbols,
