@@ -109,6 +109,7 @@ class MarketModel:
         self.quiet_every = max(1, quiet_every)
         self.basis_every = max(1, basis_every)
         self.fair_source: Callable[[dict[str, float]], None] | None = None
+        self.fair_sink: Callable[[dict[str, float]], None] | None = None  # told every new fair price
         #: watched books per venue (insertion order keeps replays deterministic)
         self.watched: dict[str, dict[Book, None]] = {v: {} for v in venues}
         self.moved: dict[str, list[Book]] = {v: [] for v in venues}
@@ -167,6 +168,8 @@ class MarketModel:
             for name, asset in self.assets.items():
                 sd = asset.vol_per_sqrt_hour * math.sqrt(dt_h)
                 self.fair[name] *= math.exp(rng.gauss(0.0, sd) - 0.5 * sd * sd)
+            if self.fair_sink is not None:
+                self.fair_sink(self.fair)
         self._basis_dt += dt_h
         if self.ticks % self.basis_every == 0 or not self.quiet_books:
             dt, self._basis_dt = self._basis_dt, 0.0

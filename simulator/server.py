@@ -217,6 +217,29 @@ class Simulator:
 
     # --- helpers ------------------------------------------------------------------------------
 
+    def share_fair(self, buffer: memoryview, *, writer: bool) -> None:
+        """Quote the fair prices of ``buffer`` (one double per catalogue asset, in catalogue
+        order), shared with other simulator processes: the writer's random walk fills it every
+        tick, the others read it instead of walking their own, so every venue quotes one market."""
+        names = list(self.model.assets)
+        if len(buffer) < len(names):
+            raise ValueError(f"the shared fair-price buffer holds {len(buffer)} prices, the catalogue {len(names)}")
+
+        def sink(fair: dict[str, float]) -> None:
+            for i, name in enumerate(names):
+                buffer[i] = fair[name]
+
+        def source(fair: dict[str, float]) -> None:
+            if buffer[0] > 0:  # written at least once
+                for i, name in enumerate(names):
+                    fair[name] = buffer[i]
+
+        if writer:
+            sink(self.model.fair)
+            self.model.fair_sink = sink
+        else:
+            self.model.fair_source = source
+
     def venue(self, name: str) -> VenueServer:
         return self.venues[name]
 
