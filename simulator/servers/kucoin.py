@@ -183,7 +183,7 @@ class KucoinServer(VenueServer):
                         "asks": self._rows(book, lad.top(False, n)),
                     }
                     self.publish(topic, self.message(topic, "level2", data, now))
-        for book in self.books:
+        for book in self.books if self.every(1.0) or self.every(self.funding_rate_s) else ():
             topic = f"/contract/instrument:{book.inst.symbol}"
             if self.wanted(topic):
                 if self.every(1.0):
