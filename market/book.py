@@ -161,6 +161,18 @@ _update = _update_c if ACCELERATED else _update_py
 _update_book = _update_book_c if ACCELERATED else _update_book_py
 
 
+def use_compiled(compiled: bool) -> bool:
+    """Run the book's hot loops compiled (when built) or in Python from now on, in this process;
+    returns whether they were compiled before. For benchmarks and tests comparing the two."""
+    global _update, _update_book
+    before = _update is _update_c and _update_c is not None
+    if compiled and _update_c is not None:
+        _update, _update_book = _update_c, _update_book_c
+    else:
+        _update, _update_book = _update_py, _update_book_py
+    return before
+
+
 class _Side:
     """One side of the book: price text -> (size text, update stamp).
 
