@@ -122,3 +122,79 @@ def test_both_loops_build_the_same_book(monkeypatch):
     bids, asks = reads[0]
     assert bids == ((Decimal("101.5"), Decimal("1")), (Decimal("100.00"), Decimal("4")))
     assert asks == ((Decimal("102"), Decimal("5")),)  # 101.5 ask was crossed by the newer bid
+
+
+side_levels = st.lists(st.tuples(st.sampled_from([*PRICES, "99", "98.5", "102", "103.25"]),
+                                 st.sampled_from(SIZES)), max_size=8)
+
+
+@settings(max_examples=600, deadline=None)
+@given(side_levels, st.booleans(), st.booleans())
+def test_compiled_sorted_keys_matches_python(levels, descending, as_list):
+    """The snapshot test (already a valid sorted side?) gives the same floats or None both ways."""
+    given_levels = [list(lv) for lv in levels] if as_list else tuple(levels)
+    expected = book_mod._sorted_keys_py(given_levels, descending)
+    got = book_mod._sorted_keys_c(given_levels, descending)
+    assert got == expected
+    if expected is not None:  # a valid side: exactly the levels' prices, strictly best first
+        floats = [float(p) for p, _ in levels]
+        assert expected == floats == sorted(set(floats), reverse=descending)
+        assert all(0 < float(q) < math.inf for _, q in levels)
+
+
+def test_sorted_keys_falls_back_to_python_for_other_shapes():
+    assert sidec.sorted_keys([("1", 2)], False) is NotImplemented  # a size that is not str
+    assert book_mod._sorted_keys_c([("1", 2)], False) == [1.0]
+    assert sidec.sorted_keys(iter([("1", "2")]), False) is NotImplemented
+    assert book_mod._sorted_keys_c(iter([("1", "2")]), False) is None
+    assert sidec.sorted_keys([("1", "2", "3")], False) is NotImplemented
+    assert book_mod._sorted_keys_c([("1", "2", "3")], False) is None
+
+
+def _script(compiled: bool, snapshots_and_deltas) -> list:
+    """Every read after every event of a script, with the loops compiled or in Python."""
+    before = book_mod.use_compiled(compiled)
+    try:
+        book = OrderBook("t", "X", CONTIGUOUS)
+        reads = []
+        for ev in snapshots_and_deltas:
+            reads.append(_outcome(lambda ev=ev: book.apply(ev)))
+            reads.append((book.state, book.seq, len(book), book.top(None), book.top_text(3), book.uncrossed,
+                          book.depth_for_size("buy", Decimal("2.5")).avg_price))
+        return reads
+    finally:
+        book_mod.use_compiled(before)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), side_levels, side_levels), min_size=1, max_size=6))
+def test_books_read_the_same_compiled_and_in_python(steps):
+    """Snapshots (sorted ones are kept as they came, others indexed) and deltas, any text: every
+    read of the book is the same with the hot loops compiled and in Python."""
+    events = []
+    for seq, (is_snapshot, bids, asks) in enumerate(steps, 1):
+        if is_snapshot:
+            events.append(BookSnapshot(venue="t", symbol="X", bids=tuple(bids), asks=tuple(asks), seq=seq))
+        else:
+            events.append(BookDelta(venue="t", symbol="X", bids=tuple(bids), asks=tuple(asks), first_seq=seq,
+                                    seq=seq))
+    assert _script(True, events) == _script(False, events)
+
+
+def test_a_sorted_snapshot_reads_as_one_applied_level_by_level():
+    """The kept snapshot and the indexed book hold the same levels, crossing and all."""
+    bids = (("101", "1"), ("100.5", "2"), ("100", "3"))
+    asks = (("100.75", "1"), ("102", "4"))  # 100.75 crosses 101: both levels share one stamp
+    kept = OrderBook("t", "X", CONTIGUOUS)
+    kept.apply(BookSnapshot(venue="t", symbol="X", bids=bids, asks=asks, seq=1))
+    assert kept._packed
+    shuffled = OrderBook("t", "X", CONTIGUOUS)  # same levels, not sorted: indexed level by level
+    shuffled.apply(BookSnapshot(venue="t", symbol="X", bids=bids[::-1], asks=asks[::-1], seq=1))
+    assert not shuffled._packed
+    assert kept.top(None) == shuffled.top(None)
+    assert kept.top_text(None) == shuffled.top_text(None)
+    assert kept.uncrossed == shuffled.uncrossed == 2
+    delta = BookDelta(venue="t", symbol="X", bids=(("100.5", "0"),), asks=(("103", "1"),), first_seq=2, seq=2)
+    assert kept.apply(delta) is None and shuffled.apply(delta) is None
+    assert kept.top(None) == shuffled.top(None) == (((Decimal("100"), Decimal("3")),),
+                                                    ((Decimal("102"), Decimal("4")), (Decimal("103"), Decimal("1"))))
