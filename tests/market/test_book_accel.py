@@ -198,3 +198,44 @@ def test_a_sorted_snapshot_reads_as_one_applied_level_by_level():
     assert kept.apply(delta) is None and shuffled.apply(delta) is None
     assert kept.top(None) == shuffled.top(None) == (((Decimal("100"), Decimal("3")),),
                                                     ((Decimal("102"), Decimal("4")), (Decimal("103"), Decimal("1"))))
+
+
+CLEAN_PRICES = ["100", "100.0", "100.5", "101", "101.00", "99", "99.5", "98.25", "102", "103", "0", "abc", "inf"]
+CLEAN_SIZES = ["0", "0.0", "1", "2.5", "3", "0.001", "-1", "nan"]
+deltas = st.lists(st.tuples(st.sampled_from(CLEAN_PRICES), st.sampled_from(CLEAN_SIZES)), min_size=3, max_size=12)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(deltas, min_size=1, max_size=6), st.booleans(), st.integers(0, 300))
+def test_python_bulk_path_matches_the_compiled_loop(batches, descending, stale):
+    """Deltas of three levels or more, all taken by the Python path's bulk pass (its threshold
+    lowered to 3 here): the same levels, spelling index, flag and errors as the compiled loop,
+    also next to a key index close to compaction (``stale`` keys of prices long gone)."""
+    book_mod._BULK_MIN, before = 3, book_mod._BULK_MIN
+    try:
+        _bulk_matches(batches, descending, stale)
+    finally:
+        book_mod._BULK_MIN = before
+
+
+def _bulk_matches(batches, descending, stale):
+    py, c = _Side(descending), _Side(descending)
+    for side in (py, c):
+        side._keys.update({1000.0 + i: f"{1000 + i}" for i in range(stale)})
+    for stamp, batch in enumerate(batches, 1):
+        assert _apply(c, sidec.update, batch, stamp) == _apply(py, _update_py, batch, stamp)
+        assert c.levels == py.levels
+        assert c._keys == py._keys
+
+
+def test_python_bulk_path_takes_the_common_delta():
+    side = _Side(True)
+    side.replace((("100", "1"), ("99", "2"), ("98", "3")), 1)
+    side.unpack()
+    levels = (("100", "0"), ("99", "5"), ("97", "1"), ("96.5", "0"))
+    assert book_mod._update_bulk(side.levels, side._keys, levels, 2) is True
+    assert side.levels == {"99": ("5", 2), "98": ("3", 1), "97": ("1", 2)}
+    assert side._keys[97.0] == "97"
+    # a respelling of a live price is left to the loop (None: nothing touched)
+    assert book_mod._update_bulk(side.levels, side._keys, (("99.0", "1"), ("98", "1"), ("90", "1")), 3) is None
+    assert side.levels == {"99": ("5", 2), "98": ("3", 1), "97": ("1", 2)}
