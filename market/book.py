@@ -252,7 +252,8 @@ except ImportError:  # pragma: no cover - depends on the install
 ACCELERATED = _update_c is not None and not os.environ.get("PERPWIRE_PURE_PYTHON")
 _update = _update_c if ACCELERATED else _update_py
 _update_book = _update_book_c if ACCELERATED else _update_book_py
-_sorted_keys = _sorted_keys_c if ACCELERATED else _sorted_keys_py
+# the compiled test itself (``_Side.replace`` asks the Python one when it says NotImplemented)
+_sorted_keys = _sorted_keys_compiled if ACCELERATED else _sorted_keys_py
 
 
 def use_compiled(compiled: bool) -> bool:
@@ -261,7 +262,7 @@ def use_compiled(compiled: bool) -> bool:
     global _update, _update_book, _sorted_keys
     before = _update is _update_c and _update_c is not None
     if compiled and _update_c is not None:
-        _update, _update_book, _sorted_keys = _update_c, _update_book_c, _sorted_keys_c
+        _update, _update_book, _sorted_keys = _update_c, _update_book_c, _sorted_keys_compiled
     else:
         _update, _update_book, _sorted_keys = _update_py, _update_book_py, _sorted_keys_py
     return before
@@ -302,6 +303,8 @@ class _Side:
         self._keys.clear()
         self._order = None
         keys = _sorted_keys(levels, self.descending)
+        if keys is NotImplemented:  # the compiled test leaves other shapes to the Python one
+            keys = _sorted_keys_py(levels, self.descending)
         if keys is not None:
             self.snap, self._snap_keys, self._snap_stamp = levels, keys, stamp  # type: ignore[assignment]
             return True
