@@ -390,8 +390,8 @@ number(PyObject *module, PyObject *obj)
 
 /* sorted_keys(levels, descending) -> list[float] | None | NotImplemented
  *
- * ``market.book._sorted_keys`` for its common input: a tuple or list of exact (price, size)
- * tuples or lists of exact str. The float of every price when the levels already are a valid
+ * ``market.book._sorted_keys_py`` for its common input: a tuple of (price, size) tuples of
+ * exact str. The float of every price when the levels already are a valid
  * side (every price and size finite, sizes > 0, prices > 0 and strictly best first), else None.
  * Any other input (another container, a level that is not a pair of str) returns NotImplemented:
  * the Python function then decides, so both give the same answer for any input. */
@@ -412,14 +412,14 @@ sorted_keys(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (descending < 0) {
         return NULL;
     }
-    if (!PyTuple_CheckExact(levels) && !PyList_CheckExact(levels)) {
+    if (!PyTuple_CheckExact(levels)) {
         Py_RETURN_NOTIMPLEMENTED;
     }
-    n = PySequence_Fast_GET_SIZE(levels);
-    /* every level must be a pair of exact str: checked first, so a list cannot change under us */
+    n = PyTuple_GET_SIZE(levels);
+    /* every level must be a tuple of two exact str (immutable: the book keeps them as they are) */
     for (i = 0; i < n; i++) {
-        PyObject *price, *size;
-        if (unpack_pair(PySequence_Fast_GET_ITEM(levels, i), &price, &size) < 0 || !PyUnicode_CheckExact(price)
+        PyObject *item = PyTuple_GET_ITEM(levels, i), *price, *size;
+        if (!PyTuple_CheckExact(item) || unpack_pair(item, &price, &size) < 0 || !PyUnicode_CheckExact(price)
             || !PyUnicode_CheckExact(size)) {
             Py_RETURN_NOTIMPLEMENTED;
         }
@@ -432,7 +432,7 @@ sorted_keys(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyObject *price, *size, *fkey;
         double key, qty;
         int failed;
-        unpack_pair(PySequence_Fast_GET_ITEM(levels, i), &price, &size);
+        unpack_pair(PyTuple_GET_ITEM(levels, i), &price, &size);
         key = as_double(price, &failed);
         if (!failed) {
             qty = as_double(size, &failed);

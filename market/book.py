@@ -208,17 +208,19 @@ def _update_book_py(bid_side: tuple, ask_side: tuple, bids: Iterable[Level], ask
 
 def _sorted_keys_py(levels: Iterable[Level], descending: bool) -> list[float] | None:
     """The float of every price of ``levels`` when they already are a valid side, as venues send
-    snapshots: ``(price, size)`` pairs, strictly best first (no price twice, no two spellings of
+    snapshots: a tuple of ``(price, size)`` tuples, strictly best first (no price twice, no two spellings of
     one price), every price and size positive and finite. None when not (the caller then applies
     them level by level, which sorts, merges and names what is wrong).
 
     Bulk builtins only (``zip``, ``map``, ``sorted``, ``set``); market/_sidec.c has the same test
     compiled (``sorted_keys``) for pairs of str, and this one decides everything else.
     """
-    if type(levels) is not tuple and type(levels) is not list:
-        return None
+    if type(levels) is not tuple:
+        return None  # a list may change after the call: only immutable levels are kept as they came
     if not levels:
         return []
+    if len(set(map(type, levels))) != 1 or type(levels[0]) is not tuple:
+        return None  # a level that is a list may change too
     try:
         prices, sizes = zip(*levels, strict=True)
         keys = list(map(float, prices))
@@ -291,7 +293,7 @@ class _Side:
         self._order: list[str] | None = []
         # a sorted snapshot not unpacked yet (then ``levels`` and ``_keys`` are empty), its price
         # floats and its stamp
-        self.snap: tuple[Level, ...] | list[Level] | None = None
+        self.snap: tuple[Level, ...] | None = None
         self._snap_keys: list[float] = []
         self._snap_stamp = 0
         # what the hot loop is handed on every update (the dicts are never replaced, only cleared)

@@ -143,12 +143,24 @@ def test_compiled_sorted_keys_matches_python(levels, descending, as_list):
 
 
 def test_sorted_keys_falls_back_to_python_for_other_shapes():
-    assert sidec.sorted_keys([("1", 2)], False) is NotImplemented  # a size that is not str
-    assert book_mod._sorted_keys_c([("1", 2)], False) == [1.0]
+    assert sidec.sorted_keys((("1", 2),), False) is NotImplemented  # a size that is not str
+    assert book_mod._sorted_keys_c((("1", 2),), False) == [1.0]
     assert sidec.sorted_keys(iter([("1", "2")]), False) is NotImplemented
     assert book_mod._sorted_keys_c(iter([("1", "2")]), False) is None
-    assert sidec.sorted_keys([("1", "2", "3")], False) is NotImplemented
-    assert book_mod._sorted_keys_c([("1", "2", "3")], False) is None
+    assert sidec.sorted_keys((("1", "2", "3"),), False) is NotImplemented
+    assert book_mod._sorted_keys_c((("1", "2", "3"),), False) is None
+    # lists may change after the call: never kept as they came, so never a sorted side
+    assert book_mod._sorted_keys_c([("1", "2")], False) is None
+    assert book_mod._sorted_keys_c((["1", "2"],), False) is None
+
+
+def test_a_snapshot_given_as_lists_is_copied_into_the_book():
+    bids = [["101", "1"], ["100", "2"]]
+    book = OrderBook("t", "X", CONTIGUOUS)
+    book.apply(BookSnapshot(venue="t", symbol="X", bids=bids, asks=(("102", "1"),), seq=1))  # type: ignore[arg-type]
+    bids[0][1] = "999"
+    bids.append(["1", "1"])
+    assert book.top(None)[0] == ((Decimal("101"), Decimal("1")), (Decimal("100"), Decimal("2")))
 
 
 def _script(compiled: bool, snapshots_and_deltas) -> list:
