@@ -76,11 +76,13 @@ def test_every_node_gets_the_same_python_ray_and_perpwire(kind):
 
 
 @pytest.mark.parametrize("kind", sorted(FILES))
-def test_token_authentication_on_every_node_and_the_dashboard_on_loopback(kind):
+def test_token_authentication_on_every_node_perpwire_on_path_for_jobs_and_the_dashboard_on_loopback(kind):
+    """Ray starts with RAY_AUTH_MODE=token everywhere, and with the venv's bin first on PATH, so a
+    job's entrypoint (``ray job submit -- perpwire run ...``) finds the console script."""
     cfg = _load(kind)
     starts = [c for c in (*cfg["head_start_ray_commands"], *cfg["worker_start_ray_commands"]) if " start " in c]
     assert len(starts) == 2
-    assert all("export RAY_AUTH_MODE=token;" in c for c in starts)
+    assert all(c.startswith("export RAY_AUTH_MODE=token PATH=$HOME/perpwire-venv/bin:$PATH;") for c in starts)
     assert cfg["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
     assert "chmod 600 ~/.ray/auth_token" in cfg["setup_commands"]
     head = next(c for c in cfg["head_start_ray_commands"] if "--head" in c)
@@ -134,3 +136,21 @@ def test_rsync_with_the_files_excludes_copies_the_code_and_not_the_venv_git_or_a
     subprocess.run([*args, f"{src}/", f"{dst}/"], check=True, timeout=30)
     copied = {str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file()}
     assert copied == {"actors/app/cli.py", "market/book.py", "pyproject.toml", ".gitignore"}
+
+
+def test_a_jobs_working_dir_upload_carries_the_configuration_and_not_the_code(tmp_path):
+    """``ray job submit --working-dir .`` zips the checkout as Ray's packaging does (.gitignore and
+    .rayignore honoured): the configuration files travel, the code does not (the nodes' installed
+    perpwire is used; an uploaded copy would come first on the workers' PYTHONPATH and shadow it)."""
+    import zipfile
+
+    from ray._private.runtime_env.packaging import _zip_files
+
+    out = tmp_path / "wd.zip"
+    _zip_files(str(ROOT), [], str(out), include_gitignore=True)
+    names = set(zipfile.ZipFile(out).namelist())
+    assert {"perpwire.example.yaml", "perpwire.sim.yaml", "cluster.yaml", "pyproject.toml"} <= names
+    tops = {n.split("/", 1)[0] for n in names}
+    assert not tops & {"perpwire", "market", "venues", "strategies", "actors", "simulator", "tests", "bench", ".venv",
+                       ".git", "artifacts"}, sorted(tops)
+    assert not [n for n in names if n.endswith(".py")]
