@@ -5,7 +5,10 @@ it is (``actors.deployment``: its Ray address and namespace, under its name) and
 ``status``, ``submit`` and ``stop`` find the deployment by ``--name`` (or ``--address``), join
 its Ray and talk to its named coordinator, refusing a cluster that holds no perpwire deployment
 of that name. Every failure is one line on stderr: a configuration error or an unusable store
-exits 2, as does an unknown strategy; a deployment that cannot be found or reached exits 1.
+exits 2, as does an unknown strategy or a Ray token the cluster refuses (the line says what to set);
+a deployment that cannot be found or reached exits 1. ``--address`` and ``--namespace`` say where
+a deployment's Ray is and which namespace holds it; ``demo`` and ``run`` join a running Ray (never
+a second one inside ``ray job submit``) and their actors are detached, so they outlive the driver.
 """
 
 from __future__ import annotations
@@ -47,13 +50,13 @@ def _logging(verbose: bool) -> None:
 def _cmd_demo(args) -> int:
     from perpwire.actors.app.demo import run_demo
 
-    name = DEFAULT_NAME  # the demo's configuration keeps the default namespace
+    name = args.namespace or DEFAULT_NAME  # the demo's deployment is named by its namespace
     deployment.claim(name)
     try:
         with tempfile.TemporaryDirectory(prefix="perpwire-demo-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'funding.sqlite'}"
             summary = asyncio.run(run_demo(args.duration, args.seed, args.speed, store_url=url,
-                                           live=not args.no_live))
+                                           live=not args.no_live, namespace=name, address=args.address))
     except KeyboardInterrupt:  # run_demo stopped every actor and the simulator on its way out
         print("perpwire: demo interrupted; everything it started is stopped", file=sys.stderr)
         return 130
@@ -69,9 +72,10 @@ def _cmd_run(args) -> int:
     from perpwire.actors.app.view import collect_summary, render_summary, run_live_view
 
     cfg = load_config(args.config)
-    if args.name:
-        cfg.ray.namespace = args.name  # a deployment is named by its Ray namespace
-    name = cfg.ray.namespace
+    cfg.ray.namespace = args.namespace or args.name or cfg.ray.namespace
+    if args.address:
+        cfg.ray.address = args.address
+    name = args.name or cfg.ray.namespace  # a deployment is named by its Ray namespace unless --name says
     deployment.claim(name)
 
     async def main():
@@ -81,7 +85,7 @@ def _cmd_run(args) -> int:
                   file=sys.stderr, flush=True)
             started = time.monotonic()
             await runtime.start()
-            deployment.announce(name, cfg.ray.namespace)
+            deployment.announce(name, runtime.namespace)
             streams = (await runtime.status())["streams"]
             print(f"perpwire: {sum(1 for s in streams if s.get('connected'))} of {len(streams)} streams connected "
                   f"({time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
@@ -146,7 +150,7 @@ async def _until_stop_requested(runtime, every_s: float = 0.5) -> str | None:
 
 def _join(args):
     """The deployment the command names, joined; returns it with its coordinator."""
-    dep = deployment.locate(args.name, args.address)
+    dep = deployment.locate(args.name, args.address, args.namespace)
     deployment.connect(dep)
     return dep, deployment.coordinator(dep)
 
@@ -327,16 +331,19 @@ def _cmd_stop(args) -> int:
         ok = _get(coord.stop_strategy.remote(args.id), "the coordinator")
         print("stopped" if ok else f"no running strategy {args.id}")
         return 0 if ok else 1
-    dep = deployment.locate(args.name, args.address)
+    dep = deployment.locate(args.name, args.address, args.namespace)
     _get(coord.request_shutdown.remote("perpwire stop"), "the coordinator")
-    if _wait_gone(dep.name, args.timeout):
+    record = deployment.read_record(dep.name)
+    if record is not None and deployment.is_live(record) and _wait_gone(dep.name, args.timeout):
         print(f"deployment {dep.name!r} stopped")
         return 0
-    # nobody ended it: the process that ran it is gone, so end its actors from here
+    # no process of ours runs it (a finished job, a lost driver: its actors are detached), or it did
+    # not answer: end its actors from here
     _get(coord.stop.remote(), "the coordinator")
     killed = deployment.kill_actors(dep)
-    deployment.remove_record(dep.name)
-    print(f"deployment {dep.name!r} stopped here ({killed} actors ended; the process that started it did not answer)")
+    if record is not None:
+        deployment.remove_record(dep.name)
+    print(f"deployment {dep.name!r} stopped here ({killed} actors ended; no running process of it answered)")
     return 0
 
 
@@ -366,6 +373,26 @@ def _one_line(exc: BaseException) -> str:
     return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__).splitlines()[0]
 
 
+NAMESPACE_HELP = ("Ray namespace holding the deployment's actors (default: %(default_text)s). Ray keeps named actors "
+                  "per namespace: one cluster can hold several deployments, each in its own namespace, and a "
+                  "command sees only the one it names")
+
+
+def _ray_arguments(p: argparse.ArgumentParser, *, joins: bool) -> None:
+    """--address and --namespace: where the deployment's Ray is and which namespace holds it."""
+    if joins:
+        p.add_argument("--address", default=None, help="join this Ray instead of starting one: host:port (GCS), "
+                       "ray://host:10001 (Ray Client) or auto (default: ray.address of the configuration; inside "
+                       "`ray job submit`, RAY_ADDRESS, never a second Ray)")
+        default_text = "perpwire, or ray.namespace of the configuration"
+    else:
+        p.add_argument("--address", default=None, help="Ray of the deployment: host:port (GCS, e.g. 127.0.0.1:6379 "
+                       "on the head), ray://host:10001 (Ray Client, from a laptop) or auto (default: the address "
+                       "recorded under --name on this machine, else RAY_ADDRESS)")
+        default_text = "the recorded one, else the deployment name, perpwire"
+    p.add_argument("--namespace", default=None, help=NAMESPACE_HELP % {"default_text": default_text})
+
+
 def build_parser() -> argparse.ArgumentParser:
     from perpwire.simulator.standalone import add_arguments
 
@@ -377,19 +404,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--speed", type=float, default=180.0, help="simulated seconds per real second (default 180)")
     d.add_argument("--no-live", action="store_true", help="no live view, only the summary")
+    _ray_arguments(d, joins=True)
     d.set_defaults(func=_cmd_demo)
     r = sub.add_parser("run", help="run the configured deployment")
     r.add_argument("--config", required=True, help="YAML or TOML file")
     r.add_argument("--duration", type=float, default=None, help="seconds (default: until interrupted)")
-    r.add_argument("--name", default=None, help="deployment name and Ray namespace (default: ray.namespace)")
+    r.add_argument("--name", default=None, help="deployment name, also its Ray namespace unless --namespace says "
+                   "(default: the namespace)")
+    _ray_arguments(r, joins=True)
     r.set_defaults(func=_cmd_run)
     for name, func, help_ in (("status", _cmd_status, "show the running deployment"),
                               ("submit", _cmd_submit, "start a strategy on the running coordinator"),
                               ("stop", _cmd_stop, "stop the whole deployment, or one strategy")):
         c = sub.add_parser(name, help=help_)
         c.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default: {DEFAULT_NAME})")
-        c.add_argument("--address", default=None,
-                       help="Ray address of the deployment (default: the one recorded under --name)")
+        _ray_arguments(c, joins=False)
         if name == "status":
             c.add_argument("--json", action="store_true", help="one JSON document, for scripts")
         if name == "submit":
@@ -411,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     _logging(args.verbose)
     try:
         return args.func(args)
-    except (ConfigError, StoreUnavailable, _Refused) as exc:
+    except (ConfigError, StoreUnavailable, _Refused, deployment.AuthError) as exc:
         print(f"perpwire: {exc}", file=sys.stderr)
         return 2
     except DeploymentError as exc:

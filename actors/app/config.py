@@ -16,7 +16,7 @@ import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -277,10 +277,25 @@ class RayConfig(BaseModel):
     spread_streams: bool = Field(True, description="place stream actors with the SPREAD strategy (shards over nodes)")
 
 
+class PlacementConfig(BaseModel):
+    """Where the deployment's actors run (see ``perpwire.actors.placement``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    gateway_resource: str | None = Field(None, description="custom resource a stream actor needs (nodes allowed to "
+                                         "talk to venues); default: 'perpwire_gateway' if some node declares it, "
+                                         "else none; '' for none")
+    streams: Literal["spread", "any", "driver"] = Field("spread", description="stream actors: spread over the nodes "
+                                                        "with the gateway resource, where Ray chooses, or on the "
+                                                        "node of the process that starts the deployment")
+    coordinator: Literal["head", "any", "driver"] = Field("head", description="the coordinator's node")
+    store: Literal["head", "any", "driver"] = Field("head", description="the store's node (its SQLite file is there)")
+
+
 class AppConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ray: RayConfig = Field(default_factory=RayConfig)
+    placement: PlacementConfig = Field(default_factory=PlacementConfig)
     venues: dict[str, VenueConfig]
     coordinator: CoordinatorConfig = Field(default_factory=CoordinatorConfig)
     strategy: StrategyConfig | None = None
