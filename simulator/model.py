@@ -70,6 +70,7 @@ class Book:
     day_high: float = 0.0
     day_low: float = 0.0
     day_volume: float = 0.0  # base units traded since the start
+    day_quote: float = 0.0  # USD traded since the start (volume × price, for the VWAP)
 
     @property
     def mid(self) -> float:
@@ -237,6 +238,7 @@ class MarketModel:
         book.day_high = max(book.day_high, price)
         book.day_low = min(book.day_low, price)
         book.day_volume += lots * book.inst.lot_base
+        book.day_quote += lots * book.inst.lot_base * price
         return rec
 
     # --- liquidity for the matching engine -----------------------------------------------------
