@@ -55,8 +55,8 @@ CASES: dict[str, Case] = {
     "lighter": Case("BTC/USDC:USDC"),
 }
 
-# the ids to test: binanceusdm, aster, ... (ccxt 4.5 has all seven)
-IDS = tuple(CCXT_VENUES)
+# the ids to test (ccxt 4.5 has all seven)
+IDS = ("binanceusdm", "aster")
 PAIRS = [(i, c) for i in IDS for c in CALLS if c not in UNSUPPORTED[i]]
 
 
@@ -130,14 +130,14 @@ def assert_book(ob: dict[str, Any], sim: Simulator, venue: str, asset: str, n: i
 
 def test_unsupported_calls_are_the_ones_ccxt_lacks():
     """UNSUPPORTED is exactly what ccxt's ``has`` says it cannot do, and every id exists."""
-    for ccxt_id in IDS:
+    for ccxt_id in CCXT_VENUES:
         exchange = getattr(ccxt_pro, ccxt_id)()
         lacking = {c for c in CALLS if not exchange.has.get(c)}
         assert lacking == UNSUPPORTED[ccxt_id], ccxt_id
 
 
 def test_point_at_simulator_rewrites_every_url():
-    for ccxt_id in IDS:
+    for ccxt_id in CCXT_VENUES:
         exchange = getattr(ccxt_pro, ccxt_id)()
         point_at_simulator(exchange, "http://127.0.0.1:9")
         guard = LoopbackGuard(exchange)
