@@ -56,7 +56,7 @@ CASES: dict[str, Case] = {
 }
 
 # the ids to test (ccxt 4.5 has all seven)
-IDS = ("binanceusdm", "aster")
+IDS = ("binanceusdm", "aster", "hyperliquid")
 PAIRS = [(i, c) for i in IDS for c in CALLS if c not in UNSUPPORTED[i]]
 
 
@@ -191,23 +191,43 @@ async def check_fetch_order_book(sim: Simulator, ex: Any, venue: str, case: Case
     assert_book(ob, sim, venue, case.asset)
 
 
-def assert_day(t: dict[str, Any], sim: Simulator, venue: str, asset: str) -> None:
-    day = sim.venue(venue).day(sim.book(venue, asset))
-    dp = sim.book(venue, asset).inst.price_dp
-    for key, want in (("last", day.close), ("open", day.open), ("high", day.high), ("low", day.low)):
-        if t.get(key) is not None:
-            assert t[key] == pytest.approx(want, abs=10**-dp), key
+def day_fields(sim: Simulator, venue: str, asset: str) -> dict[str, float]:
+    """A 24 h ticker: the model's day so far (last trade, open, high, low)."""
+    d = sim.venue(venue).day(sim.book(venue, asset))
+    return {"last": d.close, "open": d.open, "high": d.high, "low": d.low}
+
+
+def touch_fields(sim: Simulator, venue: str, asset: str) -> dict[str, float]:
+    bb, bq, ba, aq = touch(sim, venue, asset)
+    return {"bid": bb, "ask": ba}
+
+
+def mid_fields(sim: Simulator, venue: str, asset: str) -> dict[str, float]:
+    """Hyperliquid's asset context: ccxt's last/close is ``midPx``, bid/ask its ``impactPxs``, previousClose
+    ``prevDayPx``."""
+    book = sim.book(venue, asset)
+    return {"last": book.mid, "previousClose": book.day_open, **touch_fields(sim, venue, asset)}
+
+
+#: what ccxt's ticker of each venue is made of, in the simulator's terms
+TICKER_FIELDS = {
+    "binanceusdm": day_fields,
+    "aster": day_fields,
+    "hyperliquid": mid_fields,
+}
+
+
+def assert_ticker(t: dict[str, Any], sim: Simulator, venue: str, ccxt_id: str, case: Case) -> None:
+    assert t["symbol"] == case.symbol
+    want = TICKER_FIELDS[ccxt_id](sim, venue, case.asset)
+    dp = sim.book(venue, case.asset).inst.price_dp
+    for key, value in want.items():
+        assert t[key] == pytest.approx(value, abs=10 ** -(dp + 1)), f"{ccxt_id} ticker {key}"
 
 
 async def check_fetch_ticker(sim: Simulator, ex: Any, venue: str, case: Case) -> None:
     sim.tick(40)  # some trades
-    t = await ex.fetch_ticker(case.symbol)
-    assert t["symbol"] == case.symbol
-    assert t["last"] is not None
-    assert_day(t, sim, venue, case.asset)
-    if t.get("bid") is not None:
-        bb, _, ba, _ = touch(sim, venue, case.asset)
-        assert (t["bid"], t["ask"]) == (bb, ba)
+    assert_ticker(await ex.fetch_ticker(case.symbol), sim, venue, ex.id, case)
 
 
 async def check_fetch_funding_rate(sim: Simulator, ex: Any, venue: str, case: Case) -> None:
@@ -230,13 +250,7 @@ async def check_watch_order_book(sim: Simulator, ex: Any, venue: str, case: Case
 
 async def check_watch_ticker(sim: Simulator, ex: Any, venue: str, case: Case) -> None:
     sim.tick(40)
-    t = await drive(sim, ex.watch_ticker(case.symbol))
-    assert t["symbol"] == case.symbol
-    assert t["last"] is not None or t["bid"] is not None
-    assert_day(t, sim, venue, case.asset)
-    if t.get("bid") is not None and t.get("ask") is not None:
-        bb, _, ba, _ = touch(sim, venue, case.asset)
-        assert (t["bid"], t["ask"]) == (bb, ba)
+    assert_ticker(await drive(sim, ex.watch_ticker(case.symbol)), sim, venue, ex.id, case)
 
 
 async def check_watch_bids_asks(sim: Simulator, ex: Any, venue: str, case: Case) -> None:
