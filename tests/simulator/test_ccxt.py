@@ -198,7 +198,7 @@ def day_fields(sim: Simulator, venue: str, asset: str) -> dict[str, float]:
 
 
 def touch_fields(sim: Simulator, venue: str, asset: str) -> dict[str, float]:
-    bb, bq, ba, aq = touch(sim, venue, asset)
+    bb, _, ba, _ = touch(sim, venue, asset)
     return {"bid": bb, "ask": ba}
 
 
