@@ -56,7 +56,7 @@ CASES: dict[str, Case] = {
 }
 
 # the ids to test (ccxt 4.5 has all seven)
-IDS = ("binanceusdm", "aster", "hyperliquid")
+IDS = ("binanceusdm", "aster", "hyperliquid", "kucoinfutures")
 PAIRS = [(i, c) for i in IDS for c in CALLS if c not in UNSUPPORTED[i]]
 
 
@@ -209,11 +209,18 @@ def mid_fields(sim: Simulator, venue: str, asset: str) -> dict[str, float]:
     return {"last": book.mid, "previousClose": book.day_open, **touch_fields(sim, venue, asset)}
 
 
+def trade_touch_fields(sim: Simulator, venue: str, asset: str) -> dict[str, float]:
+    """The last trade's price and the touch (KuCoin's ticker)."""
+    book = sim.book(venue, asset)
+    return {"last": float(book.inst.price_dec(book.recent[-1].px)), **touch_fields(sim, venue, asset)}
+
+
 #: what ccxt's ticker of each venue is made of, in the simulator's terms
 TICKER_FIELDS = {
     "binanceusdm": day_fields,
     "aster": day_fields,
     "hyperliquid": mid_fields,
+    "kucoinfutures": trade_touch_fields,
 }
 
 
