@@ -56,7 +56,7 @@ CASES: dict[str, Case] = {
 }
 
 # the ids to test (ccxt 4.5 has all seven)
-IDS = ("binanceusdm", "aster", "hyperliquid", "kucoinfutures")
+IDS = ("binanceusdm", "aster", "hyperliquid", "kucoinfutures", "backpack")
 PAIRS = [(i, c) for i in IDS for c in CALLS if c not in UNSUPPORTED[i]]
 
 
@@ -221,6 +221,7 @@ TICKER_FIELDS = {
     "aster": day_fields,
     "hyperliquid": mid_fields,
     "kucoinfutures": trade_touch_fields,
+    "backpack": day_fields,
 }
 
 
