@@ -56,7 +56,7 @@ CASES: dict[str, Case] = {
 }
 
 # the ids to test (ccxt 4.5 has all seven)
-IDS = ("binanceusdm", "aster", "hyperliquid", "kucoinfutures", "backpack")
+IDS = ("binanceusdm", "aster", "hyperliquid", "kucoinfutures", "backpack", "bybit")
 PAIRS = [(i, c) for i in IDS for c in CALLS if c not in UNSUPPORTED[i]]
 
 
@@ -215,6 +215,11 @@ def trade_touch_fields(sim: Simulator, venue: str, asset: str) -> dict[str, floa
     return {"last": float(book.inst.price_dec(book.recent[-1].px)), **touch_fields(sim, venue, asset)}
 
 
+def day_touch_fields(sim: Simulator, venue: str, asset: str) -> dict[str, float]:
+    """Bybit's ticker: the day so far and the touch."""
+    return {**day_fields(sim, venue, asset), **touch_fields(sim, venue, asset)}
+
+
 #: what ccxt's ticker of each venue is made of, in the simulator's terms
 TICKER_FIELDS = {
     "binanceusdm": day_fields,
@@ -222,6 +227,7 @@ TICKER_FIELDS = {
     "hyperliquid": mid_fields,
     "kucoinfutures": trade_touch_fields,
     "backpack": day_fields,
+    "bybit": day_touch_fields,
 }
 
 
@@ -230,7 +236,7 @@ def assert_ticker(t: dict[str, Any], sim: Simulator, venue: str, ccxt_id: str, c
     want = TICKER_FIELDS[ccxt_id](sim, venue, case.asset)
     dp = sim.book(venue, case.asset).inst.price_dp
     for key, value in want.items():
-        assert t[key] == pytest.approx(value, abs=10 ** -(dp + 1)), f"{ccxt_id} ticker {key}"
+        assert t[key] == pytest.approx(value, abs=10**-dp), f"{ccxt_id} ticker {key}"  # printed with dp decimals
 
 
 async def check_fetch_ticker(sim: Simulator, ex: Any, venue: str, case: Case) -> None:
