@@ -56,7 +56,7 @@ CASES: dict[str, Case] = {
 }
 
 # the ids to test (ccxt 4.5 has all seven)
-IDS = ("binanceusdm", "aster", "hyperliquid", "kucoinfutures", "backpack", "bybit")
+IDS = tuple(CCXT_VENUES)
 PAIRS = [(i, c) for i in IDS for c in CALLS if c not in UNSUPPORTED[i]]
 
 
@@ -228,6 +228,7 @@ TICKER_FIELDS = {
     "kucoinfutures": trade_touch_fields,
     "backpack": day_fields,
     "bybit": day_touch_fields,
+    "lighter": day_fields,
 }
 
 
@@ -276,7 +277,7 @@ async def check_watch_bids_asks(sim: Simulator, ex: Any, venue: str, case: Case)
 
 
 #: venues whose ccxt funding rate is per hour (the rest: per the venue's interval)
-HOURLY_RATE = {"hyperliquid", "lighter"}
+HOURLY_RATE = {"hyperliquid"}
 
 CHECKS = {
     "fetchOrderBook": check_fetch_order_book,
