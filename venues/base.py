@@ -141,6 +141,43 @@ class RestBudget(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class VenueLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """A venue's published connection and request limits, as the venue states them (not halved for
+    safety: budgets built from them keep their own margin). ``source`` cites the page they come from;
+    docs/venue-limits.md tabulates them. The simulator enforces them and the actors pace within them.
+
+    - ``streams_per_connection``: streams, topics or subscriptions one WebSocket connection may hold.
+    - ``control_messages`` per ``control_window_s``: messages a client may send on a connection
+      (subscribe, unsubscribe, ping, pong); a venue that counts them per IP says so in ``source``.
+    - ``connections`` per ``connections_window_s``: new connections per IP.
+    - ``rest_weight`` per ``rest_window_s``: REST request weight per IP (``HttpRequest.weight`` units).
+    - ``max_connections_per_ip``: connections one IP may hold open at once, None when unpublished.
+    """
+
+    streams_per_connection: int = 200
+    control_messages: int = 5
+    control_window_s: float = 1.0
+    connections: int = 10
+    connections_window_s: float = 60.0
+    rest_weight: int = 1200
+    rest_window_s: float = 60.0
+    max_connections_per_ip: int | None = None
+    source: str = ""
+
+    def problems(self) -> list[str]:
+        """What is not a usable limit in these figures (empty when all are)."""
+        out = []
+        for field in ("streams_per_connection", "control_messages", "connections", "rest_weight"):
+            if getattr(self, field) < 1:
+                out.append(f"limits.{field} must be at least 1, got {getattr(self, field)}")
+        for field in ("control_window_s", "connections_window_s", "rest_window_s"):
+            if not getattr(self, field) > 0:
+                out.append(f"limits.{field} must be positive, got {getattr(self, field)}")
+        if self.max_connections_per_ip is not None and self.max_connections_per_ip < 1:
+            out.append(f"limits.max_connections_per_ip must be at least 1 or None, got {self.max_connections_per_ip}")
+        return out
+
+
 class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the actors need to know about a venue besides its wire protocol: which
     connections it gets, how symbols are spread over them, its REST budget, how a book is
@@ -155,6 +192,8 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     - ``funding_per_symbol``: funding comes one stream per symbol (False: one stream for all).
     - ``resync_by_resubscribe``: the venue sends a fresh book snapshot on (re)subscribe, so a
       broken book is re-seeded by resubscribing instead of a REST snapshot.
+    - ``limits``: the venue's published per-connection and per-IP limits (``VenueLimits``); the
+      default is a conservative guess for codecs driven by hand, every shipped venue cites its own.
     - ``taker_fee``: the default taker fee as a fraction of notional (the base tier; a deployment
       sets its own in ``coordinator.taker_fees``), with ``taker_fee_source`` saying where it is
       published. None: no default, the deployment must give one.
@@ -166,6 +205,7 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     bbo_connection: str = "depth"
     funding_per_symbol: bool = False
     rest: RestBudget = RestBudget()
+    limits: VenueLimits = VenueLimits()
     resync_by_resubscribe: bool = False
     taker_fee: Decimal | None = None
     taker_fee_source: str = ""
@@ -183,6 +223,7 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
             out.append(f"connection names repeat: {names}")
         if self.max_symbols_per_connection < 1:
             out.append("max_symbols_per_connection must be at least 1")
+        out.extend(self.limits.problems())
         if not (self.rest.rate_per_s > 0 and self.rest.burst > 0):
             out.append("the REST budget needs a positive rate and burst")
         if self.taker_fee is not None and not (0 <= self.taker_fee < 1):

@@ -40,7 +40,16 @@ from perpwire.market.events import (
 )
 from perpwire.market.funding import per_hour
 from perpwire.market.sequence import UNCHECKED
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
+from perpwire.venues.base import (
+    Channel,
+    Codec,
+    Connection,
+    RestBudget,
+    SessionKind,
+    Subscription,
+    VenueLimits,
+    VenueSpec,
+)
 from perpwire.venues.hyperliquid.account import SIDES, AccountFeed
 from perpwire.venues.hyperliquid.rest import FUNDING_INTERVAL_HOURS, HyperliquidRest, snapshot_from
 from perpwire.venues.hyperliquid.schemas import (
@@ -125,6 +134,13 @@ class HyperliquidCodec(HyperliquidRest, Codec):
         resync_by_resubscribe=True,
         rest=RestBudget(rate_per_s=10.0, burst=100.0,
                         reason="1,200 aggregated weight a minute per IP: half of it"),
+        limits=VenueLimits(
+            streams_per_connection=1000, control_messages=2000, control_window_s=60.0,
+            connections=30, connections_window_s=60.0, rest_weight=1200, rest_window_s=60.0,
+            max_connections_per_ip=10,
+            source="hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/rate-limits-and-user-limits "
+                   "(per IP: 1,000 subscriptions, 2,000 messages sent a minute across sockets, 10 connections, "
+                   "30 new a minute; REST aggregated weight 1,200 a minute)"),
         taker_fee=Decimal("0.00045"),
         taker_fee_source="Hyperliquid fees (hyperliquid.gitbook.io/hyperliquid-docs/trading/fees), base-tier "
                          "perps taker",

@@ -52,7 +52,16 @@ from perpwire.market.events import (
 from perpwire.market.funding import interval_hours_from_ms
 from perpwire.market.sequence import CONTIGUOUS
 from perpwire.market.units import ONE_HOUR_MS, ms_from_ns
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
+from perpwire.venues.base import (
+    Channel,
+    Codec,
+    Connection,
+    RestBudget,
+    SessionKind,
+    Subscription,
+    VenueLimits,
+    VenueSpec,
+)
 from perpwire.venues.kucoin.contracts import DEFAULT_INTERVAL_HOURS, ContractTable
 from perpwire.venues.kucoin.rest import REST_URL, Bullet, KucoinRest, levels_text
 from perpwire.venues.kucoin.schemas import KucoinData, KucoinDepthFrame, KucoinFrame, KucoinPingFrame, KucoinRequest
@@ -103,6 +112,14 @@ class KucoinCodec(KucoinRest, Codec):
         funding_per_symbol=True,
         rest=RestBudget(rate_per_s=20.0, burst=100.0,
                         reason="the VIP 0 futures pool is 2,000 per 30 s (~66 a second): 20 a second leaves room"),
+        limits=VenueLimits(
+            streams_per_connection=max_topics_per_connection, control_messages=100, control_window_s=10.0,
+            connections=30, connections_window_s=60.0, rest_weight=2000, rest_window_s=30.0,
+            max_connections_per_ip=50,
+            source="github.com/Kucoin/kucoin-futures-api-docs index.en.html.md, Request Rate Limit / WEBSOCKET "
+                   "(100 topics a connection, 100 uplink messages per 10 s, 30 connections a minute, 50 "
+                   "connections per user ID) and kucoin.com/docs-new/rate-limit (futures VIP 0 pool 2,000 per "
+                   "30 s; HTTP 429 code 429000)"),
         taker_fee=Decimal("0.0006"),
         taker_fee_source="KuCoin futures fee levels (kucoin.com/vip/privilege), level 0 taker",
     )
