@@ -7,9 +7,10 @@ frame and is closed. The first frame is ``{"id":<connectId>,"type":"welcome"}``.
 and ``{"id","type":"subscribe"|"unsubscribe","topic","response":true}`` (acked with the id as a
 string). Topics (comma-separated symbols allowed): ``/contractMarket/tickerV2:{sym}`` (on BBO
 change, sizes in integer contracts), ``/contractMarket/ticker:{sym}`` (v1: one per match, the trade
-and the touch), ``/contractMarket/level2Depth5|50:{sym}`` (top-N snapshots
-every 100 ms), ``/contractMarket/level2:{sym}`` (one message per level change, ``sequence`` +1
-each, ``change`` = "price,side,size"), ``/contract/instrument:{sym}`` (``mark.index.price`` every
+and the touch), ``/contractMarket/execution:{sym}`` (``match``, one per trade),
+``/contractMarket/level2Depth5|50:{sym}`` (top-N snapshots every 100 ms),
+``/contractMarket/level2:{sym}`` (one message per level change, ``sequence`` +1 each, ``change`` =
+"price,side,size"), ``/contract/instrument:{sym}`` (``mark.index.price`` every
 second, ``funding.rate`` every ``funding_rate_s``), ``/contract/announcement[:{sym}]``
 (``funding.begin``/``funding.end`` at settlement). Funding numbers are JSON numbers.
 """
@@ -27,10 +28,10 @@ from perpwire.simulator.model import Book
 from perpwire.simulator.servers.base import VenueServer, decode, encode
 
 _SYMBOL_TOPICS = ("/contractMarket/tickerV2", "/contractMarket/ticker", "/contractMarket/level2Depth5",
-                  "/contractMarket/level2Depth50", "/contractMarket/level2", "/contract/instrument",
-                  "/contract/announcement")  # fmt: skip
-#: topics that publish a book's ladder or touch (their subscribers keep the book moving)
-_BOOK_TOPICS = frozenset(_SYMBOL_TOPICS[:5])
+                  "/contractMarket/level2Depth50", "/contractMarket/level2", "/contractMarket/execution",
+                  "/contract/instrument", "/contract/announcement")  # fmt: skip
+#: topics that publish a book's ladder, touch or trades (their subscribers keep the book moving)
+_BOOK_TOPICS = frozenset(_SYMBOL_TOPICS[:6])
 
 # the spot API's currency list (``/api/v3/currencies``): the simulated contracts' bases and their quote
 _CURRENCIES = {"BTC": ("Bitcoin", "BTC", "btc"), "ETH": ("Ethereum", "ERC20", "eth"),
@@ -155,6 +156,9 @@ class KucoinServer(VenueServer):
             topic = f"/contractMarket/ticker:{sym}"
             if book.new_trades and self.wanted(topic):
                 self._trade_tickers(book, topic, now)
+            topic = f"/contractMarket/execution:{sym}"
+            if book.new_trades and self.wanted(topic):
+                self._matches(book, topic)
             topic = f"/contractMarket/tickerV2:{sym}"
             bbo = book.ladder.bbo()
             if self.wanted(topic) and bbo is not None and bbo != self.last_bbo.get(sym):
@@ -205,6 +209,15 @@ class KucoinServer(VenueServer):
                     "bestBidPrice": px(bb), "bestAskPrice": px(ba), "bestAskSize": aq,
                     "ts": t.ts * 1_000_000 + 4_941}  # fmt: skip
             self.publish(topic, self.message(topic, "ticker", data, t.trade_id))
+
+    def _matches(self, book: Book, topic: str) -> None:
+        """Match execution data: one ``match`` message per trade (size in contracts, ``ts`` in ns)."""
+        for t in book.new_trades:
+            data = {"symbol": book.inst.symbol, "sequence": t.trade_id, "side": "buy" if t.taker_buy else "sell",
+                    "size": t.lots, "price": book.inst.price_text(t.px), "takerOrderId": f"{t.trade_id * 2 + 1:024x}",
+                    "makerOrderId": f"{t.trade_id * 2:024x}", "tradeId": f"{t.trade_id:024x}",
+                    "ts": t.ts * 1_000_000 + 993_896}  # fmt: skip
+            self.publish(topic, self.message(topic, "match", data, t.trade_id))
 
     def _rate(self, book: Book) -> float:
         return round(self.funding.rate(self.name, book.inst.asset), 6)

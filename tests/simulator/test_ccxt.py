@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,11 @@ import pytest
 from perpwire.simulator import Simulator
 from tests.simulator.ccxt_helpers import CCXT_VENUES, LoopbackGuard, point_at_simulator
 
-CALLS = ("fetchOrderBook", "fetchTicker", "fetchFundingRate", "watchOrderBook", "watchTicker", "watchBidsAsks")
+CALLS = ("fetchOrderBook", "fetchTicker", "fetchFundingRate", "watchOrderBook", "watchTicker", "watchBidsAsks",
+         "watchTrades")
+
+#: ccxt's Binance watches raw ``@trade``; the simulator serves Binance's ``aggTrade`` (ccxt's other choice)
+WATCH_TRADES_PARAMS: dict[str, dict[str, str]] = {"binanceusdm": {"name": "aggTrade"}}
 
 #: calls ccxt itself does not offer for a venue (exchange.has is falsy) — nothing to serve
 UNSUPPORTED: dict[str, set[str]] = {
@@ -276,6 +281,29 @@ async def check_watch_bids_asks(sim: Simulator, ex: Any, venue: str, case: Case)
     assert (t["bidVolume"], t["askVolume"]) == (bq, aq)
 
 
+#: how each venue spells the simulator's trade id (ccxt's trade ``id``)
+TRADE_IDS: dict[str, Any] = {
+    "bybit": lambda n: str(uuid.UUID(int=n)),
+    "kucoinfutures": lambda n: f"{n:024x}",
+}
+
+
+async def check_watch_trades(sim: Simulator, ex: Any, venue: str, case: Case) -> None:
+    sim.tick(20)  # some trades first: Lighter replays the last ones on subscribe
+    trades = await drive(sim, ex.watch_trades(case.symbol, params=WATCH_TRADES_PARAMS.get(ex.id, {})))
+    book = sim.book(venue, case.asset)
+    inst = book.inst
+    spell = TRADE_IDS.get(ex.id, str)
+    recent = {spell(r.trade_id): r for r in book.recent}
+    assert trades
+    for t in trades:
+        assert t["symbol"] == case.symbol
+        rec = recent[t["id"]]
+        assert (t["price"], t["amount"]) == (float(inst.price_dec(rec.px)), float(inst.size_dec(rec.lots)))
+        assert t["side"] == ("buy" if rec.taker_buy else "sell"), t["id"]
+        assert t["timestamp"] == rec.ts
+
+
 #: venues whose ccxt funding rate is per hour (the rest: per the venue's interval)
 HOURLY_RATE = {"hyperliquid"}
 
@@ -286,4 +314,5 @@ CHECKS = {
     "watchOrderBook": check_watch_order_book,
     "watchTicker": check_watch_ticker,
     "watchBidsAsks": check_watch_bids_asks,
+    "watchTrades": check_watch_trades,
 }

@@ -110,8 +110,13 @@ async def test_kucoin_currencies_and_trade_ticker(sim):
         await ws.send(json.dumps({"id": "7", "type": "subscribe", "topic": "/contractMarket/ticker:XBTUSDTM",
                                   "response": True}))  # fmt: skip
         assert await recv_until(ws, lambda m: m.get("id") == "7") == {"id": "7", "type": "ack"}
+        await ws.send(json.dumps({"id": "8", "type": "subscribe", "topic": "/contractMarket/execution:XBTUSDTM",
+                                  "response": True}))  # fmt: skip
+        assert await recv_until(ws, lambda m: m.get("id") == "8") == {"id": "8", "type": "ack"}
         sim.tick(40)
-        got = [m for m in await drain(ws) if m.get("subject") == "ticker"]
+        frames = await drain(ws)
+        got = [m for m in frames if m.get("subject") == "ticker"]
+        matches = [m for m in frames if m.get("subject") == "match"]
     book = sim.book("kucoin", "BTC")
     assert got, "no ticker v1 message after 40 ticks"
     data = got[-1]["data"]
@@ -119,6 +124,11 @@ async def test_kucoin_currencies_and_trade_ticker(sim):
                           "bestAskPrice", "bestAskSize", "ts"]  # fmt: skip
     assert data["tradeId"] == str(book.trade_id) and data["price"] == book.inst.price_text(book.recent[-1].px)
     assert isinstance(data["size"], int) and data["ts"] > 10**18  # contracts; nanoseconds
+    assert len(matches) == len(got)  # one match and one ticker per trade
+    m = matches[-1]
+    assert m["topic"] == "/contractMarket/execution:XBTUSDTM" and m["data"]["price"] == data["price"]
+    assert list(m["data"]) == ["symbol", "sequence", "side", "size", "price", "takerOrderId", "makerOrderId",
+                               "tradeId", "ts"]  # fmt: skip
 
 
 async def test_backpack_assets_and_tickers(sim):
