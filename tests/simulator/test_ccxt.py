@@ -18,6 +18,7 @@ import contextlib
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ccxt.pro as ccxt_pro  # the test extra installs ccxt
@@ -316,3 +317,11 @@ CHECKS = {
     "watchBidsAsks": check_watch_bids_asks,
     "watchTrades": check_watch_trades,
 }
+
+
+def test_docs_example_runs(capsys):
+    """docs/ccxt.md's first example, as written (its own simulator, clock running)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "ccxt.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/ccxt.md", "exec"), {"__name__": "docs_ccxt"})
+    assert capsys.readouterr().out == "['BTC/USDT:USDT', 'ETH/USDT:USDT', 'SOL/USDT:USDT']\nTrue True True\n"
