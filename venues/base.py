@@ -152,6 +152,9 @@ class VenueLimits(msgspec.Struct, frozen=True, kw_only=True):
     - ``connections`` per ``connections_window_s``: new connections per IP.
     - ``rest_weight`` per ``rest_window_s``: REST request weight per IP (``HttpRequest.weight`` units).
     - ``max_connections_per_ip``: connections one IP may hold open at once, None when unpublished.
+    - ``streams_total``: subscriptions one IP may hold over all its connections (None: no such cap).
+    - ``control_scope``: ``"connection"`` when ``control_messages`` counts per connection, ``"ip"``
+      when the venue counts every socket of the IP together (Hyperliquid, Lighter).
     """
 
     streams_per_connection: int = 200
@@ -162,6 +165,8 @@ class VenueLimits(msgspec.Struct, frozen=True, kw_only=True):
     rest_weight: int = 1200
     rest_window_s: float = 60.0
     max_connections_per_ip: int | None = None
+    streams_total: int | None = None
+    control_scope: str = "connection"
     source: str = ""
 
     def problems(self) -> list[str]:
@@ -175,6 +180,10 @@ class VenueLimits(msgspec.Struct, frozen=True, kw_only=True):
                 out.append(f"limits.{field} must be positive, got {getattr(self, field)}")
         if self.max_connections_per_ip is not None and self.max_connections_per_ip < 1:
             out.append(f"limits.max_connections_per_ip must be at least 1 or None, got {self.max_connections_per_ip}")
+        if self.streams_total is not None and self.streams_total < 1:
+            out.append(f"limits.streams_total must be at least 1 or None, got {self.streams_total}")
+        if self.control_scope not in ("connection", "ip"):
+            out.append(f"limits.control_scope is 'connection' or 'ip', not {self.control_scope!r}")
         return out
 
 
@@ -341,6 +350,8 @@ class Codec(ABC):
     cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({})
     #: True when the venue greets a new socket (``Connected``) and wants nothing sent before it
     welcome_required: ClassVar[bool] = False
+    #: True when liquidations arrive as ``Liquidation`` events on the TRADES stream (no stream of their own)
+    liquidations_on_trades: ClassVar[bool] = False
     #: what this codec counted while decoding (one per instance, made in ``__init__``)
     stats: CodecStats
     #: the venue's connections, REST budget, book re-seeding and default taker fee (``VenueSpec``);
@@ -390,6 +401,16 @@ class Codec(ABC):
         matches acks to subscriptions with it. A venue that acks by channel name overrides this; the
         default raises ``SubscriptionError`` (no name: such acks match nothing)."""
         raise SubscriptionError(f"{self.name}: no channel names for acks ({sub.channel})")
+
+    def route(self, sub: Subscription) -> str:
+        """The connection kind (``url(stream)``) that delivers ``sub``: "market" unless the venue
+        routes streams over several endpoints (Binance's 2026 ``/public`` and ``/market``)."""
+        return "market"
+
+    def topic_count(self, sub: Subscription) -> int:
+        """How many of the venue's topics ``sub`` takes (``VenueLimits.streams_per_connection``
+        counts these); one unless the venue needs several for one channel."""
+        return 1
 
     def resync_frames(self, symbol: str) -> list[str]:
         """Frames that re-seed one symbol's book on a venue whose subscribe brings a fresh snapshot:

@@ -93,6 +93,7 @@ class StreamCounters(msgspec.Struct, frozen=True, kw_only=True):
     snapshots: int = 0  # REST snapshots applied
     heartbeats: int = 0  # application-level pings sent
     control_sent: int = 0  # subscribe, unsubscribe and pong frames sent
+    control_paced_ms: int = 0  # time frames waited for the venue's control-message limit (a pacer)
     funding_pushes: int = 0
     funding_push_errors: int = 0
     resume_timeouts: int = 0

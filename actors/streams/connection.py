@@ -152,6 +152,8 @@ class StreamConnection:
         self._quiet = self.control.quiet
         self._seen = self.watchdog.seen
         self._handlers = self._handler_table()
+        #: when set, the reader waits for this event between frames (a consumer's back-pressure)
+        self.read_gate: asyncio.Event | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -244,6 +246,9 @@ class StreamConnection:
         try:
             async for frame in ws:
                 self._on_frame(frame)
+                gate = self.read_gate
+                if gate is not None and not gate.is_set():
+                    await gate.wait()
         finally:
             for h in helpers:
                 h.cancel()

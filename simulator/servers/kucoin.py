@@ -7,11 +7,11 @@ frame and is closed. The first frame is ``{"id":<connectId>,"type":"welcome"}``.
 and ``{"id","type":"subscribe"|"unsubscribe","topic","response":true}`` (acked with the id as a
 string). Topics (comma-separated symbols allowed): ``/contractMarket/tickerV2:{sym}`` (on BBO
 change, sizes in integer contracts), ``/contractMarket/ticker:{sym}`` (v1: one per match, the trade
-and the touch), ``/contractMarket/execution:{sym}`` (``match``, one per trade),
-``/contractMarket/level2Depth5|50:{sym}`` (top-N snapshots every 100 ms),
+and the touch), ``/contractMarket/level2Depth5|50:{sym}`` (top-N snapshots every 100 ms),
 ``/contractMarket/level2:{sym}`` (one message per level change, ``sequence`` +1 each, ``change`` =
-"price,side,size"), ``/contract/instrument:{sym}`` (``mark.index.price`` every
-second, ``funding.rate`` every ``funding_rate_s``), ``/contract/announcement[:{sym}]``
+"price,side,size"), ``/contractMarket/execution:{sym}`` (subject ``match``, one per trade: the
+taker's side, size in contracts, ``ts`` in ns), ``/contract/instrument:{sym}`` (``mark.index.price``
+every second, ``funding.rate`` every ``funding_rate_s``), ``/contract/announcement[:{sym}]``
 (``funding.begin``/``funding.end`` at settlement). Funding numbers are JSON numbers.
 """
 
@@ -158,7 +158,12 @@ class KucoinServer(VenueServer):
                 self._trade_tickers(book, topic, now)
             topic = f"/contractMarket/execution:{sym}"
             if book.new_trades and self.wanted(topic):
-                self._matches(book, topic)
+                for t in book.new_trades:
+                    data = {"symbol": sym, "sequence": t.trade_id, "side": "buy" if t.taker_buy else "sell",
+                            "size": t.lots, "price": book.inst.price_text(t.px),
+                            "takerOrderId": f"{t.trade_id:018d}", "makerOrderId": f"{t.trade_id + 1:018d}",
+                            "tradeId": str(t.trade_id), "ts": t.ts * 1_000_000}  # fmt: skip
+                    self.publish(topic, self.message(topic, "match", data, t.trade_id))
             topic = f"/contractMarket/tickerV2:{sym}"
             bbo = book.ladder.bbo()
             if self.wanted(topic) and bbo is not None and bbo != self.last_bbo.get(sym):
@@ -209,15 +214,6 @@ class KucoinServer(VenueServer):
                     "bestBidPrice": px(bb), "bestAskPrice": px(ba), "bestAskSize": aq,
                     "ts": t.ts * 1_000_000 + 4_941}  # fmt: skip
             self.publish(topic, self.message(topic, "ticker", data, t.trade_id))
-
-    def _matches(self, book: Book, topic: str) -> None:
-        """Match execution data: one ``match`` message per trade (size in contracts, ``ts`` in ns)."""
-        for t in book.new_trades:
-            data = {"symbol": book.inst.symbol, "sequence": t.trade_id, "side": "buy" if t.taker_buy else "sell",
-                    "size": t.lots, "price": book.inst.price_text(t.px), "takerOrderId": f"{t.trade_id * 2 + 1:024x}",
-                    "makerOrderId": f"{t.trade_id * 2:024x}", "tradeId": f"{t.trade_id:024x}",
-                    "ts": t.ts * 1_000_000 + 993_896}  # fmt: skip
-            self.publish(topic, self.message(topic, "match", data, t.trade_id))
 
     def _rate(self, book: Book) -> float:
         return round(self.funding.rate(self.name, book.inst.asset), 6)

@@ -285,7 +285,6 @@ async def check_watch_bids_asks(sim: Simulator, ex: Any, venue: str, case: Case)
 #: how each venue spells the simulator's trade id (ccxt's trade ``id``)
 TRADE_IDS: dict[str, Any] = {
     "bybit": lambda n: str(uuid.UUID(int=n)),
-    "kucoinfutures": lambda n: f"{n:024x}",
 }
 
 

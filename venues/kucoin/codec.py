@@ -19,8 +19,9 @@ estimate, ``mark.index.price`` → MarkPrice) and ``/contract/announcement`` (``
 venue, symbol and ts keeps one; never FundingPayment, which is the account's own amount and
 only comes on private channels). BOOK is ``level2Depth50`` (or 5), a full snapshot every push,
 handed over as ``LazyBookSnapshot``; DEPTH is ``level2`` increments, one change each, chained
-by ``sequence`` (CONTIGUOUS) on top of the REST ``level2/snapshot``; BBO is ``tickerV2``.
-Sizes on every book, BBO and delta event stay in CONTRACTS as KuCoin sends them; multiply by
+by ``sequence`` (CONTIGUOUS) on top of the REST ``level2/snapshot``; BBO is ``tickerV2``; TRADES
+is ``/contractMarket/execution`` (subject ``match``, the taker's side, ``ts`` in ns).
+Sizes on every book, BBO, trade and delta event stay in CONTRACTS as KuCoin sends them; multiply by
 ``contract_size(symbol)`` (learned by ``decode_instruments``) for base units.
 """
 
@@ -45,7 +46,9 @@ from perpwire.market.events import (
     MarkPrice,
     Ping,
     Pong,
+    Side,
     Subscribed,
+    Trade,
     Unsubscribed,
     VenueRejected,
 )
@@ -70,6 +73,7 @@ VENUE = "kucoin"
 _FRAME = msgspec.json.Decoder(KucoinFrame)
 _DEPTH_FRAME = msgspec.json.Decoder(KucoinDepthFrame)
 _ENCODER = msgspec.json.Encoder()
+_TAKER = {"buy": Side.BUY, "sell": Side.SELL}
 
 _PENDING_LIMIT = 1024  # unanswered requests remembered; the oldest go first
 _DEPTH_TOPIC = b'{"topic":"/contractMarket/level2Depth'
@@ -157,6 +161,7 @@ class KucoinCodec(KucoinRest, Codec):
             "/contractMarket/level2Depth50": self._depth,
             "/contractMarket/level2Depth5": self._depth,
             "/contractMarket/tickerV2": self._ticker,
+            "/contractMarket/execution": self._execution,
             "/contract/instrument": self._instrument,
             "/contract/announcement": self._announcement,
         }
@@ -214,7 +219,12 @@ class KucoinCodec(KucoinRest, Codec):
             return (f"/contractMarket/level2:{sym}",)
         if ch is Channel.BBO:
             return (f"/contractMarket/tickerV2:{sym}",)
+        if ch is Channel.TRADES:
+            return (f"/contractMarket/execution:{sym}",)
         raise SubscriptionError(f"kucoin: channel {ch} is not supported")
+
+    def topic_count(self, sub: Subscription) -> int:
+        return len(self.topics(sub))
 
     def topic(self, sub: Subscription) -> str:
         """The subscription's main topic (FUNDING: the instrument topic; see ``topics``)."""
@@ -327,6 +337,15 @@ class KucoinCodec(KucoinRest, Codec):
             venue=VENUE, symbol=d.symbol or symbol, bid_price=bid, bid_size=bid_size, ask_price=ask,
             ask_size=ask_size, ts=ms_from_ns(ts), seq=d.sequence,
         )]
+
+    def _execution(self, d: KucoinData, subject: str, symbol: str, frame: bytes | str) -> list[Event]:
+        if subject != "match":
+            return self._unknown(f"subject {subject}")
+        side, price, size, ts = d.side, d.price, d.size, d.ts
+        if price is None or size is None or ts is None or side not in _TAKER:
+            raise ValueError("match without price, size, ts or a buy/sell side")
+        return [Trade(venue=VENUE, symbol=d.symbol or symbol, side=_TAKER[side], price=price, size=size,
+                      trade_id=d.tradeId or "", ts=ms_from_ns(ts))]
 
     def _instrument(self, d: KucoinData, subject: str, symbol: str, frame: bytes | str) -> list[Event]:
         if subject == "funding.rate":

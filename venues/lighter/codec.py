@@ -122,6 +122,7 @@ class LighterCodec(LighterRest, Codec):
     heartbeat_interval_s = 30.0  # docs: send something at least every 2 min
     max_connection_age_s = 24 * 3600.0
     example_symbol = "1"
+    liquidations_on_trades = True  # ``liquidation_trades`` ride on ``trade/{id}``
     welcome_required = True  # subscribe after ``connected``
     max_topics_per_connection = 100
     #: the ``subscribed/order_book`` snapshot is ~105 KB for ETH (~2,900 levels, as recorded), x4
@@ -145,7 +146,7 @@ class LighterCodec(LighterRest, Codec):
         limits=VenueLimits(
             streams_per_connection=max_topics_per_connection, control_messages=200, control_window_s=60.0,
             connections=60, connections_window_s=60.0, rest_weight=18_000, rest_window_s=60.0,
-            max_connections_per_ip=100,
+            streams_total=1000, control_scope="ip", max_connections_per_ip=100,
             source="apidocs.lighter.xyz/docs/rate-limits (WebSocket: 100 subscriptions a connection, 100 "
                    "connections and 60 new a minute per IP, 200 messages sent a minute; REST: standard "
                    "accounts 60 requests a rolling minute, most endpoints weighing 300, so 18,000 weight; "

@@ -180,10 +180,10 @@ def test_decode_funding_rate_after_announcement_carries_next_settlement():
 
 def test_decode_unknown_topic_and_subject_are_counted():
     codec = KucoinCodec()
-    assert codec.decode(b'{"type":"message","topic":"/contractMarket/execution:XBTUSDTM","data":{}}') == []
+    assert codec.decode(b'{"type":"message","topic":"/contractMarket/level3v2:XBTUSDTM","data":{}}') == []
     assert codec.decode(b'{"type":"message","topic":"/contract/instrument:X","subject":"new","data":{}}') == []
     assert codec.decode(b'{"id":"1","type":"notice"}') == []
-    assert codec.stats.unknown == {"topic /contractMarket/execution": 1, "subject new": 1, "notice": 1}
+    assert codec.stats.unknown == {"topic /contractMarket/level3v2": 1, "subject new": 1, "notice": 1}
     assert (codec.stats.frames, codec.stats.events) == (3, 0)
 
 
