@@ -180,7 +180,8 @@ def test_the_topology_builds_the_new_venues_connections_from_its_spec(fakex):
     book = configs[0]
     assert book.pausable and not configs[2].pausable
     books = [sorted(s.symbol for s in c.subscriptions) for c in configs[:2]]
-    assert sorted(s for b in books for s in b) == ["BTC_PERP", "ETH_PERP", "SOL_PERP"] and all(len(b) <= 2 for b in books)
+    assert sorted(s for b in books for s in b) == ["BTC_PERP", "ETH_PERP", "SOL_PERP"]
+    assert all(len(b) <= 2 for b in books)
     assert {s.to_subscription().channel for c in configs[:2] for s in c.subscriptions} == {Channel.DEPTH}
     assert (book.rest_rate_per_s, book.rest_burst) == (5.0, 10.0)
 
