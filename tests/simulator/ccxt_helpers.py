@@ -1,10 +1,11 @@
 """Pointing a ccxt exchange at the simulator, and making sure it never reaches anything else.
 
-``point_at_simulator(exchange, sim)`` rewrites every URL under ``exchange.urls["api"]`` (REST and
-WebSocket, however deeply ccxt nests them): the scheme and host become the simulator's, under the
-venue's prefix, and the path is kept — ``https://fapi.binance.com/fapi/v1`` becomes
-``http://127.0.0.1:<port>/binance/fapi/v1``, ``wss://api.hyperliquid.xyz/ws`` becomes
-``ws://127.0.0.1:<port>/hyperliquid/ws``. ccxt's ``{hostname}`` placeholders go with the host.
+``point_at_simulator(exchange, sim)`` (from ``perpwire.actors.feeds.ccxt_adapter``) rewrites every
+URL under ``exchange.urls["api"]`` (REST and WebSocket, however deeply ccxt nests them): the scheme
+and host become the simulator's, under the venue's prefix, and the path is kept —
+``https://fapi.binance.com/fapi/v1`` becomes ``http://127.0.0.1:<port>/binance/fapi/v1``,
+``wss://api.hyperliquid.xyz/ws`` becomes ``ws://127.0.0.1:<port>/hyperliquid/ws``. ccxt's
+``{hostname}`` placeholders go with the host.
 
 ``LoopbackGuard`` wraps the exchange's two doors to the network — ``fetch`` (every REST request)
 and ``client`` (every WebSocket) — and fails the call, naming the URL, when it is not loopback;
@@ -18,38 +19,11 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-#: ccxt exchange id -> simulator venue
-CCXT_VENUES = {
-    "binanceusdm": "binance",
-    "aster": "aster",
-    "backpack": "backpack",
-    "bybit": "bybit",
-    "hyperliquid": "hyperliquid",
-    "kucoinfutures": "kucoin",
-    "lighter": "lighter",
-}
+from perpwire.actors.feeds.ccxt_adapter import CCXT_VENUES, point_at_simulator
+
+__all__ = ["CCXT_VENUES", "LoopbackGuard", "all_urls", "is_loopback", "point_at_simulator"]
 
 _URL = re.compile(r"^(https?|wss?)://[^/]+(.*)$")
-
-
-def _rewrite(obj: Any, http_base: str, ws_base: str) -> Any:
-    if isinstance(obj, dict):
-        return {k: _rewrite(v, http_base, ws_base) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_rewrite(v, http_base, ws_base) for v in obj]
-    if isinstance(obj, str) and (m := _URL.match(obj)):
-        return (ws_base if m.group(1).startswith("ws") else http_base) + m.group(2)
-    return obj
-
-
-def point_at_simulator(exchange: Any, sim: Any) -> Any:
-    """Rewrite ``exchange.urls["api"]`` onto ``sim`` (a Simulator, or its base URL) and return the exchange."""
-    venue = CCXT_VENUES[exchange.id]
-    base = getattr(sim, "base_url", sim).rstrip("/")
-    http_base = f"{base}/{venue}"
-    ws_base = "ws" + http_base[len("http") :]
-    exchange.urls["api"] = _rewrite(exchange.urls["api"], http_base, ws_base)
-    return exchange
 
 
 def is_loopback(url: str) -> bool:
