@@ -339,7 +339,7 @@ class CcxtAdapter:
                 w.messages += 1
                 w.last_t = now
                 self.queue.put(w.channel.value, item, symbol=w.symbol, venue=self.venue, t=now)
-                if self.queue.blocks():
+                if self.queue.blocks:
                     await self.queue.wait_room()
             if call == "fetchFundingRate":
                 await asyncio.sleep(self.funding_poll_s)
