@@ -318,9 +318,13 @@ CHECKS = {
 }
 
 
-def test_docs_example_runs(capsys):
-    """docs/ccxt.md's first example, as written (its own simulator, clock running)."""
+def test_docs_examples_run(capsys):
+    """docs/ccxt.md's examples, as written (each its own simulator, clock running)."""
     text = (Path(__file__).resolve().parents[2] / "docs" / "ccxt.md").read_text()
-    code = text.split("```python\n", 1)[1].split("```", 1)[0]
-    exec(compile(code, "docs/ccxt.md", "exec"), {"__name__": "docs_ccxt"})
-    assert capsys.readouterr().out == "['BTC/USDT:USDT', 'ETH/USDT:USDT', 'SOL/USDT:USDT']\nTrue True True\n"
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    outputs = ["['BTC/USDT:USDT', 'ETH/USDT:USDT', 'SOL/USDT:USDT']\nTrue True True\n",
+               "['BookView', 'Trade'] BTC/USDT:USDT\n"]  # fmt: skip
+    assert len(blocks) == len(outputs)
+    for code, out in zip(blocks, outputs, strict=True):
+        exec(compile(code, "docs/ccxt.md", "exec"), {"__name__": "docs_ccxt"})
+        assert capsys.readouterr().out == out
