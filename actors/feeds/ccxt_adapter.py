@@ -18,11 +18,14 @@ offer (``exchange.has``) is refused at ``subscribe`` with one line naming the ex
 anything starts. Items carry the exchange's market id as ``symbol`` (``unified()`` gives ccxt's
 symbol back) and ``venue`` ``"ccxt:<id>"``; numbers are Decimals of ccxt's floats' shortest text.
 
-Each loop survives errors: a network or exchange error is counted, logged once per kind, and the
-watch is retried with backoff (0.5 s doubling to 10 s); ccxt reconnects the socket itself. Items
-go into the same ``FeedQueue`` as the venue adapters' (overflow policy per channel; ``BLOCK``
-makes the loop wait for room). ``disconnect()`` cancels every loop and closes the exchange (one
-passed in as ``exchange=`` stays open: it is the caller's).
+Trades are delivered once each (by ccxt's trade id; some exchanges' watches return their whole
+cache every time) and in exchange time within each batch. Each loop survives errors: a network
+or exchange error is counted, logged once per kind, and the watch is retried with backoff (0.5 s
+doubling to 10 s); ccxt reconnects the socket itself. Items go into the same ``FeedQueue`` as the
+venue adapters' (overflow policy per channel; ``BLOCK`` makes the loop wait for room). Trades,
+BBO and liquidations pass the per-stream validator (``perpwire.market.validation``): flagged
+items are delivered, counted in ``health()`` and kept in ``violations``. ``disconnect()`` cancels
+every loop and closes the exchange (one passed in as ``exchange=`` stays open: it is the caller's).
 
 ``point_at_simulator(exchange, sim)`` rewrites every URL under ``exchange.urls["api"]`` onto
 perpwire's simulator (scheme and host replaced, the path kept, under the venue's prefix), for the
@@ -36,6 +39,7 @@ import contextlib
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -45,7 +49,9 @@ from perpwire.actors.feeds.health import FeedHealth
 from perpwire.actors.feeds.queues import FeedQueue, Overflow, QueueStats
 from perpwire.actors.feeds.symbols import UnknownSymbol
 from perpwire.market.book import BookView
+from perpwire.market.errors import ConfigError
 from perpwire.market.events import BBO, FundingRate, Liquidation, Side, Trade
+from perpwire.market.validation import ValidatorSet, Violation
 
 __all__ = ["CCXT_VENUES", "CcxtAdapter", "point_at_simulator"]
 
@@ -112,11 +118,15 @@ def _dec(x: Any) -> Decimal | None:
 class _Watch:
     """One (channel, symbol) loop and its counters."""
 
-    __slots__ = ("channel", "errors", "last_error", "last_t", "messages", "symbol", "task")
+    __slots__ = ("channel", "errors", "flagged", "last_error", "last_t", "messages", "seen", "seen_order", "symbol",
+                 "task")
 
     def __init__(self, channel: FeedChannel, symbol: str) -> None:
         self.channel, self.symbol = channel, symbol
+        self.seen: set[Any] = set()  # trade keys already delivered (some exchanges' watches repeat their cache)
+        self.seen_order: deque[Any] = deque()
         self.messages = 0
+        self.flagged = 0
         self.errors = 0
         self.last_error: str | None = None
         self.last_t: float | None = None
@@ -132,14 +142,17 @@ class CcxtAdapter:
     ``book_levels`` (default 10), ``queue_size`` (default 10,000), ``overflow``
     (``{channel: Overflow}``), ``watch_params`` (``{channel: params}`` passed to the ccxt call),
     ``funding_poll_s`` (seconds between ``fetch_funding_rate`` calls where ccxt has no watch,
-    default 10)."""
+    default 10), ``validation`` (``ValidationConfig`` fields for the per-stream validator of
+    trades, BBO and liquidations; False turns it off). Flagged items are delivered all the same;
+    the last 1,000 violations are in ``violations``, each stream's count in ``health()``."""
 
     backend = "asyncio"
 
     def __init__(self, exchange_id: str, *, exchange: Any = None, config: Mapping[str, Any] | None = None,
                  simulator: Any = None, book_levels: int = 10, queue_size: int = 10_000,
                  overflow: Mapping[str, Overflow | str] | None = None,
-                 watch_params: Mapping[str, Mapping[str, Any]] | None = None, funding_poll_s: float = 10.0) -> None:
+                 watch_params: Mapping[str, Mapping[str, Any]] | None = None, funding_poll_s: float = 10.0,
+                 validation: Mapping[str, Any] | bool | None = None) -> None:
         self.venue = f"ccxt:{exchange_id}"
         try:
             import ccxt.pro as ccxt_pro
@@ -169,6 +182,11 @@ class CcxtAdapter:
         self.book_levels = book_levels
         self.funding_poll_s = funding_poll_s
         self.queue = FeedQueue(queue_size, overflow)
+        try:
+            self.validator = None if validation is False else ValidatorSet(None if validation is True else validation)
+        except ConfigError as exc:  # names the field
+            raise FeedError(f"{self.venue}: {exc}") from None
+        self.violations: deque[Violation] = deque(maxlen=1000)
         self.wants: dict[str, set[FeedChannel]] = {}
         self.watches: dict[tuple[FeedChannel, str], _Watch] = {}
         self._connected = False
@@ -338,6 +356,11 @@ class CcxtAdapter:
             for item in items:
                 w.messages += 1
                 w.last_t = now
+                if self.validator is not None and isinstance(item, (Trade, BBO, Liquidation)):
+                    found = self.validator.check(item)
+                    if found:
+                        w.flagged += 1
+                        self.violations.extend(found)
                 self.queue.put(w.channel.value, item, symbol=w.symbol, venue=self.venue, t=now)
                 if self.queue.blocks:
                     await self.queue.wait_room()
@@ -347,7 +370,18 @@ class CcxtAdapter:
     async def _once(self, call: str, symbol: str, w: _Watch, params: Mapping[str, Any]) -> list[Any]:
         ex, mid = self.exchange, w.symbol
         if call == "watchTrades":
-            return [self._trade(t, mid) for t in await ex.watch_trades(symbol, params=dict(params))]
+            out = []
+            got = await ex.watch_trades(symbol, params=dict(params))
+            for t in sorted(got, key=lambda t: t.get("timestamp") or 0):  # exchange time (Lighter's: newest first)
+                key = t.get("id") or (t.get("timestamp"), t.get("price"), t.get("amount"), t.get("side"))
+                if key in w.seen:
+                    continue
+                w.seen.add(key)
+                w.seen_order.append(key)
+                if len(w.seen_order) > 10_000:
+                    w.seen.discard(w.seen_order.popleft())
+                out.append(self._trade(t, mid))
+            return out
         if call == "watchOrderBook":
             ob = await ex.watch_order_book(symbol, params=dict(params))
             if w.channel is FeedChannel.BBO:  # the exchange has no BBO stream: the top of its book
@@ -417,7 +451,7 @@ class CcxtAdapter:
         return [FeedHealth(venue=self.venue, stream=f"{w.channel.value}:{w.symbol}",
                            connected=w.task is not None and not w.task.done() and w.messages > 0,
                            last_message_age_s=None if w.last_t is None else now - w.last_t, messages=w.messages,
-                           reconnects=w.errors, decode_errors=0, validation_failures=0, subscribed=1,
+                           reconnects=w.errors, decode_errors=0, validation_failures=w.flagged, subscribed=1,
                            pending=0 if w.messages else 1, last_error=w.last_error)
                 for w in self.watches.values()]  # fmt: skip
 
