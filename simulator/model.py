@@ -80,6 +80,7 @@ class Book:
     day_high: float = 0.0
     day_low: float = 0.0
     day_volume: float = 0.0  # base units traded since the start
+    day_quote: float = 0.0  # USD traded since the start (volume × price, for the VWAP)
     watchers: int = 0  # subscriptions to this book's streams (quiet books move rarely)
     last_move: int = 0  # the model tick this book last moved
 
@@ -318,6 +319,7 @@ class MarketModel:
         book.day_high = max(book.day_high, price)
         book.day_low = min(book.day_low, price)
         book.day_volume += lots * book.inst.lot_base
+        book.day_quote += lots * book.inst.lot_base * price
         return rec
 
     # --- liquidity for the matching engine -----------------------------------------------------
