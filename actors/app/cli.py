@@ -1,8 +1,8 @@
-"""The ``perpwire`` command line: demo, run, status, submit, stop, sim.
+"""The ``perpwire`` command line: demo, run, status, submit, stop, dashboard, sim.
 
 ``demo`` and ``run`` start a deployment in this process's Ray (embedded by default), record where
 it is (``actors.deployment``: its Ray address and namespace, under its name) and print that;
-``status``, ``submit`` and ``stop`` find the deployment by ``--name`` (or ``--address``), join
+``status``, ``submit``, ``stop`` and ``dashboard`` find the deployment by ``--name`` (or ``--address``), join
 its Ray and talk to its named coordinator, refusing a cluster that holds no perpwire deployment
 of that name. Every failure is one line on stderr: a configuration error or an unusable store
 exits 2, as does an unknown strategy; a deployment that cannot be found or reached exits 1.
@@ -82,6 +82,7 @@ def _cmd_run(args) -> int:
             started = time.monotonic()
             await runtime.start()
             deployment.announce(name, cfg.ray.namespace)
+            _print_dashboard(runtime)
             streams = (await runtime.status())["streams"]
             print(f"perpwire: {sum(1 for s in streams if s.get('connected'))} of {len(streams)} streams connected "
                   f"({time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
@@ -215,10 +216,11 @@ def _streams(dep) -> list[dict]:
     from ray.util import list_named_actors
 
     from perpwire.actors.coordination.coordinator import COORDINATOR_NAME
+    from perpwire.actors.dashboard.actor import DASHBOARD_NAME
 
     names = sorted(a["name"] for a in list_named_actors(all_namespaces=True)
                    if a["namespace"] == dep.namespace and a["name"].startswith("perpwire-")
-                   and a["name"] not in (COORDINATOR_NAME, deployment.STORE))
+                   and a["name"] not in (COORDINATOR_NAME, deployment.STORE, DASHBOARD_NAME))
     rows = []
     for name in names:
         try:
@@ -340,6 +342,41 @@ def _wait_gone(name: str, timeout_s: float) -> bool:
     return False
 
 
+def _cmd_dashboard(args) -> int:
+    """Print the running deployment's dashboard URL and open it in a browser when there is a display."""
+    import webbrowser
+
+    from perpwire.actors.app.config import DashboardConfig
+    from perpwire.actors.dashboard.actor import DASHBOARD_NAME
+
+    dep, _ = _join(args)
+    try:
+        import ray
+
+        actor = ray.get_actor(DASHBOARD_NAME, namespace=dep.namespace)
+    except ValueError:
+        raise DeploymentError(f"deployment {dep.name!r} runs no dashboard (dashboard.enabled is false, or it could "
+                              "not listen: see the output of the process that started it)") from None
+    url = _get(actor.url.remote(), "the dashboard")
+    token_env = DashboardConfig.model_fields["token_env"].default
+    print(f"dashboard: {url}")
+    if _has_display() and not args.no_open:
+        token = os.environ.get(token_env)
+        webbrowser.open(url + (f"?token={token}" if token else ""))  # the token goes to the browser, not the terminal
+    return 0
+
+
+def _has_display() -> bool:
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _print_dashboard(runtime) -> None:
+    if runtime.dashboard_url:
+        print(f"dashboard: {runtime.dashboard_url}", flush=True)
+    elif runtime.dashboard_error:
+        print(f"perpwire: {runtime.dashboard_error}; running without it", file=sys.stderr, flush=True)
+
+
 def _cmd_sim(args) -> int:
     from perpwire.simulator.standalone import run_standalone, simulator_options
 
@@ -375,13 +412,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_run)
     for name, func, help_ in (("status", _cmd_status, "show the running deployment"),
                               ("submit", _cmd_submit, "start a strategy on the running coordinator"),
-                              ("stop", _cmd_stop, "stop the whole deployment, or one strategy")):
+                              ("stop", _cmd_stop, "stop the whole deployment, or one strategy"),
+                              ("dashboard", _cmd_dashboard, "print (and open) the running deployment's dashboard")):
         c = sub.add_parser(name, help=help_)
         c.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default: {DEFAULT_NAME})")
         c.add_argument("--address", default=None,
                        help="Ray address of the deployment (default: the one recorded under --name)")
         if name == "status":
             c.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+        if name == "dashboard":
+            c.add_argument("--no-open", action="store_true", help="only print the URL, even with a display")
         if name == "submit":
             c.add_argument("strategy")
             c.add_argument("--params", default=None, help="JSON object of strategy parameters")

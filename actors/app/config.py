@@ -291,6 +291,8 @@ class DashboardConfig(BaseModel):
     port: int = Field(8650, ge=0, le=65535, description="0: any free port")
     token_env: str = Field("PERPWIRE_DASHBOARD_TOKEN", min_length=1, description="environment variable holding "
                            "the access token")
+    refresh_s: float = Field(0.5, gt=0, description="read the deployment this often (the page and /metrics are "
+                             "at most this old)")
     panel_hz: float = Field(4.0, gt=0, le=20, description="at most this many updates per second per panel")
     client_queue: int = Field(64, ge=1, description="updates queued per browser before it is dropped as too slow")
     funding_rows: int = Field(2000, ge=1, description="funding spreads kept for the table")

@@ -37,7 +37,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 HISTORY_WINDOW_MS = 86_400_000  # the chart's day
 HISTORY_POINTS = 720  # received rates thinned to at most this many points (one per two minutes over a day)
 
-History = Callable[[str, str, int, int], Awaitable[dict[str, list[Any]]]]
+# (venue, symbol, since_ms, until_ms or None) -> {"settled": [[ts, rate_per_hour], ...], "streamed": [...]}
+History = Callable[[str, str, int, int | None], Awaitable[dict[str, list[Any]]]]
 
 
 class DashboardServer:
@@ -176,16 +177,20 @@ class DashboardServer:
             return web.json_response({"error": "funding_history: give venue and symbol"}, status=400)
         if self.history is None:
             return web.json_response({"error": "funding_history: this deployment has no store"}, status=404)
-        until = int(time.time() * 1000)
+        now = int(time.time() * 1000)
         try:
-            series = await self.history(venue, symbol, until - HISTORY_WINDOW_MS, until)
+            series = await self.history(venue, symbol, now - HISTORY_WINDOW_MS, None)
         except Exception as exc:
             log.warning("dashboard: funding history of %s %s failed: %s", venue, symbol, exc)
             return web.json_response({"error": f"funding_history {venue} {symbol}: {type(exc).__name__}: {exc}"},
                                      status=503)
-        return web.json_response({"venue": venue, "symbol": symbol, "since_ms": until - HISTORY_WINDOW_MS,
-                                  "until_ms": until, "settled": series.get("settled", []),
-                                  "streamed": thin(series.get("streamed", []), HISTORY_POINTS)})
+        # the day ends now, or at the newest point when the venue's clock runs ahead (a fast simulator)
+        until = max([now, *(p[0] for k in ("settled", "streamed") for p in series.get(k, [])[-1:])])
+        since = until - HISTORY_WINDOW_MS
+        settled = [p for p in series.get("settled", []) if p[0] >= since]
+        streamed = [p for p in series.get("streamed", []) if p[0] >= since]
+        return web.json_response({"venue": venue, "symbol": symbol, "since_ms": since, "until_ms": until,
+                                  "settled": settled, "streamed": thin(streamed, HISTORY_POINTS)})
 
     async def _ws(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)

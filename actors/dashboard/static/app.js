@@ -6,6 +6,8 @@ const TOKEN = new URLSearchParams(location.search).get("token");
 const MAX_ROWS = 200; // rendered rows per table: the rest are counted, never drawn
 const MAX_EVENTS = 300;
 const state = { panels: {}, sort: {}, chart: null, events: [] };
+// counts a test or a curious person can read from the console: sockets opened, messages by type
+window.perpwireStats = { opens: 0, snapshot: 0, update: 0, append: 0 };
 
 function q(token) { return token ? "?token=" + encodeURIComponent(token) : ""; }
 
@@ -247,6 +249,7 @@ function setConn(text, up) {
 
 function onMessage(ev) {
   const msg = JSON.parse(ev.data);
+  window.perpwireStats[msg.type] = (window.perpwireStats[msg.type] || 0) + 1;
   if (msg.type === "snapshot") {
     state.panels = msg.panels;
     state.events = (msg.panels.events || []).slice(-MAX_EVENTS);
@@ -264,7 +267,7 @@ function connect() {
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
     location.pathname.replace(/[^/]*$/, "") + "ws" + q(TOKEN);
   socket = new WebSocket(url);
-  socket.onopen = () => { backoff = 500; setConn("live", true); };
+  socket.onopen = () => { backoff = 500; window.perpwireStats.opens++; setConn("live", true); };
   socket.onmessage = onMessage;
   socket.onclose = () => {
     setConn("reconnecting", false);

@@ -26,8 +26,10 @@ async def served():
     history_calls = []
 
     async def history(venue, symbol, since_ms, until_ms):
-        history_calls.append((venue, symbol, until_ms - since_ms))
-        return {"settled": [[until_ms - 3_600_000, 0.0001]], "streamed": [[until_ms - i, 0.0002] for i in range(2000)]}
+        history_calls.append((venue, symbol, round(time.time() * 1000 - since_ms, -3), until_ms))
+        end = since_ms + 86_400_000 + 3_600_000  # the venue's clock an hour ahead (a fast simulator)
+        return {"settled": [[since_ms + 1_000, 0.00005], [end - 3_600_000, 0.0001]],
+                "streamed": [[end - i * 60_000, 0.0002] for i in range(2000)][::-1]}
 
     server = DashboardServer(Collector(src), port=0, history=history, refresh_s=0.05, panel_hz=20.0)
     await server.start()
@@ -125,8 +127,11 @@ async def test_dashboard_funding_history_covers_a_day_thinned_and_needs_venue_an
             doc = await r.json()
         async with http.get(server.url + "api/funding_history?venue=aster") as r:
             assert r.status == 400 and "give venue and symbol" in (await r.json())["error"]
-    assert calls == [("aster", "BTCUSDT", 86_400_000)]
-    assert len(doc["settled"]) == 1 and len(doc["streamed"]) == 720
+    assert calls == [("aster", "BTCUSDT", 86_400_000, None)]
+    assert doc["until_ms"] - doc["since_ms"] == 86_400_000  # a day up to the newest point
+    assert doc["settled"] == [[doc["until_ms"] - 3_600_000, 0.0001]]  # the one older than that day left out
+    assert len(doc["streamed"]) == 720 and doc["streamed"][-1][0] == doc["until_ms"]
+    assert all(p[0] >= doc["since_ms"] for p in doc["streamed"])
     assert thin(list(range(10)), 4) == [0, 2, 5, 9]
 
 
