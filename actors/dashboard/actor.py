@@ -25,6 +25,7 @@ from perpwire.actors.dashboard.collector import Collector
 from perpwire.actors.dashboard.server import DashboardServer
 from perpwire.actors.logs import apply_log_level
 from perpwire.market.errors import ConfigError
+from perpwire.venues.base import MARKET_DATA_CHANNELS
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,9 @@ class RaySource:
                 return {"venue": venue, "stream": stream, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
             row = msgspec.structs.asdict(stats)
             row.update(connected=health.connected, paused=health.paused, last_frame_age_s=health.last_frame_age_s,
-                       books=dict(health.books), book_age_ms=dict(health.book_age_ms), last_error=health.last_error)
+                       books=dict(health.books), book_age_ms=dict(health.book_age_ms), last_error=health.last_error,
+                       resumed_symbols=sorted({s.symbol for s in health.subscriptions.wanted
+                                               if s.symbol and s.channel in MARKET_DATA_CHANNELS}))
             return row
 
         return list(await asyncio.gather(*(one(*s) for s in self.stream_names)))

@@ -27,8 +27,9 @@ class Source(Protocol):
     """Where the collector reads a deployment. Every method answers by value."""
 
     async def streams(self) -> list[dict[str, Any]]:
-        """One row per stream actor: ``StreamStats`` and ``StreamHealth`` fields flattened, or
-        ``{venue, stream, error}`` when the actor did not answer."""
+        """One row per stream actor: ``StreamStats`` and ``StreamHealth`` fields flattened (with
+        ``resumed_symbols``: symbols whose market data is wanted now), or ``{venue, stream, error}``
+        when the actor did not answer."""
 
     async def summary(self) -> dict[str, Any]: ...
 
@@ -45,11 +46,13 @@ def _plain(value: Any) -> Any:
 
 
 def stream_state(row: dict[str, Any]) -> str:
+    """active (market data flows, for all or some symbols: a trade resumes one), paused,
+    connecting (never connected, or lost its socket) or error (the actor did not answer)."""
     if "error" in row:
         return "error"
     if not row.get("connected"):
         return "connecting"  # a stream that never connected is not "paused"
-    return "paused" if row.get("paused") else "active"
+    return "paused" if row.get("paused") and not row.get("resumed_symbols") else "active"
 
 
 class Collector:
@@ -166,7 +169,7 @@ class Collector:
                 "bytes_per_s": None if bytes_s is None else round(bytes_s, 1),
                 "reconnects": row.get("reconnects", 0), "resyncs": row.get("resyncs", 0),
                 "decode_errors": row.get("decode_errors", 0), "last_message_age_s": row.get("last_frame_age_s"),
-                "last_error": row.get("last_error"),
+                "last_error": row.get("last_error"), "resumed_symbols": list(row.get("resumed_symbols") or []),
             })
         return out
 
@@ -182,9 +185,10 @@ class Collector:
             if "error" in row:
                 continue
             ages = row.get("book_age_ms") or {}
+            resumed = set(row.get("resumed_symbols") or ())
             for symbol, state in sorted((row.get("books") or {}).items()):
                 out.append({"venue": row["venue"], "stream": row["stream"], "symbol": symbol, "state": state,
-                            "age_ms": ages.get(symbol), "paused": bool(row.get("paused"))})
+                            "age_ms": ages.get(symbol), "paused": bool(row.get("paused")) and symbol not in resumed})
         return out
 
     @staticmethod

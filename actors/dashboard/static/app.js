@@ -92,7 +92,9 @@ const renderers = {
       ? `<tr data-key="${esc(r.key)}" data-state="error"><td>${esc(r.key)}</td><td class="error">error</td>` +
         `<td colspan="8" class="dim">${esc(r.error)}</td></tr>`
       : `<tr data-key="${esc(r.key)}" data-state="${esc(r.state)}"><td>${esc(r.key)}</td>` +
-        `<td class="st ${esc(r.state)}" title="${esc(r.last_error || "")}">${esc(r.state)}</td>` +
+        `<td class="st ${esc(r.state)}" title="${esc(r.last_error || "")}">${esc(r.state)}` +
+        (r.paused && r.resumed_symbols && r.resumed_symbols.length
+          ? ` <span class="dim">${esc(r.resumed_symbols.join(","))}</span>` : "") + `</td>` +
         `<td class="num">${num(r.msgs_per_s, 1)}</td><td class="num">${r.bytes_per_s === null ? "" : bytes(r.bytes_per_s)}</td>` +
         `<td class="num">${esc(r.messages)}</td><td class="num">${bytes(r.bytes)}</td>` +
         `<td class="num">${esc(r.reconnects)}</td><td class="num">${esc(r.resyncs)}</td>` +

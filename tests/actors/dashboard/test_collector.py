@@ -93,6 +93,14 @@ async def test_collector_pause_resume_reconnect_and_resync_become_events():
     assert "closed 1006" in events[2]["text"] and [e["seq"] for e in events] == [1, 2, 3, 4]
 
 
+async def test_collector_a_stream_resumed_for_one_symbol_is_active_and_only_that_book_resumed():
+    src = StubSource()
+    src.rows = [_stream(paused=True, resumed_symbols=["BTCUSDT"], books={"BTCUSDT": "SYNCED", "ETHUSDT": "EMPTY"})]
+    panels = await Collector(src).collect()
+    assert panels["streams"][0]["state"] == "active" and panels["streams"][0]["resumed_symbols"] == ["BTCUSDT"]
+    assert [(b["symbol"], b["paused"]) for b in panels["books"]] == [("BTCUSDT", False), ("ETHUSDT", True)]
+
+
 async def test_collector_never_connected_stream_is_connecting_not_paused():
     src = StubSource()
     src.rows = [_stream(connected=False, paused=True), {"venue": "kucoin", "stream": "funding", "error": "dead"}]
