@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -200,7 +201,9 @@ def _cmd_status(args) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     else:
-        print(_status_text(doc))
+        from perpwire.actors.app.view import status_text
+
+        print(status_text(doc, shutil.get_terminal_size((80, 24)).columns))
     store = doc["store"]
     if not store["ok"]:
         waiting = store.get("writes_waiting")
@@ -234,57 +237,6 @@ def _streams(dep) -> list[dict]:
                    books=dict(health.books), last_error=health.last_error)
         rows.append(row)
     return rows
-
-
-def _status_text(doc: dict) -> str:
-    """The status for a person: short fixed-width tables that fit 80 columns (books: SYNCED of
-    all, and how many read STALE)."""
-    from perpwire.actors.app.view import fmt_bytes
-
-    dep, store, summary = doc["deployment"], doc["store"], doc["coordinator"]
-    out = [f"deployment {dep['name']!r} at {dep['address']} (namespace {dep['namespace']!r})"]
-    if store["ok"]:
-        out.append(f"store: ok ({store.get('backend')}), {store.get('writes_waiting')} writes waiting")
-    else:
-        out.append(f"store: DOWN ({store['error']})")
-    out += ["", "streams", f"  {'venue/stream':<18} {'state':<10} {'msgs':>7} {'bytes':>8} {'reconn':>6} "
-            f"{'resync':>6} {'errors':>6} {'books':<9}"]
-    for s in doc["streams"]:
-        if "error" in s:
-            out.append(f"  {s['actor'][:18]:<18} {'error':<10} {s['error'][:48]}")
-            continue
-        state = "connected" if s["connected"] else "connecting"
-        if s["connected"] and s["paused"]:
-            state = "paused"
-        books = s.get("books") or {}
-        synced = sum(1 for v in books.values() if v == "SYNCED")
-        stale = sum(1 for v in books.values() if v == "STALE")
-        book_text = f"{synced}/{len(books)}" + (f" {stale}st" if stale else "") if books else "-"
-        out.append(f"  {(s['venue'] + '/' + s['stream'])[:18]:<18} {state:<10} {s['messages']:>7} "
-                   f"{fmt_bytes(s['bytes']):>8} {s['reconnects']:>6} {s['resyncs']:>6} {s['decode_errors']:>6} "
-                   f"{book_text[:9]:<9}")
-        if not s["connected"] and s.get("last_error"):
-            out.append(f"    last error: {s['last_error'][:70]}")
-    ledger = summary.get("ledger")
-    if ledger:
-        out += ["", f"ledger: opened {ledger.get('opened')}, closed {ledger.get('closed')}, PnL total "
-                    f"{ledger.get('total')} (price {ledger.get('price')}, funding {ledger.get('funding')}, "
-                    f"fees {ledger.get('fees')})"]
-    if doc["positions"]:
-        out += ["", "positions", f"  {'id':<6} {'asset':<6} {'long':<20} {'short':<20} {'open':<5} {'total':>12}"]
-        for p in doc["positions"]:
-            out.append(f"  {p['id']:<6} {p['asset']:<6} {p['long'][:20]:<20} {p['short'][:20]:<20} "
-                       f"{'yes' if p['open'] else 'no':<5} {p.get('total', '')[:12]:>12}")
-    for h in summary.get("holds") or []:
-        out.append(f"  hold {h['position']} ({h['strategy']}): {h['reason']}")
-    if doc["opportunities"]:
-        out += ["", "top spreads", f"  {'asset':<6} {'long':<20} {'short':<20} {'net/h':>11} {'z':>6}"]
-        for o in doc["opportunities"][:10]:
-            zs = [z for z in (o["long_z"], o["short_z"]) if z is not None]
-            z = f"{max(zs, key=abs):+.2f}" if zs else "-"
-            out.append(f"  {o['asset']:<6} {o['long'][:20]:<20} {o['short'][:20]:<20} {o['net_per_hour'][:11]:>11} "
-                       f"{z:>6}")
-    return "\n".join(out)
 
 
 def _known_strategy(name: str) -> None:
