@@ -70,6 +70,7 @@ class Collector:
         self._positions: dict[str, bool] | None = None  # id -> open, at the previous collection
         self._rejections = None  # (failed executions, rejected orders) at the previous collection
         self.collections = 0
+        self.boot_ms = self.wall_ms()  # tells a browser that an event log starting again is a new one
 
     async def collect(self) -> dict[str, Any]:
         rows = await self.source.streams()
@@ -89,7 +90,8 @@ class Collector:
         self._diff_positions(positions)
         self._diff_rejections(summary, orders)
         panels["events"] = list(self.events)
-        panels["meta"] = {"ts_ms": self.wall_ms(), "rates_ingested": summary.get("rates_ingested", 0),
+        panels["meta"] = {"ts_ms": self.wall_ms(), "boot_ms": self.boot_ms,
+                          "rates_ingested": summary.get("rates_ingested", 0),
                           "settlements": summary.get("settlements", 0), "attached": summary.get("attached"),
                           "strategies": summary.get("strategies", [])}
         self.collections += 1

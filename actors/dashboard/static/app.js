@@ -202,7 +202,8 @@ async function series(leg) {
   const r = await fetch(url);
   if (!r.ok) throw new Error(leg + ": " + r.status);
   const doc = await r.json();
-  const pts = (doc.streamed && doc.streamed.length ? doc.streamed : doc.settled) || [];
+  // settled rates and the received estimates between them, in time order: one line per leg
+  const pts = (doc.settled || []).concat(doc.streamed || []).sort((a, b) => a[0] - b[0]);
   return { leg, since: doc.since_ms, until: doc.until_ms, pts };
 }
 
@@ -253,8 +254,16 @@ function onMessage(ev) {
   const msg = JSON.parse(ev.data);
   window.perpwireStats[msg.type] = (window.perpwireStats[msg.type] || 0) + 1;
   if (msg.type === "snapshot") {
+    const boot = msg.panels.meta && msg.panels.meta.boot_ms;
+    const fresh = msg.panels.events || [];
+    if (state.boot && boot !== state.boot) { // a restarted dashboard: its log starts again, keep ours above it
+      state.events = state.events.concat([{ seq: 0, ts_ms: Date.now(), kind: "restart",
+        text: "the dashboard restarted: the events above came before" }], fresh).slice(-MAX_EVENTS);
+    } else {
+      state.events = fresh.slice(-MAX_EVENTS);
+    }
+    state.boot = boot;
     state.panels = msg.panels;
-    state.events = (msg.panels.events || []).slice(-MAX_EVENTS);
     Object.keys(renderers).forEach(render);
   } else if (msg.type === "update") {
     state.panels[msg.panel] = msg.data;
