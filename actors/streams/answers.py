@@ -71,6 +71,7 @@ class StreamHealth(msgspec.Struct, frozen=True, kw_only=True):
     subscriptions: SubscriptionState
     last_error: str | None = None  # why the last connect failed or session ended; None once connected
     incarnation: str = ""  # the actor process answering (node, pid, start time): a restart changes it
+    book_age_ms: dict[str, int] = {}  # symbol -> ms since the book's last update (books that had one)
 
 
 class StreamCounters(msgspec.Struct, frozen=True, kw_only=True):
@@ -117,3 +118,4 @@ class StreamStats(StreamCounters, frozen=True, kw_only=True):
     resume_p99_ms: float | None
     other: dict[str, int] = {}  # counters without a field: ``event_<Kind>`` for events of no use here
     codec: dict[str, Any] = {}  # the codec's own counters (frames, events, unknown kinds, errors)
+    resume_histogram: dict[str, int] = {}  # resume latencies counted per bucket: upper bound in ms (or "+Inf")

@@ -552,7 +552,8 @@ class StreamConnection:
             venue=self.venue, stream=self.name, connected=self._link.open, paused=self.control.is_paused,
             last_frame_age_s=round(time.monotonic() - last, 3) if last else None,
             books={s: self._view(s, b, 0, wall).state for s, b in self.books.items()},
-            subscriptions=self.tracker.snapshot(), last_error=self.last_error)
+            subscriptions=self.tracker.snapshot(), last_error=self.last_error,
+            book_age_ms={s: max(0, wall - b.recv_ts) for s, b in self.books.items() if b.recv_ts})
 
     def stats(self) -> StreamStats:
         lat = sorted(self.control.resume_latencies_ms)
@@ -567,7 +568,19 @@ class StreamConnection:
             uptime_s=round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0,
             paused_seconds=round(self.control.paused_total_s(), 3),
             market_data_seconds=round(self.control.market_total_s(), 3), resumes=len(lat), resume_p50_ms=pct(0.5),
-            resume_p99_ms=pct(0.99), codec=self.codec.stats.as_dict())
+            resume_p99_ms=pct(0.99), codec=self.codec.stats.as_dict(), resume_histogram=resume_histogram(lat))
+
+
+#: upper bounds (ms) of the resume-latency histogram buckets in ``StreamStats.resume_histogram``
+RESUME_BUCKETS_MS: tuple[int, ...] = (50, 100, 250, 500, 1000, 2500, 5000)
+
+
+def resume_histogram(latencies_ms) -> dict[str, int]:
+    """How many latencies fall in each bucket (not cumulative): ``{"50": n, ..., "+Inf": n}``."""
+    out = {str(b): 0 for b in RESUME_BUCKETS_MS} | {"+Inf": 0}
+    for v in latencies_ms:
+        out[next((str(b) for b in RESUME_BUCKETS_MS if v <= b), "+Inf")] += 1
+    return out
 
 
 class _LogGate:
