@@ -8,6 +8,15 @@ appear or vanish, a random taker trade may eat into the touch, and rarely a liqu
 Levels far from the touch are trimmed and refilled so the book keeps a few hundred levels a
 side. ``take`` lets the matching engine consume real liquidity, so a client's order shows up in
 the depth streams like anyone else's trade. All randomness comes from one seeded generator.
+
+With ``quiet_books`` (the default for catalogues beyond BTC/ETH/SOL), only watched books move
+every tick: a venue server counts the subscribers of each book's streams (``watch``/``unwatch``)
+and the others — quiet books — move once every ``quiet_every`` ticks, a slice of them per tick, so
+their prices, trades and liquidations stay alive at a fraction of the cost. A book that becomes
+watched catches up at once. ``moved[venue]`` lists the books that moved this tick (venue servers
+publish only those); mark prices follow the fair price and basis of every book on every tick.
+Fair prices may also come from elsewhere: ``fair_source`` (a callable filling ``fair``) replaces
+the random walk, so several simulator processes quote one market.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from perpwire.simulator import catalog
@@ -53,7 +63,7 @@ class LiqRec:
     sell: bool  # the liquidation order sells (a long was liquidated)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # hashed by identity: the model keys its watched books
 class Book:
     """One venue's instrument: its ladder plus what the tick printed."""
 
@@ -70,6 +80,8 @@ class Book:
     day_high: float = 0.0
     day_low: float = 0.0
     day_volume: float = 0.0  # base units traded since the start
+    watchers: int = 0  # subscriptions to this book's streams (quiet books move rarely)
+    last_move: int = 0  # the model tick this book last moved
 
     @property
     def mid(self) -> float:
@@ -82,17 +94,28 @@ class Book:
 
 
 class MarketModel:
-    def __init__(self, rng: random.Random, venues: tuple[str, ...], *, levels: int = 300) -> None:
+    def __init__(self, rng: random.Random, venues: tuple[str, ...], *, levels: int = 300,
+                 symbols: int = len(catalog.ASSETS), quiet_books: bool | None = None, quiet_every: int = 40,
+                 basis_every: int = 20) -> None:
         self.rng = rng
         self.levels = levels
-        self.assets = {a.name: a for a in catalog.ASSETS}
-        self.fair: dict[str, float] = {a.name: a.price * math.exp(rng.gauss(0, 0.01)) for a in catalog.ASSETS}
+        self.assets = {a.name: a for a in catalog.assets(symbols)}
+        self.fair: dict[str, float] = {a.name: a.price * math.exp(rng.gauss(0, 0.01)) for a in self.assets.values()}
         self.books: dict[tuple[str, str], Book] = {}
         self.by_venue: dict[str, list[Book]] = {}
+        self.quiet_books = symbols > len(catalog.ASSETS) if quiet_books is None else quiet_books
+        self.quiet_every = max(1, quiet_every)
+        self.basis_every = max(1, basis_every)
+        self.fair_source: Callable[[dict[str, float]], None] | None = None
+        #: watched books per venue (insertion order keeps replays deterministic)
+        self.watched: dict[str, dict[Book, None]] = {v: {} for v in venues}
+        self.moved: dict[str, list[Book]] = {v: [] for v in venues}
+        self.ticks = 0
+        self._basis_dt = 0.0
         self._now_ms = 0
         for venue in venues:
             books = []
-            for inst in catalog.instruments(venue):
+            for inst in catalog.instruments(venue, symbols):
                 lad = Ladder(
                     seq=_FIRST_ID[venue] + rng.randrange(1_000_000),
                     id_gap=_ID_GAP.get(venue, 1),
@@ -109,20 +132,64 @@ class MarketModel:
                 self.books[(venue, inst.asset)] = book
             self.by_venue[venue] = books
 
+    # --- who is watching ------------------------------------------------------------------------
+
+    def watch(self, book: Book) -> bool:
+        """One more subscription to ``book``'s streams; True when it just became watched (it then
+        catches up with the market at once)."""
+        book.watchers += 1
+        if book.watchers > 1:
+            return False
+        self.watched[book.inst.venue][book] = None
+        if self.quiet_books and book.last_move < self.ticks:
+            self._move(book)
+        return True
+
+    def unwatch(self, book: Book) -> None:
+        if book.watchers > 0:
+            book.watchers -= 1
+            if book.watchers == 0:
+                self.watched[book.inst.venue].pop(book, None)
+
     # --- evolution ----------------------------------------------------------------------------
 
     def step(self, dt_h: float, now_ms: int) -> None:
-        """Advance every price and book by ``dt_h`` market hours."""
+        """Advance every price by ``dt_h`` market hours, and the books that move this tick."""
         rng = self.rng
         self._now_ms = now_ms
-        for name, asset in self.assets.items():
-            sd = asset.vol_per_sqrt_hour * math.sqrt(dt_h)
-            self.fair[name] *= math.exp(rng.gauss(0.0, sd) - 0.5 * sd * sd)
-        keep = math.exp(-dt_h / 2.0)  # basis half-life ~1.4 h
-        wiggle = 0.0002 * math.sqrt(max(0.0, 1 - keep * keep))
-        for book in self.books.values():
-            book.basis = book.basis * keep + rng.gauss(0.0, wiggle)
-            self._evolve(book)
+        self.ticks += 1
+        if self.fair_source is not None:
+            self.fair_source(self.fair)
+        else:
+            for name, asset in self.assets.items():
+                sd = asset.vol_per_sqrt_hour * math.sqrt(dt_h)
+                self.fair[name] *= math.exp(rng.gauss(0.0, sd) - 0.5 * sd * sd)
+        self._basis_dt += dt_h
+        if self.ticks % self.basis_every == 0 or not self.quiet_books:
+            dt, self._basis_dt = self._basis_dt, 0.0
+            keep = math.exp(-dt / 2.0)  # basis half-life ~1.4 h
+            wiggle = 0.0002 * math.sqrt(max(0.0, 1 - keep * keep))
+            for book in self.books.values():
+                book.basis = book.basis * keep + rng.gauss(0.0, wiggle)
+        if not self.quiet_books:
+            for venue, books in self.by_venue.items():
+                self.moved[venue] = books
+                for book in books:
+                    self._move(book)
+            return
+        phase = self.ticks % self.quiet_every
+        for venue, books in self.by_venue.items():
+            watched = self.watched[venue]
+            moved = list(watched)
+            moved += [b for b in books[phase :: self.quiet_every] if b not in watched]
+            self.moved[venue] = moved
+            for book in moved:
+                self._move(book)
+
+    def _move(self, book: Book) -> None:
+        elapsed = max(1, self.ticks - book.last_move)
+        book.last_move = self.ticks
+        self._evolve(book, elapsed)
 
     def end_tick(self) -> None:
         """Forget the tick's prints once every venue has published them."""
@@ -148,7 +215,7 @@ class MarketModel:
             px_b -= step
             px_a += step
 
-    def _evolve(self, book: Book) -> None:
+    def _evolve(self, book: Book, elapsed: int = 1) -> None:
         rng, lad = self.rng, book.ladder
         c = self.center_ticks(book)
         half = 0.5 + rng.random()
@@ -187,7 +254,7 @@ class MarketModel:
                 lad.set(is_bid, px, self._size(book, depth))
         if rng.random() < 0.3:
             self._random_trade(book)
-        if rng.random() < 0.001:
+        if rng.random() < 0.001 * elapsed:  # a quiet book keeps its rate of liquidations per tick
             self._random_liquidation(book)
         self._trim(book, True)
         self._trim(book, False)

@@ -141,27 +141,45 @@ class RestBudget(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
-class ControlLimits(msgspec.Struct, frozen=True, kw_only=True):
-    """What a client may send a venue over WebSocket, as the venue publishes it: topics (one per
-    subscribed stream; ``Codec.topic_count`` says how many a subscription takes) per connection
-    and in all, connections, and control messages (subscribe, unsubscribe, pings) — at most
-    ``messages`` in any ``per_s`` seconds, counted per connection or per IP (``scope``).
-    ``source`` says where the figures come from; a venue that publishes none gets conservative ones.
-    The streaming adapters shard and pace by these (``actors.feeds.pool``)."""
+class VenueLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """A venue's published connection and request limits, as the venue states them (not halved for
+    safety: budgets built from them keep their own margin). ``source`` cites the page they come from;
+    docs/venue-limits.md tabulates them. The simulator enforces them and the actors pace within them.
 
-    topics_per_connection: int = 100
-    topics_total: int | None = None
-    connections: int | None = None
-    messages: int = 5
-    per_s: float = 1.0
-    scope: str = "connection"
+    - ``streams_per_connection``: streams, topics or subscriptions one WebSocket connection may hold.
+    - ``control_messages`` per ``control_window_s``: messages a client may send on a connection
+      (subscribe, unsubscribe, ping, pong); a venue that counts them per IP says so in ``source``.
+    - ``connections`` per ``connections_window_s``: new connections per IP.
+    - ``rest_weight`` per ``rest_window_s``: REST request weight per IP (``HttpRequest.weight`` units).
+    - ``max_connections_per_ip``: connections one IP may hold open at once, None when unpublished.
+    - ``streams_per_ip``: streams one IP may hold over all its connections, None when unpublished.
+    - ``control_per_ip``: the control-message limit counts every connection of the IP together.
+    """
+
+    streams_per_connection: int = 200
+    control_messages: int = 5
+    control_window_s: float = 1.0
+    connections: int = 10
+    connections_window_s: float = 60.0
+    rest_weight: int = 1200
+    rest_window_s: float = 60.0
+    max_connections_per_ip: int | None = None
+    streams_per_ip: int | None = None
+    control_per_ip: bool = False
     source: str = ""
 
-    def __post_init__(self) -> None:
-        if self.topics_per_connection < 1 or self.messages < 1 or self.per_s <= 0:
-            raise ValueError("ControlLimits: topics_per_connection and messages must be at least 1, per_s positive")
-        if self.scope not in ("connection", "ip"):
-            raise ValueError(f"ControlLimits: scope is 'connection' or 'ip', not {self.scope!r}")
+    def problems(self) -> list[str]:
+        """What is not a usable limit in these figures (empty when all are)."""
+        out = []
+        for field in ("streams_per_connection", "control_messages", "connections", "rest_weight"):
+            if getattr(self, field) < 1:
+                out.append(f"limits.{field} must be at least 1, got {getattr(self, field)}")
+        for field in ("control_window_s", "connections_window_s", "rest_window_s"):
+            if not getattr(self, field) > 0:
+                out.append(f"limits.{field} must be positive, got {getattr(self, field)}")
+        if self.max_connections_per_ip is not None and self.max_connections_per_ip < 1:
+            out.append(f"limits.max_connections_per_ip must be at least 1 or None, got {self.max_connections_per_ip}")
+        return out
 
 
 class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -178,10 +196,11 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     - ``funding_per_symbol``: funding comes one stream per symbol (False: one stream for all).
     - ``resync_by_resubscribe``: the venue sends a fresh book snapshot on (re)subscribe, so a
       broken book is re-seeded by resubscribing instead of a REST snapshot.
+    - ``limits``: the venue's published per-connection and per-IP limits (``VenueLimits``); the
+      default is a conservative guess for codecs driven by hand, every shipped venue cites its own.
     - ``taker_fee``: the default taker fee as a fraction of notional (the base tier; a deployment
       sets its own in ``coordinator.taker_fees``), with ``taker_fee_source`` saying where it is
       published. None: no default, the deployment must give one.
-    - ``control``: the venue's limits on topics, connections and control messages (``ControlLimits``).
     """
 
     connections: tuple[Connection, ...] = ()
@@ -190,10 +209,10 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     bbo_connection: str = "depth"
     funding_per_symbol: bool = False
     rest: RestBudget = RestBudget()
+    limits: VenueLimits = VenueLimits()
     resync_by_resubscribe: bool = False
     taker_fee: Decimal | None = None
     taker_fee_source: str = ""
-    control: ControlLimits = ControlLimits()
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -208,6 +227,7 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
             out.append(f"connection names repeat: {names}")
         if self.max_symbols_per_connection < 1:
             out.append("max_symbols_per_connection must be at least 1")
+        out.extend(self.limits.problems())
         if not (self.rest.rate_per_s > 0 and self.rest.burst > 0):
             out.append("the REST budget needs a positive rate and burst")
         if self.taker_fee is not None and not (0 <= self.taker_fee < 1):
@@ -325,6 +345,8 @@ class Codec(ABC):
     cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({})
     #: True when the venue greets a new socket (``Connected``) and wants nothing sent before it
     welcome_required: ClassVar[bool] = False
+    #: streams one connection of this codec may hold (it refuses more), None: the spec's ``limits`` only
+    max_streams_per_connection: ClassVar[int | None] = None
     #: True when liquidations arrive as ``Liquidation`` events on the TRADES stream (no stream of their own)
     liquidations_on_trades: ClassVar[bool] = False
     #: what this codec counted while decoding (one per instance, made in ``__init__``)
@@ -383,7 +405,7 @@ class Codec(ABC):
         return "market"
 
     def topic_count(self, sub: Subscription) -> int:
-        """How many of the venue's topics ``sub`` takes (``ControlLimits.topics_per_connection``
+        """How many of the venue's topics ``sub`` takes (``VenueLimits.streams_per_connection``
         counts these); one unless the venue needs several for one channel."""
         return 1
 

@@ -263,6 +263,14 @@ def _status_text(doc: dict) -> str:
                    f"{book_text[:9]:<9}")
         if not s["connected"] and s.get("last_error"):
             out.append(f"    last error: {s['last_error'][:70]}")
+    for venue, why in (summary.get("recovering") or {}).items():
+        out.append(f"  RECOVERING {venue}: {why[:60]}")
+    failovers = summary.get("failovers") or []
+    if failovers:
+        out += ["", "stream restarts (time to SYNCED)"]
+        for f in failovers[-5:]:
+            took = "not yet" if f["seconds_to_synced"] is None else f"{f['seconds_to_synced']:.1f} s"
+            out.append(f"  {(f['venue'] + '/' + f['stream'])[:18]:<18} {f['cause'][:40]:<40} {took:>9}")
     ledger = summary.get("ledger")
     if ledger:
         out += ["", f"ledger: opened {ledger.get('opened')}, closed {ledger.get('closed')}, PnL total "

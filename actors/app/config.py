@@ -174,6 +174,8 @@ class CoordinatorConfig(BaseModel):
     stats_refresh_s: float = Field(3600.0, gt=0, description="reload 30-day statistics from the store this often")
     stats_window_days: float = Field(30.0, gt=0)
     gap_check_s: float = Field(5.0, gt=0, description="look for symbols silent beyond their cadence this often")
+    health_poll_s: float = Field(1.0, gt=0, description="ask every attached stream actor for its health this "
+                                 "often: a restarted one holds new opens on its venue until its books are SYNCED")
     reconcile_s: float = Field(3600.0, gt=0, description="compare streamed funding with REST this often")
     markets: dict[str, dict[str, str]] = Field(default_factory=dict)
     live_venues: dict[str, LiveVenueConfig] = Field(default_factory=dict, description="venues whose orders go "

@@ -117,7 +117,7 @@ class Adapter:
         self._rest = RestClient.for_venue(self.venue)
         if self.symbols is None:
             self.symbols = await load_symbols(self._probe, self._rest)
-        self.pool = ConnectionPool(self.venue, self._probe, self._probe.spec.control, self._connection,
+        self.pool = ConnectionPool(self.venue, self._probe, self._probe.spec.limits, self._connection,
                                    codec_options=self.codec_options, overrides=self._overrides)
         await self.pool.start()
         self._connected = True

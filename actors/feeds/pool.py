@@ -1,14 +1,14 @@
 """``ConnectionPool``: one venue's feed subscriptions sharded over connections within the
-venue's published limits (``VenueSpec.control``: topics per connection and in all, connections,
-control messages per window).
+venue's published limits (``VenueSpec.limits``: streams per connection and per IP, connections
+per IP, control messages per window).
 
 A subscription goes to an open connection of its route (``Codec.route``) that has room for its
 topics (``Codec.topic_count``); what does not fit opens new connections, each created with its
 share already wanted, so its first socket subscribes it in the venue's largest frames. Every
 frame a connection sends (subscribe, unsubscribe, pong) takes a token from a pacer that allows
-at most ``messages`` in any ``per_s`` seconds (a bucket of half the limit, refilled at half the
-rate: ``burst + rate * per_s == messages``), one per connection or one for the venue when the
-venue counts per IP. Subscriptions whose venue topic is already live (Backpack's all-market
+at most ``control_messages`` in any ``control_window_s`` (a bucket of half the limit, refilled at
+half the rate: ``burst + rate * window == limit``), one per connection, or one for the venue when
+it counts per IP (``control_per_ip``). Subscriptions whose venue topic is already live (Backpack's all-market
 liquidation stream, Bybit's tickers carrying BBO and funding) ride on it instead of asking twice.
 Going past the venue's connection or topic total is refused before anything is sent.
 """
@@ -24,16 +24,16 @@ from perpwire.actors.app.config import StreamConfig
 from perpwire.actors.feeds.channels import FeedError
 from perpwire.actors.feeds.connection import FeedConnection
 from perpwire.actors.pacing import TokenBucket
-from perpwire.venues.base import Codec, ControlLimits, Subscription
+from perpwire.venues.base import Codec, Subscription, VenueLimits
 
 __all__ = ["ConnectionPool", "pacer_for"]
 
 Factory = Callable[[StreamConfig, TokenBucket], FeedConnection]
 
 
-def pacer_for(limits: ControlLimits) -> TokenBucket:
-    half = limits.messages / 2
-    return TokenBucket(half / limits.per_s, max(1.0, half))
+def pacer_for(limits: VenueLimits) -> TokenBucket:
+    half = limits.control_messages / 2
+    return TokenBucket(half / limits.control_window_s, max(1.0, half))
 
 
 class _Slot:
@@ -47,7 +47,7 @@ class _Slot:
 
 
 class ConnectionPool:
-    def __init__(self, venue: str, codec: Codec, limits: ControlLimits, factory: Factory, *,
+    def __init__(self, venue: str, codec: Codec, limits: VenueLimits, factory: Factory, *,
                  codec_options: dict | None = None, overrides: dict | None = None) -> None:
         self.venue = venue
         self.codec = codec  # a probe: topics, routes and topic counts, never a socket's codec
@@ -55,7 +55,9 @@ class ConnectionPool:
         self._factory = factory
         self._options = dict(codec_options or {})
         self._overrides = dict(overrides or {})
-        self._shared = pacer_for(limits) if limits.scope == "ip" else None
+        self._shared = pacer_for(limits) if limits.control_per_ip else None
+        cap = codec.max_streams_per_connection
+        self.per_connection = min(limits.streams_per_connection, cap) if cap else limits.streams_per_connection
         self.slots: list[_Slot] = []
         self._lock = asyncio.Lock()
         self._started = False
@@ -96,30 +98,31 @@ class ConnectionPool:
             else:
                 fresh.setdefault(codec.route(sub), {}).setdefault(topic, []).append(sub)
         need = sum(codec.topic_count(group[0]) for topics in fresh.values() for group in topics.values())
-        if limits.topics_total is not None and self.topics_total() + need > limits.topics_total:
-            raise FeedError(f"{self.venue}: {self.topics_total() + need} topics would pass the venue's "
-                            f"{limits.topics_total} in all ({limits.source})")
+        if limits.streams_per_ip is not None and self.topics_total() + need > limits.streams_per_ip:
+            raise FeedError(f"{self.venue}: {self.topics_total() + need} streams would pass the venue's "
+                            f"{limits.streams_per_ip} per IP")
         plan: list[tuple[_Slot | None, str, list[tuple[str, list[Subscription]]]]] = []
         for route, topics in fresh.items():
             pending = list(topics.items())
             for slot in self.slots:  # fill open connections of this route first
                 if slot.route != route or not pending:
                     continue
-                room = limits.topics_per_connection - slot.used(codec)
+                room = self.per_connection - slot.used(codec)
                 take = _fit(codec, pending, room)
                 if take:
                     plan.append((slot, route, take))
                     pending = pending[len(take):]
             while pending:
-                take = _fit(codec, pending, limits.topics_per_connection)
+                take = _fit(codec, pending, self.per_connection)
                 if not take:
                     raise FeedError(f"{self.venue}: one subscription needs more topics than a connection holds")
                 plan.append((None, route, take))
                 pending = pending[len(take):]
         new_conns = sum(1 for slot, _, _ in plan if slot is None)
-        if limits.connections is not None and len(self.slots) + new_conns > limits.connections:
+        cap = limits.max_connections_per_ip
+        if cap is not None and len(self.slots) + new_conns > cap:
             raise FeedError(f"{self.venue}: {len(self.slots) + new_conns} connections would pass the venue's "
-                            f"{limits.connections} ({limits.source})")
+                            f"{cap} per IP")
         for slot, topic, sub in riding:
             slot.topics[topic].add(sub)
         sent: list[Subscription] = []

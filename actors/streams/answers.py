@@ -70,6 +70,7 @@ class StreamHealth(msgspec.Struct, frozen=True, kw_only=True):
     books: dict[str, str]  # symbol -> SyncState name, or STALE
     subscriptions: SubscriptionState
     last_error: str | None = None  # why the last connect failed or session ended; None once connected
+    incarnation: str = ""  # the actor process answering (node, pid, start time): a restart changes it
 
 
 class StreamCounters(msgspec.Struct, frozen=True, kw_only=True):

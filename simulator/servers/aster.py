@@ -167,10 +167,16 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
 
     # --- market streams -----------------------------------------------------------------------
 
+    def book_of(self, stream: str) -> Book | None:
+        m = _STREAM.match(stream)
+        if m is None or m.group(2) in ("markPrice", "forceOrder"):
+            return None
+        return self.lower.get(m.group(1))
+
     def on_tick(self) -> None:
         now = self.now_ms
         flush = {s: self.every(s) for s in _SPEEDS.values()}
-        for book in self.books:
+        for book in self.moved_books():
             sym = book.inst.symbol
             low = sym.lower()
             changes = book.ladder.drain()

@@ -114,9 +114,15 @@ class BackpackServer(BackpackAccountMixin, VenueServer):
 
     # --- streams ------------------------------------------------------------------------------
 
+    def book_of(self, stream: str) -> Book | None:
+        kind, _, rest = stream.partition(".")
+        if kind not in ("depth", "bookTicker", "trade"):
+            return None
+        return self.by_symbol.get(rest.rpartition(".")[2])
+
     def on_tick(self) -> None:
         now_us = self.clock.now_us
-        for book in self.books:
+        for book in self.moved_books():
             sym = book.inst.symbol
             changes = book.ladder.drain()
             for window in (0.0, *_WINDOWS.values()):

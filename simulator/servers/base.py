@@ -54,6 +54,7 @@ class VenueServer:
         self.by_symbol: dict[str, Book] = {b.inst.symbol: b for b in self.books}
         self.by_asset: dict[str, Book] = {b.inst.asset: b for b in self.books}
         self.subs: dict[str, set[Conn]] = {}
+        self._stream_books: dict[str, Book | None] = {}
         hb_overrides = options.get("heartbeat", {})
         self.heartbeat = type(self).heartbeat.scaled(**hb_overrides)
         self.prefix = f"/{self.name}"
@@ -89,17 +90,41 @@ class VenueServer:
 
     # --- subscriptions ------------------------------------------------------------------------
 
+    def book_of(self, stream: str) -> Book | None:
+        """The book whose ladder ``stream`` publishes (depth, best bid/offer, trades), or None
+        (funding, mark prices, whole-venue and account streams): subscribers of such streams keep
+        the book moving every tick (``MarketModel.watch``). Venues override it."""
+        return None
+
+    def _watched_book(self, stream: str) -> Book | None:
+        cache = self._stream_books
+        if stream not in cache:
+            if len(cache) > 100_000:  # clients may name any stream: keep the cache bounded
+                cache.clear()
+            cache[stream] = self.book_of(stream)
+        return cache[stream]
+
+    def moved_books(self) -> list[Book]:
+        """The books that moved this tick (all of them unless the model keeps quiet books)."""
+        return self.model.moved.get(self.name, self.books)
+
     def add_sub(self, conn: Conn, stream: str) -> bool:
         """Subscribe; False when the connection already had it."""
         if stream in conn.subs:
             return False
         conn.subs.add(stream)
         self.subs.setdefault(stream, set()).add(conn)
+        book = self._watched_book(stream)
+        if book is not None:
+            self.model.watch(book)
         return True
 
     def remove_sub(self, conn: Conn, stream: str) -> bool:
         if stream not in conn.subs:
             return False
+        book = self._watched_book(stream)
+        if book is not None:
+            self.model.unwatch(book)
         conn.subs.discard(stream)
         subs = self.subs.get(stream)
         if subs is not None:

@@ -196,12 +196,19 @@ class BybitServer(VenueServer):
 
     # --- tick ---------------------------------------------------------------------------------
 
+    def book_of(self, stream: str) -> Book | None:
+        kind, _, rest = stream.partition(".")
+        if kind not in ("orderbook", "publicTrade"):
+            return None
+        return self.by_symbol.get(rest.rpartition(".")[2])
+
     def on_tick(self) -> None:
-        for book in self.books:
+        moved = self.moved_books()
+        for book in moved:
             book.ladder.drain()  # books are diffed from the ladder itself, not from its change log
         self._publish_books()
         now = self.now_ms
-        for book in self.books:
+        for book in moved:
             sym = book.inst.symbol
             topic = f"publicTrade.{sym}"
             if book.new_trades and self.wanted(topic):

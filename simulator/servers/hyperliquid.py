@@ -26,6 +26,8 @@ from perpwire.simulator.model import Book
 from perpwire.simulator.servers.base import VenueServer, decode, encode
 
 _COIN_TYPES = ("l2Book", "bbo", "activeAssetCtx", "trades", "candle")
+#: subscription keys that publish a coin's ladder (their subscribers keep the book moving)
+_BOOK_KEYS = ('{"type":"l2Book"', '{"type":"bbo"', '{"type":"trades"')
 _USER_TYPES = ("orderUpdates", "userEvents", "userFills", "userFundings")
 
 
@@ -174,10 +176,16 @@ class HyperliquidServer(VenueServer):
     def all_mids(self) -> dict[str, Any]:
         return {"mids": {b.inst.symbol: f"{b.mid:.{b.inst.price_dp + 1}f}" for b in self.books}}
 
+    def book_of(self, stream: str) -> Book | None:
+        if not stream.startswith(_BOOK_KEYS):
+            return None
+        coin = stream.partition('"coin":"')[2].partition('"')[0]
+        return self.by_symbol.get(coin)
+
     def on_tick(self) -> None:
         now = self.now_ms
         slow, fast = self.every(5.4), self.every(0.54)
-        for book in self.books:
+        for book in self.moved_books():
             book.ladder.drain()
             coin = book.inst.symbol
             for is_fast, due in ((False, slow), (True, fast)):
@@ -202,8 +210,10 @@ class HyperliquidServer(VenueServer):
                          "tid": t.trade_id,
                          "users": ["0x" + "a" * 40, "0x" + "b" * 40]} for t in book.new_trades]  # fmt: skip
                 self.publish(key, encode({"channel": "trades", "data": data}))
+        for book in self.books if self.every(1.0) else ():
+            coin = book.inst.symbol
             key = f'{{"type":"activeAssetCtx","coin":"{coin}"}}'
-            if self.every(1.0) and self.wanted(key):
+            if self.wanted(key):
                 self.publish(key, encode({"channel": "activeAssetCtx", "data": {"coin": coin, "ctx": self.ctx(book)}}))
         if self.every(5.0) and self.wanted('{"type":"allMids"}'):
             self.publish('{"type":"allMids"}', encode({"channel": "allMids", "data": self.all_mids()}))

@@ -29,6 +29,8 @@ from perpwire.simulator.servers.base import VenueServer, decode, encode
 _SYMBOL_TOPICS = ("/contractMarket/tickerV2", "/contractMarket/level2Depth5", "/contractMarket/level2Depth50",
                   "/contractMarket/level2", "/contractMarket/execution", "/contract/instrument",
                   "/contract/announcement")  # fmt: skip
+#: topics that publish a book's ladder (their subscribers keep the book moving)
+_BOOK_TOPICS = frozenset(_SYMBOL_TOPICS[:4])
 
 
 class KucoinServer(VenueServer):
@@ -124,10 +126,16 @@ class KucoinServer(VenueServer):
     def _rows(book: Book, pairs: list[tuple[int, int]]) -> list[list[Any]]:
         return [[book.inst.price_text(p), s] for p, s in pairs]
 
+    def book_of(self, stream: str) -> Book | None:
+        prefix, _, sym = stream.partition(":")
+        if prefix not in _BOOK_TOPICS:
+            return None
+        return self.by_symbol.get(sym)
+
     def on_tick(self) -> None:
         now = self.now_ms
         depth_due = self.every(0.1)
-        for book in self.books:
+        for book in self.moved_books():
             sym = book.inst.symbol
             changes = book.ladder.drain()
             topic = f"/contractMarket/level2:{sym}"
@@ -175,7 +183,8 @@ class KucoinServer(VenueServer):
                         "asks": self._rows(book, lad.top(False, n)),
                     }
                     self.publish(topic, self.message(topic, "level2", data, now))
-            topic = f"/contract/instrument:{sym}"
+        for book in self.books:
+            topic = f"/contract/instrument:{book.inst.symbol}"
             if self.wanted(topic):
                 if self.every(1.0):
                     mark = round(self.model.mark_price(book), book.inst.price_dp)

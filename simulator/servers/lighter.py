@@ -245,10 +245,16 @@ class LighterServer(LighterAccountMixin, VenueServer):
 
     # --- tick ---------------------------------------------------------------------------------
 
+    def book_of(self, stream: str) -> Book | None:
+        kind, _, rest = stream.partition(":")
+        if kind not in ("order_book", "ticker", "trade"):
+            return None
+        return self.by_id.get(rest)
+
     def on_tick(self) -> None:
         self.height += 1
         self.expire_tokens()
-        for book in self.books:
+        for book in self.moved_books():
             mid = book.inst.market_id
             self._flush_book(book)
             name = f"ticker:{mid}"

@@ -60,10 +60,10 @@ from perpwire.venues.base import (
     Channel,
     Codec,
     Connection,
-    ControlLimits,
     RestBudget,
     SessionKind,
     Subscription,
+    VenueLimits,
     VenueSpec,
 )
 
@@ -125,12 +125,17 @@ class BackpackCodec(BackpackRest, Codec):
         rest=RestBudget(rate_per_s=20.0, burst=100.0,
                         reason="Backpack publishes no REST limit (only HTTP 429, without Retry-After); "
                                "20 requests a second is what common client libraries assume"),
+        limits=VenueLimits(
+            streams_per_connection=200, control_messages=10, control_window_s=1.0,
+            connections=60, connections_window_s=60.0, rest_weight=1200, rest_window_s=60.0,
+            max_connections_per_ip=None,
+            source="docs.backpack.exchange/ (the API reference) publishes no REST or WebSocket limits (only "
+                   "HTTP 429 "
+                   "TOO_MANY_REQUESTS, no Retry-After): figures assumed; 91 streams on one socket observed "
+                   "served, 200 assumed; REST 20 requests a second as common client libraries assume"),
         taker_fee=Decimal("0.0004"),
         taker_fee_source="Backpack trading fees (support.backpack.exchange/exchange/trading/trading-fees), "
                          "perpetuals base-tier taker",
-        control=ControlLimits(topics_per_connection=200, messages=5, per_s=1.0, scope="connection",
-                              source="Backpack publishes no WebSocket limits: 200 streams and 5 messages a second "
-                                     "per connection assumed"),
     )
 
     @classmethod

@@ -27,7 +27,7 @@ import msgspec
 from perpwire.market.events import BookDelta, BookSnapshot, Event, FundingRate, LazyBookSnapshot, MarkPrice
 from perpwire.market.funding import per_hour
 from perpwire.market.sequence import PU_CHAIN
-from perpwire.venues.base import Channel, Codec, Connection, ControlLimits, RestBudget, SessionKind, VenueSpec
+from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, VenueLimits, VenueSpec
 from perpwire.venues.binance import normalise
 from perpwire.venues.binance.rest import BinanceRest
 from perpwire.venues.binance.schemas import (
@@ -143,12 +143,17 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
         rest=RestBudget(rate_per_s=20.0, burst=100.0,
                         reason="half of the 2,400 request weight a minute allowed per IP (exchangeInfo "
                                "rateLimits), so other clients of the same key keep room"),
+        limits=VenueLimits(
+            streams_per_connection=1024, control_messages=10, control_window_s=1.0,
+            connections=300, connections_window_s=300.0, rest_weight=2400, rest_window_s=60.0,
+            max_connections_per_ip=None,
+            source="developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams "
+                   "(10 incoming messages a second per connection, 1,024 streams a connection, 300 connections "
+                   "per 5 minutes per IP) and .../usds-margined-futures/general-info (REQUEST_WEIGHT 2,400 a "
+                   "minute per IP; HTTP 429, then 418 with Retry-After)"),
         taker_fee=Decimal("0.0004"),
         taker_fee_source="USD-M futures fee schedule (binance.com/en/fee/futureFee), regular-user taker; "
                          "the current VIP 0 rate may differ: set coordinator.taker_fees.binance for your tier",
-        control=ControlLimits(topics_per_connection=200, messages=10, per_s=1.0, scope="connection",
-                              source="Binance USD-M WebSocket docs: 10 incoming messages a second per connection; "
-                                     "1,024 streams per connection today, 200 on older pages: 200 kept"),
     )
 
     @classmethod

@@ -44,10 +44,10 @@ from perpwire.venues.base import (
     Channel,
     Codec,
     Connection,
-    ControlLimits,
     RestBudget,
     SessionKind,
     Subscription,
+    VenueLimits,
     VenueSpec,
 )
 from perpwire.venues.hyperliquid.account import SIDES, AccountFeed
@@ -134,13 +134,16 @@ class HyperliquidCodec(HyperliquidRest, Codec):
         resync_by_resubscribe=True,
         rest=RestBudget(rate_per_s=10.0, burst=100.0,
                         reason="1,200 aggregated weight a minute per IP: half of it"),
+        limits=VenueLimits(
+            streams_per_connection=1000, control_messages=2000, control_window_s=60.0,
+            connections=30, connections_window_s=60.0, rest_weight=1200, rest_window_s=60.0,
+            max_connections_per_ip=10, streams_per_ip=1000, control_per_ip=True,
+            source="hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/rate-limits-and-user-limits "
+                   "(per IP: 1,000 subscriptions, 2,000 messages sent a minute across sockets, 10 connections, "
+                   "30 new a minute; REST aggregated weight 1,200 a minute)"),
         taker_fee=Decimal("0.00045"),
         taker_fee_source="Hyperliquid fees (hyperliquid.gitbook.io/hyperliquid-docs/trading/fees), base-tier "
                          "perps taker",
-        control=ControlLimits(topics_per_connection=1000, topics_total=1000, connections=10, messages=2000,
-                              per_s=60.0, scope="ip",
-                              source="Hyperliquid rate limits: per IP 10 connections, 1,000 subscriptions, 2,000 "
-                                     "messages sent a minute"),
     )
 
     @classmethod

@@ -59,10 +59,10 @@ from perpwire.venues.base import (
     Channel,
     Codec,
     Connection,
-    ControlLimits,
     RestBudget,
     SessionKind,
     Subscription,
+    VenueLimits,
     VenueSpec,
 )
 from perpwire.venues.kucoin.contracts import DEFAULT_INTERVAL_HOURS, ContractTable
@@ -116,12 +116,16 @@ class KucoinCodec(KucoinRest, Codec):
         funding_per_symbol=True,
         rest=RestBudget(rate_per_s=20.0, burst=100.0,
                         reason="the VIP 0 futures pool is 2,000 per 30 s (~66 a second): 20 a second leaves room"),
+        limits=VenueLimits(
+            streams_per_connection=max_topics_per_connection, control_messages=100, control_window_s=10.0,
+            connections=30, connections_window_s=60.0, rest_weight=2000, rest_window_s=30.0,
+            max_connections_per_ip=50,
+            source="github.com/Kucoin/kucoin-futures-api-docs index.en.html.md, Request Rate Limit / WEBSOCKET "
+                   "(100 topics a connection, 100 uplink messages per 10 s, 30 connections a minute, 50 "
+                   "connections per user ID) and kucoin.com/docs-new/rate-limit (futures VIP 0 pool 2,000 per "
+                   "30 s; HTTP 429 code 429000)"),
         taker_fee=Decimal("0.0006"),
         taker_fee_source="KuCoin futures fee levels (kucoin.com/vip/privilege), level 0 taker",
-        control=ControlLimits(topics_per_connection=max_topics_per_connection, connections=50,
-                              messages=uplink_messages_per_10s, per_s=10.0, scope="connection",
-                              source="KuCoin futures WebSocket docs (2023): 100 topics per connection, 100 uplink "
-                                     "messages per 10 s, 50 connections per user"),
     )
 
     @classmethod

@@ -60,10 +60,10 @@ from perpwire.venues.base import (
     Channel,
     Codec,
     Connection,
-    ControlLimits,
     RestBudget,
     SessionKind,
     Subscription,
+    VenueLimits,
     VenueSpec,
 )
 from perpwire.venues.lighter import account
@@ -143,13 +143,17 @@ class LighterCodec(LighterRest, Codec):
         rest=RestBudget(rate_per_s=150.0, burst=600.0,
                         reason="standard accounts get 60 weighted requests a minute, most endpoints weighing "
                                "300 (18,000 weight a minute): half of it"),
+        limits=VenueLimits(
+            streams_per_connection=max_topics_per_connection, control_messages=200, control_window_s=60.0,
+            connections=60, connections_window_s=60.0, rest_weight=18_000, rest_window_s=60.0,
+            max_connections_per_ip=100, streams_per_ip=1000, control_per_ip=True,
+            source="apidocs.lighter.xyz/docs/rate-limits (WebSocket: 100 subscriptions a connection, 100 "
+                   "connections and 60 new a minute per IP, 200 messages sent a minute; REST: standard "
+                   "accounts 60 requests a rolling minute, most endpoints weighing 300, so 18,000 weight; "
+                   "HTTP 429)"),
         taker_fee=Decimal("0"),
         taker_fee_source="Lighter fees (docs.lighter.xyz): standard accounts trade without fees; premium "
                          "accounts pay per tier (set coordinator.taker_fees.lighter)",
-        control=ControlLimits(topics_per_connection=100, topics_total=1000, connections=100, messages=200,
-                              per_s=60.0, scope="ip",
-                              source="Lighter WebSocket limits: 100 subscriptions per connection, 1,000 in all, "
-                                     "100 connections and 200 messages sent a minute per IP"),
     )
 
     @classmethod

@@ -12,7 +12,7 @@ from perpwire.actors.feeds.adapter import adapter
 from perpwire.actors.feeds.channels import FeedError
 from perpwire.actors.feeds.pool import pacer_for
 from perpwire.market.events import Instrument
-from perpwire.venues.base import ControlLimits
+from perpwire.venues.base import VenueLimits
 
 
 def _instruments(n: int) -> list[Instrument]:
@@ -29,8 +29,8 @@ async def _confirmed(feed, timeout: float = 10.0) -> None:
 
 async def test_300_symbols_in_30_calls_stay_within_binance_limits(live_sim):
     insts = _instruments(300)
-    limits = venues.spec("binance").control
-    assert (limits.topics_per_connection, limits.messages, limits.per_s) == (200, 10, 1.0)
+    limits = venues.spec("binance").limits
+    assert (limits.control_messages, limits.control_window_s) == (10, 1.0)  # the codec holds 200 streams a socket
     async with adapter("binance", urls=live_sim.urls["binance"], instruments=insts) as feed:
         symbols = [i.symbol for i in insts]
         for i in range(0, 300, 10):  # 30 calls: every call after a connection's first is one more SUBSCRIBE frame
@@ -48,13 +48,13 @@ async def test_300_symbols_in_30_calls_stay_within_binance_limits(live_sim):
 async def test_a_venue_total_is_refused_before_anything_is_sent(live_sim):
     insts = [Instrument(venue="lighter", symbol=str(i), asset=f"C{i}", quote="USDC", market_id=i) for i in range(600)]
     async with adapter("lighter", urls=live_sim.urls["lighter"], instruments=insts) as feed:
-        with pytest.raises(FeedError, match=r"^lighter: 1200 topics would pass the venue's 1000 in all"):
+        with pytest.raises(FeedError, match=r"^lighter: 1200 streams would pass the venue's 1000 per IP$"):
             await feed.subscribe([i.symbol for i in insts], ["trades", "funding"])
         assert feed.connections == []
 
 
 def test_the_pacer_allows_at_most_the_limit_in_any_window():
-    bucket = pacer_for(ControlLimits(messages=10, per_s=1.0))
+    bucket = pacer_for(VenueLimits(control_messages=10, control_window_s=1.0))
     assert bucket.burst + bucket.rate * 1.0 == 10
-    kucoin = pacer_for(venues.spec("kucoin").control)
+    kucoin = pacer_for(venues.spec("kucoin").limits)
     assert kucoin.burst + kucoin.rate * 10.0 == 100
