@@ -253,6 +253,22 @@ class FeedQueue:
                 out.append(item)
         return out
 
+    async def get_batch_timed(self, max_items: int = 1000, timeout: float | None = None) -> list[tuple[Any, float]]:
+        """``get_batch`` with each item's frame arrival time (``time.monotonic()``), for a relay
+        that hands the items on (the Ray back-end)."""
+        if not self._fifo and not self._closed:
+            try:
+                await asyncio.wait_for(self._readable.wait(), timeout)
+            except TimeoutError:
+                return []
+        out: list[tuple[Any, float]] = []
+        while self._fifo and len(out) < max_items:
+            t = self._fifo[0].t
+            item = self._pop()
+            if item is not _NONE:
+                out.append((item, t))
+        return out
+
     def drain(self) -> list[Any]:
         """Everything queued, at once."""
         out: list[Any] = []
