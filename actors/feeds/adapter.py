@@ -78,8 +78,9 @@ class Adapter:
     (seconds ``subscribe`` waits for new connections, default 15), ``bars`` (options of the bar
     aggregator: ``{"seconds": 60}``, ``{"ticks": 100}`` or ``{"volume": "10"}``), ``validation``
     (``ValidationConfig`` fields for the per-stream validator and its price-jump breaker; False
-    turns validation off). Flagged items are delivered all the same; the last 1,000 violations are
-    in ``violations`` and each stream's count in ``health()``."""
+    turns validation off), ``queue`` (a ``FeedQueue`` to share with other adapters; the
+    ``StreamManager`` passes its own). Flagged items are delivered all the same; the last 1,000
+    violations are in ``violations`` and each stream's count in ``health()``."""
 
     backend = "asyncio"
 
@@ -87,7 +88,7 @@ class Adapter:
                  book_levels: int = 10, queue_size: int = 10_000, overflow: Mapping[str, Overflow | str] | None = None,
                  instruments: Iterable[Instrument] | None = None, stream_overrides: Mapping | None = None,
                  connect_timeout: float = 15.0, bars: Mapping[str, Any] | None = None,
-                 validation: Mapping[str, Any] | bool | None = None) -> None:
+                 validation: Mapping[str, Any] | bool | None = None, queue: FeedQueue | None = None) -> None:
         if venue not in venues.names():
             raise FeedError(f"unknown venue {venue!r}; venues: {', '.join(v for v in venues.names() if v != 'stub')}")
         if book_levels < 1:
@@ -99,7 +100,8 @@ class Adapter:
         except (TypeError, ValueError) as exc:
             raise FeedError(f"{venue}: bad codec options {sorted(self.codec_options)}: {exc}") from None
         self.book_levels = book_levels
-        self.queue = FeedQueue(queue_size, overflow)
+        self.queue = queue if queue is not None else FeedQueue(queue_size, overflow)
+        self._shared_queue = queue is not None  # its owner closes it
         self.symbols: SymbolMap | None = SymbolMap(venue, instruments) if instruments is not None else None
         self.wants: dict[str, set[FeedChannel]] = {}
         self._overrides = dict(stream_overrides or {})
@@ -153,7 +155,8 @@ class Adapter:
                 await self._bars.stop()
         if self._rest is not None:
             await self._rest.close()
-        self.queue.close()
+        if not self._shared_queue:
+            self.queue.close()
         self._connected = False
 
     async def __aenter__(self) -> Adapter:

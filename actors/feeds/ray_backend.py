@@ -118,7 +118,8 @@ class RayAdapter:
     backend = "ray"
 
     def __init__(self, venue: str, *, actors: int = 1, batch: int = 1000, queue_size: int = 10_000,
-                 overflow: Mapping[str, Any] | None = None, **options: Any) -> None:
+                 overflow: Mapping[str, Any] | None = None, queue: FeedQueue | None = None,
+                 **options: Any) -> None:
         if actors < 1 or batch < 1:
             raise FeedError(f"{venue}: actors and batch must be at least 1, got {actors} and {batch}")
         Adapter(venue, queue_size=queue_size, overflow=overflow, **options)  # every option checked here, now
@@ -126,7 +127,8 @@ class RayAdapter:
         self.n_actors = actors
         self.batch = batch
         self._options = {**options, "queue_size": queue_size, "overflow": dict(overflow or {})}
-        self.queue = FeedQueue(queue_size, overflow)
+        self.queue = queue if queue is not None else FeedQueue(queue_size, overflow)
+        self._shared_queue = queue is not None
         self.symbols: SymbolMap | None = None
         self.actors: list[Any] = []
         self._owner: dict[str, int] = {}
@@ -134,6 +136,7 @@ class RayAdapter:
         self._connected = False
         self._closed = False
         self.batches = 0
+        self._health: list[FeedHealth] = []
 
     async def connect(self) -> RayAdapter:
         if self._closed:
@@ -179,7 +182,8 @@ class RayAdapter:
             for a in self.actors:
                 ray.kill(a)
         self.actors = []
-        self.queue.close()
+        if not self._shared_queue:
+            self.queue.close()
         self._connected = False
 
     async def __aenter__(self) -> RayAdapter:
@@ -230,7 +234,12 @@ class RayAdapter:
         out: list[FeedHealth] = []
         for h in await asyncio.gather(*(a.health.remote() for a in self.actors)):
             out += h
+        self._health = out
         return out
 
     def queue_stats(self) -> QueueStats:
         return self.queue.stats()
+
+    def health(self) -> list[FeedHealth]:
+        """What ``health_async`` last read (call that from a coroutine for fresh figures)."""
+        return list(self._health)
