@@ -52,6 +52,7 @@ _PUBLIC = {
     "Overflow": "perpwire.actors.feeds.queues",
     "FeedHealth": "perpwire.actors.feeds.health",
     "FeedError": "perpwire.actors.feeds.channels",
+    "OHLCVBar": "perpwire.market.bars",
     # the exchange simulator
     "Simulator": "perpwire.simulator.server",
 }
@@ -85,6 +86,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from perpwire.actors.streams.actor import StreamActor
     from perpwire.actors.streams.connection import StreamConnection
     from perpwire.actors.trading.facade import VenueFacade
+    from perpwire.market.bars import OHLCVBar
     from perpwire.market.book import BookView, OrderBook, SyncState
     from perpwire.market.errors import DecodeError, PerpwireError
     from perpwire.market.events import BBO, BookDelta, BookSnapshot, FundingRate, Liquidation, OrderUpdate, Trade
