@@ -41,7 +41,8 @@ def shard(symbols: list[str], size: int, fill: float = 0.9) -> list[list[str]]:
     unique = sorted(set(symbols))
     if not unique:
         return [[]]
-    count = max(1, math.ceil(len(unique) / max(1, int(size * fill))))
+    target = size if size < 10 else int(size * fill)  # tiny groups (tests, toy venues) are filled up
+    count = max(1, math.ceil(len(unique) / target))
     groups: list[list[str]] = [[] for _ in range(count)]
     for sym in sorted(unique, key=lambda s: _rank(s, -1)):
         for slot in sorted(range(count), key=lambda k: _rank(sym, k)):

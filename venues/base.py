@@ -152,8 +152,9 @@ class VenueLimits(msgspec.Struct, frozen=True, kw_only=True):
     - ``connections`` per ``connections_window_s``: new connections per IP.
     - ``rest_weight`` per ``rest_window_s``: REST request weight per IP (``HttpRequest.weight`` units).
     - ``max_connections_per_ip``: connections one IP may hold open at once, None when unpublished.
-    - ``streams_per_ip``: streams one IP may hold over all its connections, None when unpublished.
-    - ``control_per_ip``: the control-message limit counts every connection of the IP together.
+    - ``streams_total``: subscriptions one IP may hold over all its connections (None: no such cap).
+    - ``control_scope``: ``"connection"`` when ``control_messages`` counts per connection, ``"ip"``
+      when the venue counts every socket of the IP together (Hyperliquid, Lighter).
     """
 
     streams_per_connection: int = 200
@@ -164,8 +165,8 @@ class VenueLimits(msgspec.Struct, frozen=True, kw_only=True):
     rest_weight: int = 1200
     rest_window_s: float = 60.0
     max_connections_per_ip: int | None = None
-    streams_per_ip: int | None = None
-    control_per_ip: bool = False
+    streams_total: int | None = None
+    control_scope: str = "connection"
     source: str = ""
 
     def problems(self) -> list[str]:
@@ -179,6 +180,10 @@ class VenueLimits(msgspec.Struct, frozen=True, kw_only=True):
                 out.append(f"limits.{field} must be positive, got {getattr(self, field)}")
         if self.max_connections_per_ip is not None and self.max_connections_per_ip < 1:
             out.append(f"limits.max_connections_per_ip must be at least 1 or None, got {self.max_connections_per_ip}")
+        if self.streams_total is not None and self.streams_total < 1:
+            out.append(f"limits.streams_total must be at least 1 or None, got {self.streams_total}")
+        if self.control_scope not in ("connection", "ip"):
+            out.append(f"limits.control_scope is 'connection' or 'ip', not {self.control_scope!r}")
         return out
 
 

@@ -1,14 +1,14 @@
 """``ConnectionPool``: one venue's feed subscriptions sharded over connections within the
-venue's published limits (``VenueSpec.limits``: streams per connection and per IP, connections
-per IP, control messages per window).
+venue's published limits (``VenueSpec.limits``: topics per connection and in all, connections,
+control messages per window).
 
 A subscription goes to an open connection of its route (``Codec.route``) that has room for its
 topics (``Codec.topic_count``); what does not fit opens new connections, each created with its
 share already wanted, so its first socket subscribes it in the venue's largest frames. Every
 frame a connection sends (subscribe, unsubscribe, pong) takes a token from a pacer that allows
-at most ``control_messages`` in any ``control_window_s`` (a bucket of half the limit, refilled at
-half the rate: ``burst + rate * window == limit``), one per connection, or one for the venue when
-it counts per IP (``control_per_ip``). Subscriptions whose venue topic is already live (Backpack's all-market
+at most ``messages`` in any ``per_s`` seconds (a bucket of half the limit, refilled at half the
+rate: ``burst + rate * per_s == messages``), one per connection or one for the venue when the
+venue counts per IP. Subscriptions whose venue topic is already live (Backpack's all-market
 liquidation stream, Bybit's tickers carrying BBO and funding) ride on it instead of asking twice.
 Going past the venue's connection or topic total is refused before anything is sent.
 """
@@ -55,8 +55,8 @@ class ConnectionPool:
         self._factory = factory
         self._options = dict(codec_options or {})
         self._overrides = dict(overrides or {})
-        self._shared = pacer_for(limits) if limits.control_per_ip else None
-        cap = codec.max_streams_per_connection
+        self._shared = pacer_for(limits) if limits.control_scope == "ip" else None
+        cap = codec.max_streams_per_connection  # a codec may hold fewer than the venue allows (Binance: 200)
         self.per_connection = min(limits.streams_per_connection, cap) if cap else limits.streams_per_connection
         self.slots: list[_Slot] = []
         self._lock = asyncio.Lock()
@@ -98,9 +98,9 @@ class ConnectionPool:
             else:
                 fresh.setdefault(codec.route(sub), {}).setdefault(topic, []).append(sub)
         need = sum(codec.topic_count(group[0]) for topics in fresh.values() for group in topics.values())
-        if limits.streams_per_ip is not None and self.topics_total() + need > limits.streams_per_ip:
-            raise FeedError(f"{self.venue}: {self.topics_total() + need} streams would pass the venue's "
-                            f"{limits.streams_per_ip} per IP")
+        if limits.streams_total is not None and self.topics_total() + need > limits.streams_total:
+            raise FeedError(f"{self.venue}: {self.topics_total() + need} topics would pass the venue's "
+                            f"{limits.streams_total} in all ({limits.source})")
         plan: list[tuple[_Slot | None, str, list[tuple[str, list[Subscription]]]]] = []
         for route, topics in fresh.items():
             pending = list(topics.items())
@@ -119,10 +119,9 @@ class ConnectionPool:
                 plan.append((None, route, take))
                 pending = pending[len(take):]
         new_conns = sum(1 for slot, _, _ in plan if slot is None)
-        cap = limits.max_connections_per_ip
-        if cap is not None and len(self.slots) + new_conns > cap:
+        if limits.max_connections_per_ip is not None and len(self.slots) + new_conns > limits.max_connections_per_ip:
             raise FeedError(f"{self.venue}: {len(self.slots) + new_conns} connections would pass the venue's "
-                            f"{cap} per IP")
+                            f"{limits.connections} ({limits.source})")
         for slot, topic, sub in riding:
             slot.topics[topic].add(sub)
         sent: list[Subscription] = []

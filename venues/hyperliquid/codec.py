@@ -137,7 +137,7 @@ class HyperliquidCodec(HyperliquidRest, Codec):
         limits=VenueLimits(
             streams_per_connection=1000, control_messages=2000, control_window_s=60.0,
             connections=30, connections_window_s=60.0, rest_weight=1200, rest_window_s=60.0,
-            max_connections_per_ip=10, streams_per_ip=1000, control_per_ip=True,
+            streams_total=1000, control_scope="ip", max_connections_per_ip=10,
             source="hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/rate-limits-and-user-limits "
                    "(per IP: 1,000 subscriptions, 2,000 messages sent a minute across sockets, 10 connections, "
                    "30 new a minute; REST aggregated weight 1,200 a minute)"),

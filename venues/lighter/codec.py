@@ -146,7 +146,7 @@ class LighterCodec(LighterRest, Codec):
         limits=VenueLimits(
             streams_per_connection=max_topics_per_connection, control_messages=200, control_window_s=60.0,
             connections=60, connections_window_s=60.0, rest_weight=18_000, rest_window_s=60.0,
-            max_connections_per_ip=100, streams_per_ip=1000, control_per_ip=True,
+            streams_total=1000, control_scope="ip", max_connections_per_ip=100,
             source="apidocs.lighter.xyz/docs/rate-limits (WebSocket: 100 subscriptions a connection, 100 "
                    "connections and 60 new a minute per IP, 200 messages sent a minute; REST: standard "
                    "accounts 60 requests a rolling minute, most endpoints weighing 300, so 18,000 weight; "

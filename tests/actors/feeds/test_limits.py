@@ -1,5 +1,6 @@
-"""300 symbols subscribed within a venue's published limits, against the simulator (which closes a
-Binance connection that sends more than 10 messages in a second and refuses more than 200 streams)."""
+"""300 symbols subscribed within a venue's published limits (``VenueSpec.limits``), against the
+simulator (which closes an Aster connection that sends more than 10 messages in a second and refuses
+more than 200 streams)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from perpwire.market.events import Instrument
 from perpwire.venues.base import VenueLimits
 
 
-def _instruments(n: int) -> list[Instrument]:
-    return [Instrument(venue="binance", symbol=f"C{i:03d}USDT", asset=f"C{i:03d}", quote="USDT") for i in range(n)]
+def _instruments(n: int, venue: str = "aster") -> list[Instrument]:
+    return [Instrument(venue=venue, symbol=f"C{i:03d}USDT", asset=f"C{i:03d}", quote="USDT") for i in range(n)]
 
 
 async def _confirmed(feed, timeout: float = 10.0) -> None:
@@ -27,11 +28,11 @@ async def _confirmed(feed, timeout: float = 10.0) -> None:
     raise AssertionError({c.name: len(c.tracker.pending) for c in feed.connections})
 
 
-async def test_300_symbols_in_30_calls_stay_within_binance_limits(live_sim):
+async def test_300_symbols_in_30_calls_stay_within_aster_limits(live_sim):
     insts = _instruments(300)
-    limits = venues.spec("binance").limits
-    assert (limits.control_messages, limits.control_window_s) == (10, 1.0)  # the codec holds 200 streams a socket
-    async with adapter("binance", urls=live_sim.urls["binance"], instruments=insts) as feed:
+    limits = venues.spec("aster").limits
+    assert (limits.streams_per_connection, limits.control_messages, limits.control_window_s) == (200, 10, 1.0)
+    async with adapter("aster", urls=live_sim.urls["aster"], instruments=insts) as feed:
         symbols = [i.symbol for i in insts]
         for i in range(0, 300, 10):  # 30 calls: every call after a connection's first is one more SUBSCRIBE frame
             await feed.subscribe(symbols[i:i + 10], ["trades"])
@@ -45,10 +46,20 @@ async def test_300_symbols_in_30_calls_stay_within_binance_limits(live_sim):
         assert server == [100, 200]
 
 
+async def test_binance_shards_by_its_codec_s_200_streams_though_the_venue_allows_1024(live_sim):
+    insts = [Instrument(venue="binance", symbol=f"B{i:03d}USDT", asset=f"B{i:03d}", quote="USDT") for i in range(250)]
+    assert venues.spec("binance").limits.streams_per_connection == 1024
+    async with adapter("binance", urls=live_sim.urls["binance"], instruments=insts) as feed:
+        await feed.subscribe([i.symbol for i in insts], ["trades"])
+        await _confirmed(feed)
+        assert sorted(len(c.tracker.wanted) for c in feed.connections) == [50, 200]
+        assert all(c.counters["reconnects"] == 0 and c.counters["rejected"] == 0 for c in feed.connections)
+
+
 async def test_a_venue_total_is_refused_before_anything_is_sent(live_sim):
     insts = [Instrument(venue="lighter", symbol=str(i), asset=f"C{i}", quote="USDC", market_id=i) for i in range(600)]
     async with adapter("lighter", urls=live_sim.urls["lighter"], instruments=insts) as feed:
-        with pytest.raises(FeedError, match=r"^lighter: 1200 streams would pass the venue's 1000 per IP$"):
+        with pytest.raises(FeedError, match=r"^lighter: 1200 topics would pass the venue's 1000 in all"):
             await feed.subscribe([i.symbol for i in insts], ["trades", "funding"])
         assert feed.connections == []
 
