@@ -350,6 +350,8 @@ class Codec(ABC):
     cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({})
     #: True when the venue greets a new socket (``Connected``) and wants nothing sent before it
     welcome_required: ClassVar[bool] = False
+    #: streams one connection of this codec may hold (it refuses more), None: the spec's ``limits`` only
+    max_streams_per_connection: ClassVar[int | None] = None
     #: True when liquidations arrive as ``Liquidation`` events on the TRADES stream (no stream of their own)
     liquidations_on_trades: ClassVar[bool] = False
     #: what this codec counted while decoding (one per instance, made in ``__init__``)

@@ -1,4 +1,4 @@
-"""The ``perpwire`` command line: demo, run, status, submit, stop, dashboard, sim.
+"""The ``perpwire`` command line: demo, run, status, submit, stop, dashboard, sim, stream.
 
 ``demo`` and ``run`` start a deployment in this process's Ray (embedded by default), record where
 it is (``actors.deployment``: its Ray address and namespace, under its name) and print that;
@@ -416,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sim", help="run the exchange simulator alone and print its URLs")
     add_arguments(s)
     s.set_defaults(func=_cmd_sim)
+    from perpwire.actors.feeds import cli as feeds_cli
+
+    t = feeds_cli.add_arguments(sub.add_parser("stream", help="print a venue's items as JSON lines"))
+    t.set_defaults(func=feeds_cli.run)
     return p
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -36,16 +37,18 @@ from perpwire.actors.feeds.queues import FeedQueue, Overflow, QueueStats
 from perpwire.actors.feeds.symbols import SymbolMap, load_symbols
 from perpwire.actors.pacing import TokenBucket
 from perpwire.actors.rest import RestClient
+from perpwire.market.bars import OHLCVBar
 from perpwire.market.book import BookView
 from perpwire.market.events import BBO, FundingRate, Instrument, Liquidation, Trade
+from perpwire.market.validation import ValidatorSet, Violation
 from perpwire.venues.base import Channel, Subscription
 
 __all__ = ["Adapter", "FeedItem", "adapter", "codec_options_for"]
 
 log = logging.getLogger(__name__)
 
-#: what an adapter delivers (bars: ``perpwire.market.bars.OHLCVBar`` when that module is present)
-FeedItem = Trade | BBO | BookView | FundingRate | Liquidation
+#: what an adapter delivers
+FeedItem = Trade | BBO | BookView | FundingRate | Liquidation | OHLCVBar
 
 
 def codec_options_for(venue: str, urls: Mapping[str, str] | None, codec_options: Mapping[str, Any] | None) -> dict:
@@ -73,14 +76,19 @@ class Adapter:
     ``DEFAULT_POLICIES``), ``instruments`` (the venue's instruments, instead of reading its REST
     list), ``stream_overrides`` (``StreamConfig`` fields for every connection), ``connect_timeout``
     (seconds ``subscribe`` waits for new connections, default 15), ``bars`` (options of the bar
-    aggregator: ``{"seconds": 60}``, ``{"ticks": 100}`` or ``{"volume": "10"}``)."""
+    aggregator: ``{"seconds": 60}``, ``{"ticks": 100}`` or ``{"volume": "10"}``), ``validation``
+    (``ValidationConfig`` fields for the per-stream validator and its price-jump breaker; False
+    turns validation off), ``queue`` (a ``FeedQueue`` to share with other adapters; the
+    ``StreamManager`` passes its own). Flagged items are delivered all the same; the last 1,000
+    violations are in ``violations`` and each stream's count in ``health()``."""
 
     backend = "asyncio"
 
     def __init__(self, venue: str, *, urls: Mapping[str, str] | None = None, codec_options: Mapping | None = None,
                  book_levels: int = 10, queue_size: int = 10_000, overflow: Mapping[str, Overflow | str] | None = None,
                  instruments: Iterable[Instrument] | None = None, stream_overrides: Mapping | None = None,
-                 connect_timeout: float = 15.0, bars: Mapping[str, Any] | None = None) -> None:
+                 connect_timeout: float = 15.0, bars: Mapping[str, Any] | None = None,
+                 validation: Mapping[str, Any] | bool | None = None, queue: FeedQueue | None = None) -> None:
         if venue not in venues.names():
             raise FeedError(f"unknown venue {venue!r}; venues: {', '.join(v for v in venues.names() if v != 'stub')}")
         if book_levels < 1:
@@ -92,7 +100,8 @@ class Adapter:
         except (TypeError, ValueError) as exc:
             raise FeedError(f"{venue}: bad codec options {sorted(self.codec_options)}: {exc}") from None
         self.book_levels = book_levels
-        self.queue = FeedQueue(queue_size, overflow)
+        self.queue = queue if queue is not None else FeedQueue(queue_size, overflow)
+        self._shared_queue = queue is not None  # its owner closes it
         self.symbols: SymbolMap | None = SymbolMap(venue, instruments) if instruments is not None else None
         self.wants: dict[str, set[FeedChannel]] = {}
         self._overrides = dict(stream_overrides or {})
@@ -100,7 +109,10 @@ class Adapter:
             StreamConfig(venue=venue, name="check", **self._overrides)  # bad fields fail here, named by pydantic
         self.connect_timeout = connect_timeout
         self._bars_options = dict(bars or {})
+        self.validator = None if validation is False else ValidatorSet(None if validation is True else validation)
+        self.violations: deque[Violation] = deque(maxlen=1000)
         self._bars: Any = None
+        self.bar_validation_failures = 0
         self._rest: RestClient | None = None
         self.pool: ConnectionPool | None = None
         self._connected = False
@@ -126,7 +138,8 @@ class Adapter:
     def _connection(self, config: StreamConfig, pacer: TokenBucket) -> FeedConnection:
         has_bbo = any(s.channel is Channel.BBO for s in config.wanted())
         return FeedConnection(config, self.queue, self.wants, pacer=pacer, book_levels=self.book_levels,
-                              bbo_from_book=not has_bbo and not self._offers_bbo(), on_trade=self._on_trade)
+                              bbo_from_book=not has_bbo and not self._offers_bbo(), on_trade=self._on_trade,
+                              validator=self.validator, on_violation=self.violations.extend)
 
     def _offers_bbo(self) -> bool:
         symbol = next(iter(self.symbols.instruments), None) if self.symbols else None
@@ -142,7 +155,8 @@ class Adapter:
                 await self._bars.stop()
         if self._rest is not None:
             await self._rest.close()
-        self.queue.close()
+        if not self._shared_queue:
+            self.queue.close()
         self._connected = False
 
     async def __aenter__(self) -> Adapter:
@@ -223,9 +237,13 @@ class Adapter:
 
     def _ensure_bars(self) -> None:
         if self._bars is None:
-            from perpwire.actors.feeds.bars import BarFeed  # needs perpwire.market.bars
+            from perpwire.actors.feeds.bars import BarFeed
 
-            self._bars = BarFeed(self.venue, self.queue, self._bars_options)
+            self._bars = BarFeed(self.venue, self.queue, self._bars_options, self.validator, self._bar_violation)
+
+    def _bar_violation(self, found: tuple[Violation, ...]) -> None:
+        self.bar_validation_failures += 1
+        self.violations.extend(found)
 
     def _on_trade(self, trade: Trade, t: float) -> None:
         if self._bars is not None:
@@ -236,7 +254,7 @@ class Adapter:
     def health(self) -> list[FeedHealth]:
         if self.pool is None:
             return []
-        return [health_of(c) for c in self.pool.connections]
+        return [health_of(c, c.counters["validation_failures"]) for c in self.pool.connections]
 
     def queue_stats(self) -> QueueStats:
         return self.queue.stats()

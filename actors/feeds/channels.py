@@ -63,12 +63,13 @@ def parse_channels(venue: str, channels: str | Iterable[str]) -> tuple[FeedChann
     return tuple(out)
 
 
-def _offers(codec: Codec, channel: Channel, symbol: str) -> bool:
+def _offers(codec: Codec, channel: Channel, symbol: str) -> str | None:
+    """None when the codec has ``channel`` for ``symbol``, else its reason."""
     try:
         codec.topic(Subscription(channel, symbol))
-    except SubscriptionError:
-        return False
-    return True
+    except SubscriptionError as exc:
+        return str(exc)
+    return None
 
 
 def stream_for(codec: Codec, channel: FeedChannel, symbol: str) -> Subscription:
@@ -85,13 +86,18 @@ def stream_for(codec: Codec, channel: FeedChannel, symbol: str) -> Subscription:
         candidates = (Channel.FUNDING,)
     else:
         candidates = (Channel.LIQUIDATIONS,) + ((Channel.TRADES,) if codec.liquidations_on_trades else ())
+    reasons = []
     for ch in candidates:
-        if _offers(codec, ch, symbol):
+        reason = _offers(codec, ch, symbol)
+        if reason is None:
             return Subscription(ch, symbol)
+        reasons.append(reason)
     if channel is FeedChannel.FUNDING:
         try:
             codec.topic(Subscription(Channel.FUNDING_ALL))
             return Subscription(Channel.FUNDING_ALL)
         except SubscriptionError:
             pass
-    raise FeedError(f"{venue}: no public {channel.value} stream on this venue (symbol {symbol})")
+    why = reasons[-1] if reasons else ""
+    raise FeedError(f"{venue}: no public {channel.value} stream on this venue for {symbol}"
+                    + (f" (the codec says: {why})" if why else ""))

@@ -24,6 +24,7 @@ from perpwire.actors.pacing import TokenBucket, now_ms
 from perpwire.actors.streams.connection import StreamConnection
 from perpwire.market.book import SyncState
 from perpwire.market.events import BBO, BookDelta, BookSnapshot, FundingRate, LazyBookSnapshot, Liquidation, Trade
+from perpwire.market.validation import ValidatorSet, Violation
 
 __all__ = ["FeedConnection"]
 
@@ -35,12 +36,17 @@ class FeedConnection(StreamConnection):
     """One socket of an adapter. ``queue`` takes the items, ``wants`` is the adapter's (shared by
     all its connections), ``pacer`` paces control frames, ``book_levels`` is the depth of book
     items, ``bbo_from_book`` derives BBO items from the book (venues without a BBO stream) and
-    ``on_trade`` receives every wanted trade too (the bars aggregators)."""
+    ``on_trade`` receives every wanted trade too (the bars aggregators). With a ``validator``,
+    trades, BBOs and liquidations are checked before they are queued: a flagged item is still
+    delivered, counted in ``validation_failures`` and handed to ``on_violation``."""
 
     def __init__(self, config: StreamConfig, queue: FeedQueue, wants: dict[str, set[FeedChannel]], *,
                  pacer: TokenBucket | None = None, book_levels: int = 10, bbo_from_book: bool = False,
-                 on_trade: TradeHook | None = None, **kwargs: Any) -> None:
+                 on_trade: TradeHook | None = None, validator: ValidatorSet | None = None,
+                 on_violation: Callable[[tuple[Violation, ...]], None] | None = None, **kwargs: Any) -> None:
         self.queue = queue
+        self.validator = validator
+        self.on_violation = on_violation
         self.wants = wants
         self.book_levels = book_levels
         self.bbo_from_book = bbo_from_book
@@ -90,6 +96,8 @@ class FeedConnection(StreamConnection):
         self._on_bbo(ev, recv_ts, now)
         want = self.wants.get(ev.symbol)
         if want and FeedChannel.BBO in want and not self.bbo_from_book:
+            if self.validator is not None:
+                self._check(ev, "bbo")
             self.queue.put("bbo", ev, ev.symbol, self.venue, now)
 
     def _feed_funding(self, ev: FundingRate, recv_ts: int, now: float) -> None:
@@ -104,6 +112,8 @@ class FeedConnection(StreamConnection):
         want = self.wants.get(ev.symbol)
         if not want:
             return
+        if self.validator is not None:
+            self._check(ev, "trades")
         if FeedChannel.TRADES in want:
             self.queue.put("trades", ev, ev.symbol, self.venue, now)
         if self.on_trade is not None and FeedChannel.BARS in want:
@@ -113,7 +123,17 @@ class FeedConnection(StreamConnection):
         self.counters["market_events"] += 1
         want = self.wants.get(ev.symbol)
         if want and FeedChannel.LIQUIDATIONS in want:
+            if self.validator is not None:
+                self._check(ev, "liquidations")
             self.queue.put("liquidations", ev, ev.symbol, self.venue, now)
+
+    def _check(self, item: Any, stream: str) -> None:
+        found = self.validator.check(item, stream)  # type: ignore[union-attr]
+        if found:
+            self.counters["validation_failures"] += 1
+            self._log_gate.warn(f"{self._ctx}: {found[0].message}")
+            if self.on_violation is not None:
+                self.on_violation(found)
 
 
 async def wait_all_connected(conns: list[FeedConnection], timeout: float) -> None:

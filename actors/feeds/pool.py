@@ -51,6 +51,8 @@ class ConnectionPool:
         self._options = dict(codec_options or {})
         self._overrides = dict(overrides or {})
         self._shared = pacer_for(limits) if limits.control_scope == "ip" else None
+        cap = codec.max_streams_per_connection  # a codec may hold fewer than the venue allows (Binance: 200)
+        self.per_connection = min(limits.streams_per_connection, cap) if cap else limits.streams_per_connection
         self.slots: list[_Slot] = []
         self._lock = asyncio.Lock()
         self._started = False
@@ -100,13 +102,13 @@ class ConnectionPool:
             for slot in self.slots:  # fill open connections of this route first
                 if slot.route != route or not pending:
                     continue
-                room = limits.streams_per_connection - slot.used(codec)
+                room = self.per_connection - slot.used(codec)
                 take = _fit(codec, pending, room)
                 if take:
                     plan.append((slot, route, take))
                     pending = pending[len(take):]
             while pending:
-                take = _fit(codec, pending, limits.streams_per_connection)
+                take = _fit(codec, pending, self.per_connection)
                 if not take:
                     raise FeedError(f"{self.venue}: one subscription needs more topics than a connection holds")
                 plan.append((None, route, take))

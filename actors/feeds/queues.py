@@ -8,9 +8,10 @@ waiting:
   the one still queued, in its place; the replaced one is counted in ``conflated``. Never blocks.
 - ``DROP_OLDEST``: when full, the oldest queued item goes (counted in ``dropped`` under its
   channel) to make room. Never blocks.
-- ``BLOCK``: when full, the producer waits: the connection stops reading its socket until the
+- ``BLOCK``: when full, the producer waits: the connections stop reading their sockets until the
   consumer makes room (the kernel's buffer, then the venue, feel the back-pressure). Counted in
-  ``blocked`` (times) and ``blocked_s``. Nothing is lost.
+  ``blocked`` (times the queue filled up) and ``blocked_s``. Nothing is lost. With any channel on
+  BLOCK, a full queue holds every producer of the queue back, whatever it was about to put.
 
 A consumer reads with ``await get()``, ``get_nowait()``, ``await get_batch(max_items, timeout)``
 or ``async for item in queue`` (ends once the queue is closed and empty). ``stats()`` returns the
@@ -115,6 +116,8 @@ class FeedQueue:
         self.conflated: Counter[str] = Counter()
         self.blocked = 0
         self.blocked_s = 0.0
+        self._full_since: float | None = None
+        self._blocks = any(p is Overflow.BLOCK for p in self.policies.values())
         self._latency: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
 
     # --- producer side -------------------------------------------------------------------------
@@ -129,7 +132,7 @@ class FeedQueue:
     @property
     def blocks(self) -> bool:
         """Whether any channel's policy is BLOCK (its producers must honour ``room``)."""
-        return any(p is Overflow.BLOCK for p in self.policies.values())
+        return self._blocks
 
     @property
     def full(self) -> bool:
@@ -159,8 +162,11 @@ class FeedQueue:
             slot = _Slot(channel, item, now, None)
         self._fifo.append(slot)
         self._readable.set()
-        if len(self._fifo) >= self.maxsize:
+        if len(self._fifo) >= self.maxsize and self._room.is_set():
             self._room.clear()
+            if self._blocks:
+                self.blocked += 1  # one episode of a full queue holding its producers back
+                self._full_since = now
 
     def _make_room(self) -> None:
         while len(self._fifo) >= self.maxsize:
@@ -170,15 +176,10 @@ class FeedQueue:
             self.dropped[old.channel] += 1
 
     async def wait_room(self) -> None:
-        """Return once the queue has room (at once when it has); counted in ``blocked``."""
+        """Return once the queue has room (at once when it has)."""
         if self._room.is_set() or self._closed:
             return
-        self.blocked += 1
-        start = time.monotonic()
-        try:
-            await self._room.wait()
-        finally:
-            self.blocked_s += time.monotonic() - start
+        await self._room.wait()
 
     @property
     def room(self) -> asyncio.Event:
@@ -212,8 +213,11 @@ class FeedQueue:
             break
         if not fifo and not self._closed:
             self._readable.clear()
-        if len(fifo) < self.maxsize:
+        if len(fifo) < self.maxsize and not self._room.is_set():
             self._room.set()
+            if self._full_since is not None:
+                self.blocked_s += time.monotonic() - self._full_since
+                self._full_since = None
         return item
 
     def get_nowait(self) -> Any:
@@ -251,6 +255,22 @@ class FeedQueue:
             item = self._pop()
             if item is not _NONE:
                 out.append(item)
+        return out
+
+    async def get_batch_timed(self, max_items: int = 1000, timeout: float | None = None) -> list[tuple[Any, float]]:
+        """``get_batch`` with each item's frame arrival time (``time.monotonic()``), for a relay
+        that hands the items on (the Ray back-end)."""
+        if not self._fifo and not self._closed:
+            try:
+                await asyncio.wait_for(self._readable.wait(), timeout)
+            except TimeoutError:
+                return []
+        out: list[tuple[Any, float]] = []
+        while self._fifo and len(out) < max_items:
+            t = self._fifo[0].t
+            item = self._pop()
+            if item is not _NONE:
+                out.append((item, t))
         return out
 
     def drain(self) -> list[Any]:

@@ -66,6 +66,7 @@ log = logging.getLogger(__name__)
 Sink = Callable[[list], Awaitable[Any]]
 Handler = Callable[[Any, int, float], None]
 _COUNTER_SET = frozenset(COUNTER_NAMES)
+_YIELD_MASK = 63  # the reader yields to the event loop every 64 frames
 
 
 class StreamConnection:
@@ -251,11 +252,15 @@ class StreamConnection:
         if not self.codec.welcome_required:
             await self._subscribe_all()
         try:
+            n = 0
             async for frame in ws:
                 self._on_frame(frame)
                 gate = self.read_gate
                 if gate is not None and not gate.is_set():
                     await gate.wait()
+                n += 1
+                if not n & _YIELD_MASK:  # frames already buffered never suspend the read: let the loop's others run
+                    await asyncio.sleep(0)
         finally:
             for h in helpers:
                 h.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from decimal import Decimal
 
@@ -136,3 +137,20 @@ async def test_funding_items_are_exact_and_only_for_wanted_symbols(live_sim):
     funding = [x for x in items if isinstance(x, FundingRate)]
     assert funding and {x.symbol for x in funding} == {"ETHUSDT"}
     assert all(isinstance(x.rate, Decimal) and x.interval_hours == 8 for x in funding)
+
+
+async def test_block_holds_the_reader_back_and_loses_nothing_from_the_queue(live_sim):
+    async with adapter("binance", urls=live_sim.urls["binance"], queue_size=20, overflow={"trades": "block"}) as feed:
+        await feed.subscribe(["BTCUSDT", "ETHUSDT", "SOLUSDT"], ["trades"])
+        queue = await feed.stream()
+        await asyncio.sleep(2.0)  # nobody reads: the queue fills and the connection stops reading
+        full = queue.stats()
+        assert full.size == 20 and full.blocked >= 1 and full.dropped == {}
+        ids: dict[str, list[int]] = {}
+        for _ in range(40):
+            for t in await queue.get_batch(100, timeout=0.2):
+                ids.setdefault(t.symbol, []).append(int(t.trade_id))
+        assert ids and all(b > a for v in ids.values() for a, b in itertools.pairwise(v))  # in order
+        st = queue.stats()
+        assert st.dropped == {} and st.blocked_s > 0.3
+        assert all(c.counters["reconnects"] == 0 for c in feed.connections)

@@ -46,6 +46,16 @@ async def test_300_symbols_in_30_calls_stay_within_aster_limits(live_sim):
         assert server == [100, 200]
 
 
+async def test_binance_shards_by_its_codec_s_200_streams_though_the_venue_allows_1024(live_sim):
+    insts = [Instrument(venue="binance", symbol=f"B{i:03d}USDT", asset=f"B{i:03d}", quote="USDT") for i in range(250)]
+    assert venues.spec("binance").limits.streams_per_connection == 1024
+    async with adapter("binance", urls=live_sim.urls["binance"], instruments=insts) as feed:
+        await feed.subscribe([i.symbol for i in insts], ["trades"])
+        await _confirmed(feed)
+        assert sorted(len(c.tracker.wanted) for c in feed.connections) == [50, 200]
+        assert all(c.counters["reconnects"] == 0 and c.counters["rejected"] == 0 for c in feed.connections)
+
+
 async def test_a_venue_total_is_refused_before_anything_is_sent(live_sim):
     insts = [Instrument(venue="lighter", symbol=str(i), asset=f"C{i}", quote="USDC", market_id=i) for i in range(600)]
     async with adapter("lighter", urls=live_sim.urls["lighter"], instruments=insts) as feed:
