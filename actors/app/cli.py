@@ -419,8 +419,15 @@ def build_parser() -> argparse.ArgumentParser:
     from perpwire.actors.feeds import cli as feeds_cli
 
     t = feeds_cli.add_arguments(sub.add_parser("stream", help="print a venue's items as JSON lines"))
-    t.set_defaults(func=feeds_cli.run)
+    t.set_defaults(func=_cmd_stream)
     return p
+
+
+def _cmd_stream(args) -> int:
+    from perpwire.actors.feeds import cli as feeds_cli
+    from perpwire.simulator.server import Simulator
+
+    return feeds_cli.run(args, simulator=lambda: Simulator(history_days=1))
 
 
 def main(argv: list[str] | None = None) -> int:

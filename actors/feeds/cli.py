@@ -16,6 +16,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.request import urlopen
 
@@ -64,15 +65,17 @@ def line(item: Any, unified: str | None) -> str:
                       separators=(",", ":"))
 
 
-async def stream(args: argparse.Namespace, out: Any = None) -> int:
+async def stream(args: argparse.Namespace, out: Any = None, simulator: Callable[[], Any] | None = None) -> int:
+    """``simulator`` makes the simulator ``--sim`` starts (the app's CLI passes it: only the CLI and
+    the demo wiring may import the simulator)."""
     out = out or sys.stdout
     sim = None
     try:
         urls: dict[str, str] = {}
         if args.sim:
-            from perpwire.simulator.server import Simulator
-
-            sim = await Simulator(history_days=1).start()
+            if simulator is None:
+                raise FeedError(f"{args.venue}: --sim needs the simulator (run it as `perpwire stream`)")
+            sim = await simulator().start()
             if args.venue not in sim.urls:
                 raise FeedError(f"{args.venue}: the simulator does not serve it")
             urls = sim.urls[args.venue]
@@ -121,9 +124,9 @@ async def stream(args: argparse.Namespace, out: Any = None) -> int:
             await sim.stop()
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, simulator: Callable[[], Any] | None = None) -> int:
     try:
-        return asyncio.run(stream(args))
+        return asyncio.run(stream(args, simulator=simulator))
     except FeedError as exc:
         print(f"perpwire: {exc}", file=sys.stderr)
         return 2
