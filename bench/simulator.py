@@ -212,7 +212,8 @@ async def run(args: argparse.Namespace, symbols: int = 3, procs: int = 1) -> Non
         total_sent = total_recv = total_bytes = 0
         for v in venues:
             a, b, server_s = per_venue[v]
-            sent = (b["venues"][v]["msgs_out"] - a["venues"][v]["msgs_out"]) * elapsed / server_s
+            out0, out1 = (x["venues"].get(v, {}).get("msgs_out", 0) for x in (a, b))  # absent: nothing sent
+            sent = (out1 - out0) * elapsed / server_s
             c = counters[v]
             total_sent += sent
             total_recv += c.frames

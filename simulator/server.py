@@ -269,7 +269,10 @@ class Simulator:
         return self.add_api_key(creds.generate(venue, account))
 
     def stats(self, venue: str | None = None, *, connections: bool = True) -> dict[str, Any]:
-        return self.accounting.snapshot(venue, connections=connections)
+        """The traffic counters, and per venue its limits and the breaches counted against them."""
+        out = self.accounting.snapshot(venue, connections=connections)
+        out["limits"] = {name: v.limits_stats() for name, v in self.venues.items() if venue is None or name == venue}
+        return out
 
     def connection_stats(self, conn_id: int) -> dict[str, Any]:
         return self.accounting.connection(conn_id).as_dict()

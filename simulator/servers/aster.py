@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from perpwire import venues
 from perpwire.simulator.hub import Conn, Heartbeat
 from perpwire.simulator.ladder import DiffAggregator
 from perpwire.simulator.model import Book
@@ -44,9 +45,20 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
     max_msgs_per_s = 10
     api_prefixes: ClassVar[tuple[str, ...]] = ("/fapi/v1", "/fapi/v3")
 
+    #: the server checks its 10 messages a second itself (and closes 1008), enforced or not
+    guards_messages: ClassVar[bool] = False
+    escalates: ClassVar[bool] = True  # 429, then 418 (an IP ban) for a client that does not back off
+    #: GET /fapi/v1/depth weight by limit; other weights that differ between Binance and Aster
+    depth_weights: ClassVar[dict[int, int]] = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
+    path_weights: ClassVar[dict[str, tuple[int, int]]] = {  # path: (one symbol, every symbol)
+        "/fapi/v1/premiumIndex": (1, 1), "/fapi/v1/ticker/bookTicker": (1, 2), "/fapi/v2/balance": (5, 5),
+        "/fapi/v2/positionRisk": (5, 5), "/fapi/v1/exchangeInfo": (1, 1),
+    }
+
     def __init__(self, sim: Any, **options: Any) -> None:
         super().__init__(sim, **options)
         self.max_msgs_per_s = options.get("max_msgs_per_s", type(self).max_msgs_per_s)
+        self.max_streams = venues.spec(self.name).limits.streams_per_connection
         self.aggs: dict[tuple[str, float], DiffAggregator] = {
             (b.inst.symbol, s): DiffAggregator(b.ladder.seq) for b in self.books for s in _SPEEDS.values()
         }
@@ -106,6 +118,7 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
 
     def on_text(self, conn: Conn, text: str) -> None:
         if self._too_chatty(conn):
+            self.breaches["control_messages"] += 1
             conn.close_soon(1008, "too many messages")
             return
         try:
@@ -129,6 +142,7 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
                 return
             if method == "SUBSCRIBE":
                 if len(conn.subs | set(params)) > self.max_streams:
+                    self.breaches["streams"] += 1
                     conn.reply(encode({"code": 2, "msg": "Invalid request: too many streams", "id": rid}))
                     return
                 for p in params:
@@ -179,6 +193,14 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
                 conn.push(data, stream)
 
     # --- market streams -----------------------------------------------------------------------
+
+    async def rest_weight(self, request: web.Request) -> int:
+        path = request.path[len(self.prefix):]
+        if path.endswith("/depth"):
+            limit = request.query.get("limit", "500")
+            return self.depth_weights.get(int(limit), 20) if limit.isdigit() else 1
+        one, every = self.path_weights.get(path, (1, 1))
+        return one if "symbol" in request.query else every
 
     def book_of(self, stream: str) -> Book | None:
         m = _STREAM.match(stream)

@@ -42,6 +42,10 @@ class BackpackServer(BackpackAccountMixin, VenueServer):
     name = "backpack"
     heartbeat: ClassVar[Heartbeat] = Heartbeat(ping_s=60.0, pong_timeout_s=120.0)
     max_age_h = None
+    # Backpack publishes no limits: only its documented REST 429 is enforced (at the assumed figures)
+    guards_messages: ClassVar[bool] = False
+    guards_connections: ClassVar[bool] = False
+    sends_retry_after: ClassVar[bool] = False
 
     def __init__(self, sim: Any, **options: Any) -> None:
         super().__init__(sim, **options)

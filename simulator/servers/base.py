@@ -7,11 +7,19 @@ market moved — to publish whatever its streams owe their subscribers. Frames a
 stream and tick and handed to every subscriber (``publish``), and only for streams that have
 subscribers. REST handlers go through ``rest`` so injected 429/418 faults and REST accounting
 apply uniformly; subclasses format the venue's own error body in ``error_body``.
+
+With ``Simulator(enforce_limits=True)`` every venue has a ``guard`` (``simulator.limits``) built
+from its published ``VenueSpec.limits``: ``serve_ws`` refuses connections beyond the per-IP
+limits (``on_connection_breach``) and client messages beyond the message rate
+(``on_message_breach``), ``rest`` refuses requests beyond the REST weight (``rest_weight`` weighs
+each; 429, or 418 where the venue escalates), and each venue checks streams per connection where
+it parses a subscribe. ``breaches`` counts every breach by kind, enforced or not.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,9 +28,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import msgspec
 from aiohttp import web
 
+from perpwire import venues
 from perpwire.simulator.faults import RestFault
 from perpwire.simulator.funding import Settlement
 from perpwire.simulator.hub import Conn, Heartbeat
+from perpwire.simulator.limits import VenueGuard
 from perpwire.simulator.model import Book
 
 if TYPE_CHECKING:
@@ -69,6 +79,17 @@ class VenueServer:
     heartbeat: ClassVar[Heartbeat] = Heartbeat()
     #: the venue closes connections older than this many market hours (None: no limit)
     max_age_h: ClassVar[float | None] = 24.0
+    #: the guard counts client messages against the venue's rate (False: the venue publishes no
+    #: rate, or its server checks the rate itself)
+    guards_messages: ClassVar[bool] = True
+    #: the HTTP status a REST request beyond the weight limit gets; ``escalates``: asking again
+    #: before the Retry-After bans the IP (418)
+    rest_breach_status: ClassVar[int] = 429
+    escalates: ClassVar[bool] = False
+    #: the guard holds connections to the venue's connection limits (False: none published)
+    guards_connections: ClassVar[bool] = True
+    #: a refused REST request carries Retry-After (Backpack's 429 has none)
+    sends_retry_after: ClassVar[bool] = True
 
     def __init__(self, sim: Simulator, **options: Any) -> None:
         self.sim = sim
@@ -88,6 +109,9 @@ class VenueServer:
         self.heartbeat = type(self).heartbeat.scaled(**hb_overrides)
         self.prefix = f"/{self.name}"
         self.exchange.listeners[self.name] = self.on_account_events
+        enforce = getattr(sim, "enforce_limits", False)
+        self.guard: VenueGuard | None = VenueGuard(self.name, venues.spec(self.name).limits) if enforce else None
+        self.breaches: Counter[str] = self.guard.breaches if self.guard is not None else Counter()
 
     # --- lifecycle hooks for subclasses --------------------------------------------------------
 
@@ -183,14 +207,59 @@ class VenueServer:
         on_open: Callable[[Conn], Any] | None = None,
         on_close: Callable[[Conn], None] | None = None,
     ) -> web.WebSocketResponse:
+        guard = self.guard if self.guard is not None and self.guards_connections else None
+        if guard is not None and not guard.connect():
+            return await self.on_connection_breach(request)
+
+        released = False
+
         def closed(conn: Conn) -> None:
+            nonlocal released
+            if guard is not None and not released:
+                released = True
+                guard.closed()
             self.forget(conn)
             if on_close is not None:
                 on_close(conn)
 
-        return await self.hub.serve(
-            request, self.name, on_open=on_open, on_text=on_text, on_close=closed, heartbeat=self.heartbeat
-        )
+        text_handler = on_text
+        if self.guard is not None and self.guards_messages:
+            message_guard = self.guard
+
+            def text_handler(conn: Conn, text: str) -> Awaitable[None] | None:
+                if not message_guard.message(conn.state):
+                    return self.on_message_breach(conn, text)
+                return on_text(conn, text)
+
+        try:
+            return await self.hub.serve(
+                request, self.name, on_open=on_open, on_text=text_handler, on_close=closed, heartbeat=self.heartbeat
+            )
+        finally:
+            if guard is not None and not released:  # the handshake failed: no connection was held
+                released = True
+                guard.closed()
+
+    # --- limits -------------------------------------------------------------------------------
+
+    async def on_connection_breach(self, request: web.Request) -> web.StreamResponse:
+        """A connection beyond the venue's connection limits: refused at the handshake."""
+        return web.Response(status=429, text="Too Many Requests")
+
+    def on_message_breach(self, conn: Conn, text: str) -> None:
+        """A client message beyond the venue's rate (the message is not processed)."""
+        conn.close_soon(1008, "too many messages")
+
+    def stream_room(self, conn: Conn, adding: int) -> bool:
+        """Whether ``conn`` may subscribe ``adding`` more streams (always, unless limits are enforced)."""
+        return self.guard is None or self.guard.streams(len(conn.subs), adding)
+
+    async def rest_weight(self, request: web.Request) -> int:
+        """The weight the venue publishes for ``request`` (default 1)."""
+        return 1
+
+    def limits_stats(self) -> dict[str, Any]:
+        return self.guard.as_dict() if self.guard is not None else {"enforced": False, "breaches": dict(self.breaches)}
 
     # --- REST ---------------------------------------------------------------------------------
 
@@ -214,6 +283,16 @@ class VenueServer:
                     status=fault.status,
                     headers={"Retry-After": str(fault.retry_after)},
                 )
+            if self.guard is not None:
+                status, retry = self.guard.rest(await self.rest_weight(request), escalate=self.escalates)
+                if status:
+                    status = status if status == 418 else self.rest_breach_status
+                    seconds = max(1, round(retry))
+                    body = self.error_body(status, seconds)
+                    headers = {"Retry-After": str(seconds)} if self.sends_retry_after else None
+                    if isinstance(body, str):  # a venue that answers in plain text
+                        return web.Response(text=body, status=status, headers=headers)
+                    return self.json(body, status=status, headers=headers)
             return await handler(request)
 
         return wrapped

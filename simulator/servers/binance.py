@@ -37,6 +37,9 @@ class BinanceServer(AsterServer):
     max_streams = 1024
     api_prefixes: ClassVar[tuple[str, ...]] = ("/fapi/v1",)
     put_listen_key_returns_key = True
+    path_weights: ClassVar[dict[str, tuple[int, int]]] = {
+        **AsterServer.path_weights, "/fapi/v1/premiumIndex": (1, 10), "/fapi/v1/ticker/bookTicker": (2, 5),
+    }
 
     def routes(self) -> list[tuple[str, str, Any]]:
         out: list[tuple[str, str, Any]] = []

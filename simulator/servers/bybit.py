@@ -32,6 +32,12 @@ class BybitServer(VenueServer):
     name = "bybit"
     heartbeat: ClassVar[Heartbeat] = Heartbeat(silence_s=600.0)
     max_age_h = None
+    guards_messages: ClassVar[bool] = False  # Bybit publishes no uplink message rate for public streams
+    rest_breach_status: ClassVar[int] = 403  # "access too frequent": 600 requests per 5 s per IP
+
+    async def on_connection_breach(self, request: web.Request) -> web.StreamResponse:
+        """Beyond 500 connections in 5 minutes: refused at the handshake like its REST, 403."""
+        return web.Response(status=403, text="access too frequent")
 
     def __init__(self, sim: Any, **options: Any) -> None:
         super().__init__(sim, **options)
@@ -96,6 +102,11 @@ class BybitServer(VenueServer):
             dup = [t for t in args if t in conn.subs]
             if dup:
                 self.ack(conn, op, req_id, False, f"error:already subscribed,topic:{dup[0]}")
+                return
+            if not self.stream_room(conn, len(set(args))):
+                assert self.guard is not None
+                self.ack(conn, op, req_id, False, f"error:args exceed the connection's limit of "
+                                                  f"{self.guard.limits.streams_per_connection} topics")
                 return
             self.ack(conn, op, req_id, True)
             for topic in args:
@@ -243,6 +254,8 @@ class BybitServer(VenueServer):
                          status=status)  # fmt: skip
 
     def error_body(self, status: int, retry_after: int) -> Any:
+        if status == 403:  # the per-IP limit: a bare 403, no JSON envelope
+            return "access too frequent"
         return {"retCode": 10006, "retMsg": "Too many visits!", "result": {}, "retExtInfo": {}, "time": self.now_ms}
 
     async def get_orderbook(self, request: web.Request) -> web.StreamResponse:

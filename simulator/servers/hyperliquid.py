@@ -28,6 +28,8 @@ from perpwire.simulator.model import Book
 from perpwire.simulator.servers.base import VenueServer, decode, encode
 
 _COIN_TYPES = ("l2Book", "bbo", "activeAssetCtx", "trades", "candle")
+_LIGHT_INFO = frozenset({"l2Book", "allMids", "clearinghouseState", "orderStatus", "spotClearinghouseState",
+                         "exchangeStatus"})
 #: subscription keys that publish a coin's ladder (their subscribers keep the book moving)
 _BOOK_KEYS = ('{"type":"l2Book"', '{"type":"bbo"', '{"type":"trades"')
 _USER_TYPES = ("orderUpdates", "userEvents", "userFills", "userFundings")
@@ -107,6 +109,11 @@ class HyperliquidServer(VenueServer):
             return self._kill(conn)
         key = encode(sub).decode()
         if method == "subscribe":
+            held = sum(len(c.subs) for c in self.hub.select(self.name))  # the IP's, across its sockets
+            if key not in conn.subs and self.guard is not None and not self.guard.streams(held, 1):
+                conn.reply(encode({"channel": "error", "data": f"Cannot subscribe to more than "
+                                   f"{self.guard.limits.streams_per_connection} channels."}))
+                return None
             if not self.add_sub(conn, key):
                 conn.reply(encode({"channel": "error", "data": f"Already subscribed: {key}"}))
                 return None
@@ -177,6 +184,19 @@ class HyperliquidServer(VenueServer):
 
     def all_mids(self) -> dict[str, Any]:
         return {"mids": {b.inst.symbol: f"{b.mid:.{b.inst.price_dp + 1}f}" for b in self.books}}
+
+    def on_message_breach(self, conn: Conn, text: str) -> None:
+        assert self.guard is not None
+        conn.reply(encode({"channel": "error", "data": f"Cannot send more than {self.guard.limits.control_messages} "
+                                                       "messages per minute."}))
+
+    async def rest_weight(self, request: web.Request) -> int:
+        """``/info`` weighs 2 for the light requests, 60 for userRole, 20 for the rest."""
+        try:
+            kind = (await request.json()).get("type")
+        except Exception:
+            return 20
+        return 2 if kind in _LIGHT_INFO else 60 if kind == "userRole" else 20
 
     def book_of(self, stream: str) -> Book | None:
         if not stream.startswith(_BOOK_KEYS):

@@ -36,6 +36,9 @@ _BOOK_TOPICS = frozenset(_SYMBOL_TOPICS[:6])
 # the spot API's currency list (``/api/v3/currencies``): the simulated contracts' bases and their quote
 _CURRENCIES = {"BTC": ("Bitcoin", "BTC", "btc"), "ETH": ("Ethereum", "ERC20", "eth"),
                "SOL": ("Solana", "SOL", "sol"), "USDT": ("Tether", "ERC20", "eth")}  # fmt: skip
+#: request weights of the futures public pool (docs-new rate limit); the rest weigh 2
+_REST_WEIGHTS = {"/api/v1/bullet-public": 10, "/api/v1/contracts/active": 3, "/api/v1/contract/funding-rates": 5,
+                 "/api/v1/level2/snapshot": 3}  # fmt: skip
 
 
 class KucoinServer(VenueServer):
@@ -85,6 +88,18 @@ class KucoinServer(VenueServer):
 
         return await self.serve_ws(request, self.on_text, on_open=opened)
 
+    def on_message_breach(self, conn: Conn, text: str) -> None:
+        """Over 100 messages in 10 s: KuCoin answers each extra message with an error, unprocessed."""
+        try:
+            rid = decode(text).get("id", "")
+        except Exception:
+            rid = ""
+        self._error(conn, rid, 509, "exceed max permits per 10 seconds")
+
+    async def rest_weight(self, request: web.Request) -> int:
+        path = request.path[len(self.prefix):]
+        return _REST_WEIGHTS.get(path, 2)
+
     def _error(self, conn: Conn, rid: Any, code: int, data: str) -> None:
         conn.reply(encode({"id": str(rid), "type": "error", "code": code, "data": data}))
 
@@ -114,6 +129,10 @@ class KucoinServer(VenueServer):
             self._error(conn, rid, 400, f"symbol {unknown[0]} is not found")
             return
         keys = [f"{prefix}:{s}" for s in symbols] or [prefix]
+        if kind == "subscribe" and not self.stream_room(conn, len(set(keys) - conn.subs)):
+            self._error(conn, rid, 509, f"exceed max subscription count limitation of "
+                                        f"{self.guard.limits.streams_per_connection} per session")  # type: ignore[union-attr]
+            return
         for key in keys:
             (self.add_sub if kind == "subscribe" else self.remove_sub)(conn, key)
         if msg.get("response", False):

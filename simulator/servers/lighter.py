@@ -31,6 +31,10 @@ _PUBLIC = ("order_book", "ticker", "market_stats", "trade", "height")
 _PCT4 = Decimal("0.0001")
 
 
+#: request weights (apidocs.lighter.xyz/docs/rate-limits); every other endpoint weighs 300
+_REST_WEIGHTS = {"sendTx": 6, "sendTxBatch": 6, "nextNonce": 6, "apikeys": 150, "trades": 600, "recentTrades": 600}
+
+
 def err(code: int, message: str) -> bytes:
     return encode({"error": {"code": code, "message": message}})
 
@@ -113,6 +117,9 @@ class LighterServer(LighterAccountMixin, VenueServer):
         name = kind if not args else f"{kind}:{args[0]}"
         if name in conn.subs:
             conn.reply(err(30003, f"Already Subscribed to : {name}"))
+            return
+        if not self.stream_room(conn, 1):
+            conn.reply(err(23001, "Too Many Subscriptions!"))
             return
         if kind not in _PUBLIC:
             self.subscribe_private(conn, kind, args, name, auth)
@@ -245,6 +252,21 @@ class LighterServer(LighterAccountMixin, VenueServer):
                        "type": kind})  # fmt: skip
 
     # --- tick ---------------------------------------------------------------------------------
+
+    def on_message_breach(self, conn: Conn, text: str) -> None:
+        """Over 200 messages a minute from this IP: an error frame, the message unprocessed."""
+        conn.reply(err(30009, "Too Many Websocket Messages!"))
+
+    async def on_connection_breach(self, request: web.Request) -> web.StreamResponse:
+        """Beyond the IP's connections: the socket opens, says so and closes."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(err(23003, "Too Many Connections!").decode())
+        await ws.close()
+        return ws
+
+    async def rest_weight(self, request: web.Request) -> int:
+        return _REST_WEIGHTS.get(request.path.rsplit("/", 1)[-1], 300)
 
     def book_of(self, stream: str) -> Book | None:
         kind, _, rest = stream.partition(":")

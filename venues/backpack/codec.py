@@ -133,9 +133,8 @@ class BackpackCodec(BackpackRest, Codec):
             connections=60, connections_window_s=60.0, rest_weight=1200, rest_window_s=60.0,
             max_connections_per_ip=None,
             source="docs.backpack.exchange/ (the API reference) publishes no REST or WebSocket limits (only "
-                   "HTTP 429 "
-                   "TOO_MANY_REQUESTS, no Retry-After): figures assumed; 91 streams on one socket observed "
-                   "served, 200 assumed; REST 20 requests a second as common client libraries assume"),
+                   "HTTP 429 TOO_MANY_REQUESTS, no Retry-After): figures assumed; 91 streams on one socket "
+                   "observed served, 200 assumed; REST 20 requests a second as common client libraries assume"),
         taker_fee=Decimal("0.0004"),
         taker_fee_source="Backpack trading fees (support.backpack.exchange/exchange/trading/trading-fees), "
                          "perpetuals base-tier taker",
