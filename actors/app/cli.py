@@ -407,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
                               ("submit", _cmd_submit, "start a strategy on the running coordinator"),
                               ("stop", _cmd_stop, "stop the whole deployment, or one strategy")):
         c = sub.add_parser(name, help=help_)
-        c.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default: {DEFAULT_NAME})")
+        c.add_argument("--name", default=None, help=f"deployment name (default: the namespace, else {DEFAULT_NAME})")
         _ray_arguments(c, joins=False)
         if name == "status":
             c.add_argument("--json", action="store_true", help="one JSON document, for scripts")
