@@ -11,6 +11,8 @@ each connection gets the venue's REST budget unless ``overrides`` says otherwise
 
 from __future__ import annotations
 
+import hashlib
+import math
 from collections.abc import Iterator
 
 from perpwire import venues
@@ -22,10 +24,32 @@ from perpwire.venues.base import Channel, Connection, VenueSpec
 _PAUSABLE = (Channel.DEPTH, Channel.BOOK, Channel.BBO)
 
 
-def shard(symbols: list[str], size: int) -> list[list[str]]:
-    """``symbols`` sorted, without repeats, in groups of at most ``size`` (one empty group if none)."""
-    ordered = sorted(set(symbols))
-    return [ordered[i : i + size] for i in range(0, len(ordered), size)] or [[]]
+def _rank(symbol: str, slot: int) -> bytes:
+    return hashlib.blake2b(f"{slot}:{symbol}".encode(), digest_size=8).digest()
+
+
+def shard(symbols: list[str], size: int, fill: float = 0.9) -> list[list[str]]:
+    """``symbols`` (without repeats) in groups of at most ``size``, each group sorted (one empty
+    group if none), assigned by rendezvous hashing with bounded load so that the assignment is
+    stable: adding or removing a symbol moves only that symbol, or a handful when a group is full.
+
+    Groups are filled to ``fill`` of ``size`` on average (the headroom that keeps the assignment
+    stable as symbols come and go), never beyond ``size``: that is the venue's limit. Each symbol
+    goes to the first group of its own hash order with room; symbols are placed in the order of
+    their own hash, so neither the input order nor the names of other symbols decide where one goes.
+    """
+    unique = sorted(set(symbols))
+    if not unique:
+        return [[]]
+    target = size if size < 10 else int(size * fill)  # tiny groups (tests, toy venues) are filled up
+    count = max(1, math.ceil(len(unique) / target))
+    groups: list[list[str]] = [[] for _ in range(count)]
+    for sym in sorted(unique, key=lambda s: _rank(s, -1)):
+        for slot in sorted(range(count), key=lambda k: _rank(sym, k)):
+            if len(groups[slot]) < size:
+                groups[slot].append(sym)
+                break
+    return [sorted(g) for g in groups if g] or [[]]
 
 
 def _whole_venue(conn: Connection, user_data: bool) -> tuple[Channel, ...]:

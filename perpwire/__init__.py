@@ -43,6 +43,16 @@ _PUBLIC = {
     "venue_names": "perpwire.venues",
     "Channel": "perpwire.venues.base",
     "Subscription": "perpwire.venues.base",
+    # streaming data into your own code (docs/streaming.md)
+    "adapter": "perpwire.actors.feeds.adapter",
+    "Adapter": "perpwire.actors.feeds.adapter",
+    "FeedItem": "perpwire.actors.feeds.adapter",
+    "StreamManager": "perpwire.actors.feeds.manager",
+    "FeedQueue": "perpwire.actors.feeds.queues",
+    "Overflow": "perpwire.actors.feeds.queues",
+    "FeedHealth": "perpwire.actors.feeds.health",
+    "FeedError": "perpwire.actors.feeds.channels",
+    "OHLCVBar": "perpwire.market.bars",
     # the exchange simulator
     "Simulator": "perpwire.simulator.server",
 }
@@ -68,9 +78,15 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from perpwire.actors.app.config import AppConfig, StreamConfig, load_config, parse_config
     from perpwire.actors.app.runtime import Runtime
     from perpwire.actors.coordination.coordinator import Coordinator
+    from perpwire.actors.feeds.adapter import Adapter, FeedItem, adapter
+    from perpwire.actors.feeds.channels import FeedError
+    from perpwire.actors.feeds.health import FeedHealth
+    from perpwire.actors.feeds.manager import StreamManager
+    from perpwire.actors.feeds.queues import FeedQueue, Overflow
     from perpwire.actors.streams.actor import StreamActor
     from perpwire.actors.streams.connection import StreamConnection
     from perpwire.actors.trading.facade import VenueFacade
+    from perpwire.market.bars import OHLCVBar
     from perpwire.market.book import BookView, OrderBook, SyncState
     from perpwire.market.errors import DecodeError, PerpwireError
     from perpwire.market.events import BBO, BookDelta, BookSnapshot, FundingRate, Liquidation, OrderUpdate, Trade

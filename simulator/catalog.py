@@ -6,10 +6,20 @@ into the venue's exact decimal text (``price_text``/``size_text``), the venue's 
 spelling, its funding interval and, for Lighter and KuCoin, the market id and contract size.
 The numbers mimic each venue's real BTC/ETH/SOL perpetuals (tick, step, decimals, interval) so
 that frames look like the recorded fixtures.
+
+The catalogue has ``n`` assets (``assets(n)``, default 3): BTC, ETH and SOL first, then made-up
+tickers (``QA``, ``QB``, ..., ``QAA``, ...), each with a starting price
+drawn once from its name (log-uniform between a thousandth of a dollar and a few thousand), so the
+same ``n`` always lists the same assets at the same prices. Ticks and steps of the assets beyond
+the three follow the price the way the venues' do: a tick near a hundred-thousandth of the price,
+a lot of about a dollar (KuCoin: a contract of about a dollar).
 """
 
 from __future__ import annotations
 
+import functools
+import math
+import random
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -26,6 +36,35 @@ ASSETS: tuple[Asset, ...] = (
     Asset("ETH", 3_500.0, 0.008),
     Asset("SOL", 150.0, 0.010),
 )
+#: the most assets a catalogue lists
+MAX_ASSETS = 2000
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _made_up(k: int) -> str:
+    """The ``k``-th made-up ticker: QA..QZ, QAA..QZZ, ... (all start with Q: none is a real listing)."""
+    out = ""
+    k += 1
+    while k > 0:
+        k, r = divmod(k - 1, 26)
+        out = _LETTERS[r] + out
+    return "Q" + out
+
+
+def _drawn(name: str) -> Asset:
+    """An asset whose price and volatility are drawn once from its name (the same on every run)."""
+    rng = random.Random(f"perpwire-sim-asset:{name}")
+    price = 10 ** rng.uniform(-3.0, 3.6)
+    digits = max(2, 3 - math.floor(math.log10(price)))  # three or four significant digits
+    return Asset(name, round(price, digits), round(rng.uniform(0.008, 0.02), 4))
+
+
+@functools.cache
+def assets(n: int = len(ASSETS)) -> tuple[Asset, ...]:
+    """The first ``n`` assets of the catalogue (BTC, ETH, SOL, then made-up tickers)."""
+    if not 1 <= n <= MAX_ASSETS:
+        raise ValueError(f"symbols must be between 1 and {MAX_ASSETS}, got {n}")
+    return (ASSETS + tuple(_drawn(_made_up(k)) for k in range(max(0, n - len(ASSETS)))))[:n]
 
 
 def fixed(n: int, dp: int) -> str:
@@ -144,6 +183,19 @@ INTERVAL_HOURS: dict[str, int] = {
 _LIGHTER_IDS = {"ETH": 0, "BTC": 1, "SOL": 2}
 _KUCOIN_CONTRACT = {"BTC": Decimal("0.001"), "ETH": Decimal("0.01"), "SOL": Decimal("0.1")}
 
+
+def _scaled(venue: str, price: float) -> tuple[int, int, int, int, Decimal]:
+    """(price_dp, tick_units, size_dp, step_units, KuCoin contract) for an asset priced ``price``:
+    a tick near 1e-5 of the price, a lot (KuCoin: a contract) worth about a dollar."""
+    mag = math.floor(math.log10(price))  # price = x * 10**mag, 1 <= x < 10
+    price_dp = min(8, max(0, 4 - mag))
+    lot_exp = -mag  # a lot of 10**lot_exp base units is worth 1..10 dollars
+    if venue == "kucoin":  # whole contracts; the contract multiplier carries the scale
+        return price_dp, 1, 0, 1, Decimal(1).scaleb(lot_exp)
+    if lot_exp <= 0:
+        return price_dp, 1, -lot_exp, 1, Decimal(1)
+    return price_dp, 1, 0, 10**lot_exp, Decimal(1)
+
 VENUES: tuple[str, ...] = tuple(_SPECS)
 
 
@@ -159,12 +211,16 @@ def _symbol(venue: str, asset: str) -> str:
     raise KeyError(venue)
 
 
-def instruments(venue: str) -> list[Instrument]:
-    """Fresh Instrument objects for ``venue``, one per asset, in ASSETS order."""
+def instruments(venue: str, n: int = len(ASSETS)) -> list[Instrument]:
+    """Fresh Instrument objects for ``venue``, one per asset of ``assets(n)``, in catalogue order."""
     out = []
     quote = "USDC" if venue in ("backpack", "lighter", "hyperliquid") else "USDT"
-    for i, asset in enumerate(ASSETS):
-        price_dp, tick_units, size_dp, step_units = _SPECS[venue][asset.name]
+    for i, asset in enumerate(assets(n)):
+        if asset.name in _SPECS[venue]:
+            price_dp, tick_units, size_dp, step_units = _SPECS[venue][asset.name]
+            contract = _KUCOIN_CONTRACT[asset.name] if venue == "kucoin" else Decimal(1)
+        else:
+            price_dp, tick_units, size_dp, step_units, contract = _scaled(venue, asset.price)
         out.append(
             Instrument(
                 venue=venue,
@@ -176,8 +232,8 @@ def instruments(venue: str) -> list[Instrument]:
                 size_dp=size_dp,
                 step_units=step_units,
                 interval_h=INTERVAL_HOURS[venue],
-                market_id=_LIGHTER_IDS[asset.name] if venue == "lighter" else i,
-                contract=_KUCOIN_CONTRACT[asset.name] if venue == "kucoin" else Decimal(1),
+                market_id=_LIGHTER_IDS.get(asset.name, i) if venue == "lighter" else i,
+                contract=contract,
                 strip_zeros=venue == "kucoin",
             )
         )

@@ -9,16 +9,22 @@ z-score excursions. Venues publish the rate per *their* interval (``rate`` = per
 interval hours) and settle on interval boundaries aligned to the epoch, like the real ones.
 ``history`` starts ``history_days`` before the start so REST history and 30-day statistics have
 data from the first second. ``shock`` pins a rate for tests; it then decays like any jump.
+
+The assets are the catalogue's first ``symbols``. With ``advance_every`` > 1 the processes step
+once every that many ticks over the time accumulated (an OU step is exact for any length), so
+hundreds of symbols cost little; settlements are still checked every tick. History is kept as one
+row of timestamps per venue and one array of rates per (venue, asset).
 """
 
 from __future__ import annotations
 
 import math
 import random
+from array import array
 from collections import deque
 from dataclasses import dataclass
 
-from perpwire.simulator.catalog import ASSETS, INTERVAL_HOURS
+from perpwire.simulator.catalog import ASSETS, INTERVAL_HOURS, assets
 from perpwire.simulator.clock import HOUR_MS, next_boundary
 
 BASELINE_PER_HOUR = 0.0000125
@@ -43,17 +49,25 @@ class FundingModel:
         history_days: int = 30,
         shock_rate_per_hour: float = 0.15,
         shock_size: float = 0.00008,
+        symbols: int = len(ASSETS),
+        advance_every: int = 1,
     ) -> None:
         self.rng = rng
         self.venues = venues
         self.shock_rate = shock_rate_per_hour
         self.shock_size = shock_size
-        self.assets = tuple(a.name for a in ASSETS)
+        self.assets = tuple(a.name for a in assets(symbols))
         self.common = dict.fromkeys(self.assets, BASELINE_PER_HOUR)
         self.bias = {(v, a): rng.gauss(0.0, 0.000004) for v in venues for a in self.assets}
         self.dev = dict(self.bias)
-        keep = 24 * history_days + 16
-        self._history: dict[tuple[str, str], deque[tuple[int, float]]] = {key: deque(maxlen=keep) for key in self.bias}
+        self._keys = tuple(self.bias)
+        self._by_venue = {v: tuple((v, a) for a in self.assets) for v in venues}
+        self.advance_every = max(1, advance_every)
+        self._ticks = 0
+        self._pending_h = 0.0
+        self._keep = 24 * history_days + 16
+        self._hist_ts: dict[str, deque[int]] = {v: deque() for v in venues}
+        self._hist: dict[tuple[str, str], array[float]] = {key: array("d") for key in self.bias}
         self._next = {v: next_boundary(now_ms, INTERVAL_HOURS[v] * HOUR_MS) for v in venues}
         self._warm(now_ms, history_days)
 
@@ -71,8 +85,22 @@ class FundingModel:
         return self._next[venue]
 
     def last_settlement(self, venue: str, asset: str) -> tuple[int, float] | None:
-        hist = self._history[(venue, asset)]
-        return hist[-1] if hist else None
+        rates = self._hist[(venue, asset)]
+        return (self._hist_ts[venue][-1], rates[-1]) if rates else None
+
+    def _record(self, venue: str, ts: int) -> None:
+        """Settle every asset of ``venue`` at ``ts`` into the history (oldest rows dropped)."""
+        stamps = self._hist_ts[venue]
+        stamps.append(ts)
+        drop = len(stamps) > self._keep
+        if drop:
+            stamps.popleft()
+        hours, common, dev, hist = INTERVAL_HOURS[venue], self.common, self.dev, self._hist
+        for a in self.assets:
+            rates = hist[(venue, a)]
+            rates.append(max(-_CLAMP_PER_HOUR, min(_CLAMP_PER_HOUR, common[a] + dev[(venue, a)])) * hours)
+            if drop:
+                del rates[0]
 
     def history(
         self,
@@ -85,7 +113,8 @@ class FundingModel:
         newest_first: bool = False,
     ) -> list[tuple[int, float]]:
         """Settled (ts, rate per interval) rows; ``limit`` keeps the newest when no start is given."""
-        rows = [r for r in self._history[(venue, asset)] if (start_ms is None or r[0] >= start_ms)]
+        rows = [r for r in zip(self._hist_ts[venue], self._hist[(venue, asset)], strict=True)
+                if start_ms is None or r[0] >= start_ms]
         if end_ms is not None:
             rows = [r for r in rows if r[0] <= end_ms]
         if limit is not None:
@@ -94,45 +123,70 @@ class FundingModel:
 
     # --- evolution ----------------------------------------------------------------------------
 
-    def _ou(self, x: float, mu: float, theta: float, sigma: float, dt_h: float) -> float:
+    @staticmethod
+    def _ou_terms(theta: float, sigma: float, dt_h: float) -> tuple[float, float]:
         decay = math.exp(-theta * dt_h)
-        sd = sigma * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
-        return mu + (x - mu) * decay + self.rng.gauss(0.0, sd)
+        return decay, sigma * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
 
-    def _advance(self, dt_h: float) -> None:
+    def _advance(self, dt_h: float, venues: tuple[str, ...] | None = None) -> None:
+        """Step the common processes and the deviations of ``venues`` (default all) by ``dt_h``;
+        ``venues=()`` steps only the common part."""
+        gauss = self.rng.gauss
+        decay, sd = self._ou_terms(0.3, 0.000012, dt_h)
+        common = self.common
         for a in self.assets:
-            self.common[a] = self._ou(self.common[a], BASELINE_PER_HOUR, 0.3, 0.000012, dt_h)
+            common[a] = BASELINE_PER_HOUR + (common[a] - BASELINE_PER_HOUR) * decay + gauss(0.0, sd)
+        self._advance_dev(dt_h, self.venues if venues is None else venues)
+
+    def _advance_dev(self, dt_h: float, venues: tuple[str, ...]) -> None:
+        gauss, uniform = self.rng.gauss, self.rng.random
+        decay, sd = self._ou_terms(1.0, 0.000006, dt_h)
         p_shock = 1.0 - math.exp(-self.shock_rate * dt_h)
-        for key, x in self.dev.items():
-            x = self._ou(x, self.bias[key], 1.0, 0.000006, dt_h)
-            if self.rng.random() < p_shock:
-                x += self.rng.gauss(0.0, self.shock_size)
-            self.dev[key] = x
+        bias, dev, size = self.bias, self.dev, self.shock_size
+        keys = self._keys if len(venues) == len(self.venues) else [k for v in venues for k in self._by_venue[v]]
+        for key in keys:
+            x = dev[key]
+            mu = bias[key]
+            x = mu + (x - mu) * decay + gauss(0.0, sd)
+            if uniform() < p_shock:
+                x += gauss(0.0, size)
+            dev[key] = x
 
     def step(self, dt_h: float, now_ms: int) -> list[Settlement]:
         """Advance by ``dt_h`` hours and settle every interval boundary crossed by ``now_ms``."""
-        self._advance(dt_h)
+        self._ticks += 1
+        self._pending_h += dt_h
+        due = [v for v in self.venues if self._next[v] <= now_ms]
+        if due or self._ticks % self.advance_every == 0:
+            self._advance(self._pending_h)
+            self._pending_h = 0.0
         out: list[Settlement] = []
-        for venue in self.venues:
+        for venue in due:
             while self._next[venue] <= now_ms:
                 ts = self._next[venue]
-                for a in self.assets:
-                    rate = self.rate(venue, a)
-                    self._history[(venue, a)].append((ts, rate))
-                    out.append(Settlement(venue, a, ts, rate))
+                self._record(venue, ts)
+                out.extend(Settlement(venue, a, ts, self._hist[(venue, a)][-1]) for a in self.assets)
                 self._next[venue] = ts + INTERVAL_HOURS[venue] * HOUR_MS
         return out
 
     def _warm(self, now_ms: int, days: int) -> None:
-        """Generate ``days`` of hourly history ending at ``now_ms`` with the same process."""
+        """Generate ``days`` of hourly history ending at ``now_ms`` with the same process: the
+        common part hour by hour, each venue's deviations once per its interval (an OU step over
+        the whole interval is exact), so 8-hourly venues cost an eighth."""
         hour = (now_ms - days * 24 * HOUR_MS) // HOUR_MS * HOUR_MS + HOUR_MS
+        since = dict.fromkeys(self.venues, 0.0)
         while hour <= now_ms:
-            self._advance(1.0)
+            self._advance(1.0, ())
             for venue in self.venues:
+                since[venue] += 1.0
                 if hour % (INTERVAL_HOURS[venue] * HOUR_MS) == 0:
-                    for a in self.assets:
-                        self._history[(venue, a)].append((hour, self.rate(venue, a)))
+                    self._advance_dev(since[venue], (venue,))
+                    since[venue] = 0.0
+                    self._record(venue, hour)
             hour += HOUR_MS
+        for venue, hours in since.items():
+            if hours:
+                self._advance_dev(hours, (venue,))
 
     def shock(self, venue: str, asset: str, rate: float, *, per_hour: bool = False) -> None:
         """Set the venue's current rate to ``rate`` (per its interval, or per hour); it then decays."""

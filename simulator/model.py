@@ -8,6 +8,15 @@ appear or vanish, a random taker trade may eat into the touch, and rarely a liqu
 Levels far from the touch are trimmed and refilled so the book keeps a few hundred levels a
 side. ``take`` lets the matching engine consume real liquidity, so a client's order shows up in
 the depth streams like anyone else's trade. All randomness comes from one seeded generator.
+
+With ``quiet_books`` (the default for catalogues beyond BTC/ETH/SOL), only watched books move
+every tick: a venue server counts the subscribers of each book's streams (``watch``/``unwatch``)
+and the others — quiet books — move once every ``quiet_every`` ticks, a slice of them per tick, so
+their prices, trades and liquidations stay alive at a fraction of the cost. A book that becomes
+watched catches up at once. ``moved[venue]`` lists the books that moved this tick (venue servers
+publish only those); mark prices follow the fair price and basis of every book on every tick.
+Fair prices may also come from elsewhere: ``fair_source`` (a callable filling ``fair``) replaces
+the random walk, so several simulator processes quote one market.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from perpwire.simulator import catalog
@@ -53,7 +63,7 @@ class LiqRec:
     sell: bool  # the liquidation order sells (a long was liquidated)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # hashed by identity: the model keys its watched books
 class Book:
     """One venue's instrument: its ladder plus what the tick printed."""
 
@@ -70,6 +80,9 @@ class Book:
     day_high: float = 0.0
     day_low: float = 0.0
     day_volume: float = 0.0  # base units traded since the start
+    day_quote: float = 0.0  # USD traded since the start (volume × price, for the VWAP)
+    watchers: int = 0  # subscriptions to this book's streams (quiet books move rarely)
+    last_move: int = 0  # the model tick this book last moved
 
     @property
     def mid(self) -> float:
@@ -82,17 +95,32 @@ class Book:
 
 
 class MarketModel:
-    def __init__(self, rng: random.Random, venues: tuple[str, ...], *, levels: int = 300) -> None:
+    def __init__(self, rng: random.Random, venues: tuple[str, ...], *, levels: int = 300,
+                 symbols: int = len(catalog.ASSETS), quiet_books: bool | None = None, quiet_every: int = 40,
+                 basis_every: int = 20) -> None:
         self.rng = rng
         self.levels = levels
-        self.assets = {a.name: a for a in catalog.ASSETS}
-        self.fair: dict[str, float] = {a.name: a.price * math.exp(rng.gauss(0, 0.01)) for a in catalog.ASSETS}
+        #: level sizes scale a lognormal(0, 0.7) draw; 4,096 of them drawn once, picked at random
+        self._lognormal = [rng.lognormvariate(0.0, 0.7) for _ in range(4096)]
+        self.assets = {a.name: a for a in catalog.assets(symbols)}
+        self.fair: dict[str, float] = {a.name: a.price * math.exp(rng.gauss(0, 0.01)) for a in self.assets.values()}
         self.books: dict[tuple[str, str], Book] = {}
         self.by_venue: dict[str, list[Book]] = {}
+        self.quiet_books = symbols > len(catalog.ASSETS) if quiet_books is None else quiet_books
+        self.quiet_every = max(1, quiet_every)
+        self.basis_every = max(1, basis_every)
+        self.fair_source: Callable[[dict[str, float]], None] | None = None
+        self.fair_sink: Callable[[dict[str, float]], None] | None = None  # told every new fair price
+        #: watched books per venue (insertion order keeps replays deterministic)
+        self.watched: dict[str, dict[Book, None]] = {v: {} for v in venues}
+        self.moved: dict[str, list[Book]] = {v: [] for v in venues}
+        self.ticks = 0
+        self._basis_dt = 0.0
+        self._printed: dict[Book, None] = {}  # books with trades or liquidations this tick
         self._now_ms = 0
         for venue in venues:
             books = []
-            for inst in catalog.instruments(venue):
+            for inst in catalog.instruments(venue, symbols):
                 lad = Ladder(
                     seq=_FIRST_ID[venue] + rng.randrange(1_000_000),
                     id_gap=_ID_GAP.get(venue, 1),
@@ -109,46 +137,97 @@ class MarketModel:
                 self.books[(venue, inst.asset)] = book
             self.by_venue[venue] = books
 
+    # --- who is watching ------------------------------------------------------------------------
+
+    def watch(self, book: Book) -> bool:
+        """One more subscription to ``book``'s streams; True when it just became watched (it then
+        catches up with the market at once)."""
+        book.watchers += 1
+        if book.watchers > 1:
+            return False
+        self.watched[book.inst.venue][book] = None
+        if self.quiet_books and book.last_move < self.ticks:
+            self._move(book)
+        return True
+
+    def unwatch(self, book: Book) -> None:
+        if book.watchers > 0:
+            book.watchers -= 1
+            if book.watchers == 0:
+                self.watched[book.inst.venue].pop(book, None)
+
     # --- evolution ----------------------------------------------------------------------------
 
     def step(self, dt_h: float, now_ms: int) -> None:
-        """Advance every price and book by ``dt_h`` market hours."""
+        """Advance every price by ``dt_h`` market hours, and the books that move this tick."""
         rng = self.rng
         self._now_ms = now_ms
-        for name, asset in self.assets.items():
-            sd = asset.vol_per_sqrt_hour * math.sqrt(dt_h)
-            self.fair[name] *= math.exp(rng.gauss(0.0, sd) - 0.5 * sd * sd)
-        keep = math.exp(-dt_h / 2.0)  # basis half-life ~1.4 h
-        wiggle = 0.0002 * math.sqrt(max(0.0, 1 - keep * keep))
-        for book in self.books.values():
-            book.basis = book.basis * keep + rng.gauss(0.0, wiggle)
-            self._evolve(book)
+        self.ticks += 1
+        if self.fair_source is not None:
+            self.fair_source(self.fair)
+        else:
+            for name, asset in self.assets.items():
+                sd = asset.vol_per_sqrt_hour * math.sqrt(dt_h)
+                self.fair[name] *= math.exp(rng.gauss(0.0, sd) - 0.5 * sd * sd)
+            if self.fair_sink is not None:
+                self.fair_sink(self.fair)
+        self._basis_dt += dt_h
+        if self.ticks % self.basis_every == 0 or not self.quiet_books:
+            dt, self._basis_dt = self._basis_dt, 0.0
+            keep = math.exp(-dt / 2.0)  # basis half-life ~1.4 h
+            wiggle = 0.0002 * math.sqrt(max(0.0, 1 - keep * keep))
+            for book in self.books.values():
+                book.basis = book.basis * keep + rng.gauss(0.0, wiggle)
+        if not self.quiet_books:
+            for venue, books in self.by_venue.items():
+                self.moved[venue] = books
+                for book in books:
+                    self._move(book)
+            return
+        phase = self.ticks % self.quiet_every
+        for venue, books in self.by_venue.items():
+            watched = self.watched[venue]
+            moved = list(watched)
+            moved += [b for b in books[phase :: self.quiet_every] if b not in watched]
+            self.moved[venue] = moved
+            for book in moved:
+                self._move(book)
+
+    def _move(self, book: Book) -> None:
+        elapsed = max(1, self.ticks - book.last_move)
+        book.last_move = self.ticks
+        self._evolve(book, elapsed)
 
     def end_tick(self) -> None:
         """Forget the tick's prints once every venue has published them."""
-        for book in self.books.values():
+        for book in self._printed:
             book.new_trades.clear()
             book.new_liqs.clear()
+        self._printed.clear()
 
     def center_ticks(self, book: Book) -> float:
         return self.fair[book.inst.asset] * (1.0 + book.basis) / book.inst.tick_value
 
     def _size(self, book: Book, depth: int) -> int:
-        return max(1, int(book.base_lots * (1.0 + depth / 15.0) * self.rng.lognormvariate(0.0, 0.7)))
+        return max(1, int(book.base_lots * (1.0 + depth / 15.0) * self._lognormal[self.rng.getrandbits(12)]))
 
     def _seed(self, book: Book) -> None:
         c = self.center_ticks(book)
         bb, ba = math.floor(c - 0.5), math.floor(c - 0.5) + 1
-        lad = book.ladder
         px_b, px_a = bb, ba
+        bits, uniform, table, base = self.rng.getrandbits, self.rng.random, self._lognormal, book.base_lots
+        bids: dict[int, int] = {}
+        asks: dict[int, int] = {}
         for d in range(self.levels):
-            lad.set(True, px_b, self._size(book, d))
-            lad.set(False, px_a, self._size(book, d))
-            step = 1 if d < 20 else self.rng.randint(1, 3)
+            scale = base * (1.0 + d / 15.0)
+            bids[px_b] = max(1, int(scale * table[bits(12)]))
+            asks[px_a] = max(1, int(scale * table[bits(12)]))
+            step = 1 if d < 20 else 1 + int(uniform() * 3)
             px_b -= step
             px_a += step
+        book.ladder.fill(bids, asks)
 
-    def _evolve(self, book: Book) -> None:
+    def _evolve(self, book: Book, elapsed: int = 1) -> None:
         rng, lad = self.rng, book.ladder
         c = self.center_ticks(book)
         half = 0.5 + rng.random()
@@ -187,7 +266,7 @@ class MarketModel:
                 lad.set(is_bid, px, self._size(book, depth))
         if rng.random() < 0.3:
             self._random_trade(book)
-        if rng.random() < 0.001:
+        if rng.random() < 0.001 * elapsed:  # a quiet book keeps its rate of liquidations per tick
             self._random_liquidation(book)
         self._trim(book, True)
         self._trim(book, False)
@@ -220,12 +299,14 @@ class MarketModel:
         px = book.ladder.best_bid() if sell else book.ladder.best_ask()
         if px is not None:
             book.new_liqs.append(LiqRec(self._now_ms, px, book.base_lots * self.rng.randint(1, 10), sell))
+            self._printed[book] = None
 
     def liquidate(self, book: Book, *, sell: bool = True, lots: int | None = None) -> LiqRec:
         """Print a liquidation at the touch on the next publish (tests and demos)."""
         px = book.ladder.best_bid() if sell else book.ladder.best_ask()
         rec = LiqRec(self._now_ms, px or 1, lots or book.base_lots * 3, sell)
         book.new_liqs.append(rec)
+        self._printed[book] = None
         return rec
 
     def record_trade(self, book: Book, px: int, lots: int, taker_buy: bool) -> TradeRec:
@@ -233,10 +314,12 @@ class MarketModel:
         rec = TradeRec(book.trade_id, self._now_ms, px, lots, taker_buy)
         book.recent.append(rec)
         book.new_trades.append(rec)
+        self._printed[book] = None
         price = px * book.inst.tick_value
         book.day_high = max(book.day_high, price)
         book.day_low = min(book.day_low, price)
         book.day_volume += lots * book.inst.lot_base
+        book.day_quote += lots * book.inst.lot_base * price
         return rec
 
     # --- liquidity for the matching engine -----------------------------------------------------

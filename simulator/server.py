@@ -11,6 +11,10 @@ nothing moves until ``tick()`` is called — deterministic tests drive it by han
 (host replaced by ``127.0.0.1:<port>/<venue>``), so a codec only needs its base URL options
 overridden. Python helpers (``shock_funding``, ``stats``, fault shortcuts, ``add_api_key``,
 ``replay``) mirror the HTTP control API under ``/_control`` (``simulator.control``).
+
+``symbols`` sets the catalogue's size (BTC, ETH, SOL, then made-up assets; ``catalog.assets``);
+beyond three, books nobody watches move only every two seconds (``MarketModel.quiet_books``).
+``enforce_limits`` makes every venue hold clients to its published limits (``VenueSpec.limits``).
 """
 
 from __future__ import annotations
@@ -62,6 +66,9 @@ class Simulator:
         api_keys: Iterable[ApiKey] = (),
         balance: Decimal | int | str = 100_000,
         venue_options: dict[str, dict[str, Any]] | None = None,
+        symbols: int = 3,
+        quiet_books: bool | None = None,
+        enforce_limits: bool = False,
     ) -> None:
         names = tuple(venues) if venues is not None else VENUES
         unknown = set(names) - set(SERVERS)
@@ -75,8 +82,14 @@ class Simulator:
         self._born = time.monotonic()  # when market time started (the clock's start_ms)
         self.tick_errors = 0  # ticks that raised (the loop carries on)
         self.skipped_s = 0.0  # wall seconds of ticks skipped under overload (market time jumped over them)
-        self.model = MarketModel(random.Random(root.random()), names, levels=levels)
-        self.funding = FundingModel(random.Random(root.random()), names, self.clock.now_ms, history_days=history_days)
+        self.symbols = symbols
+        self.enforce_limits = enforce_limits
+        self.model = MarketModel(random.Random(root.random()), names, levels=levels, symbols=symbols,
+                                 quiet_books=quiet_books, quiet_every=self.clock.ticks_per(5.0),
+                                 basis_every=self.clock.ticks_per(1.0))
+        self.funding = FundingModel(random.Random(root.random()), names, self.clock.now_ms, history_days=history_days,
+                                    symbols=symbols,
+                                    advance_every=self.clock.ticks_per(1.0) if self.model.quiet_books else 1)
         self.accounting = Accounting()
         self.hub = Hub(self.accounting, lambda: self.clock.now_ms)
         self.faults = Faults(self.hub)
@@ -203,6 +216,29 @@ class Simulator:
         self.clock.jump(ms)
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def share_fair(self, buffer: memoryview, *, writer: bool) -> None:
+        """Quote the fair prices of ``buffer`` (one double per catalogue asset, in catalogue
+        order), shared with other simulator processes: the writer's random walk fills it every
+        tick, the others read it instead of walking their own, so every venue quotes one market."""
+        names = list(self.model.assets)
+        if len(buffer) < len(names):
+            raise ValueError(f"the shared fair-price buffer holds {len(buffer)} prices, the catalogue {len(names)}")
+
+        def sink(fair: dict[str, float]) -> None:
+            for i, name in enumerate(names):
+                buffer[i] = fair[name]
+
+        def source(fair: dict[str, float]) -> None:
+            if buffer[0] > 0:  # written at least once
+                for i, name in enumerate(names):
+                    fair[name] = buffer[i]
+
+        if writer:
+            sink(self.model.fair)
+            self.model.fair_sink = sink
+        else:
+            self.model.fair_source = source
 
     def venue(self, name: str) -> VenueServer:
         return self.venues[name]

@@ -18,6 +18,12 @@ from perpwire.market.stats import IMMEDIATE, REJECTED, FundingStats, Trigger, Wi
 from perpwire.strategies.base import Leg, PositionView
 from perpwire.strategies.scanner import FundingScanner, Opportunity
 
+_REJECTED, _IMMEDIATE, _NEW = int(REJECTED), int(IMMEDIATE), int(Trigger.NEW)
+
+
+def _by_ts(ev: FundingRate) -> int:
+    return ev.ts
+
 
 class FundingDesk:
     def __init__(self, *, taker_fees: Mapping[str, Decimal], holding_hours: Decimal | int = 24,
@@ -37,32 +43,46 @@ class FundingDesk:
         return self.stats.load(windows)
 
     def ingest(self, batch: Iterable[FundingRate], now_ms: int) -> bool:
-        """Take a batch; True when something immediate happened (strategies should decide now)."""
-        urgent = False
-        self.last_urgent = []
-        for ev in sorted(batch, key=lambda e: e.ts):
-            key = (ev.venue, ev.symbol)
-            trig = self.stats.update(ev, received_ms=now_ms)
-            if trig & REJECTED:
+        """Take a batch; True when something immediate happened (strategies should decide now).
+
+        Every rate is taken in exchange-time order; the scanner then re-ranks each asset touched
+        (immediate and first-seen rates, and the batch period's others when it is due) once, at
+        the end: nothing reads the ranking in between, so the result is the same as ranking after
+        every rate, at a seventh of the cost with seven venues quoting an asset.
+        """
+        self.last_urgent = urgent = []
+        stats = self.stats
+        update = stats.update_bits
+        latest = self.latest
+        received = self.received_ms
+        mark = self.ledger.mark
+        changed: dict[tuple[str, str], object] = {}
+        ingested = 0
+        for ev in sorted(batch, key=_by_ts):
+            bits = update(ev, now_ms)
+            if bits & _REJECTED:
                 continue
-            self.ingested += 1
-            prev = self.latest.get(key)
-            self.latest[key] = ev
-            self.received_ms[key] = now_ms
-            self._settle(prev, ev, now_ms)
+            ingested += 1
+            key = (ev.venue, ev.symbol)
+            prev = latest.get(key)
+            latest[key] = ev
+            received[key] = now_ms
+            if prev is not None and prev.next_funding_ts is not None:
+                self._settle(prev, ev, now_ms)
             if ev.mark_price is not None:
-                self.ledger.mark(ev.venue, ev.symbol, ev.mark_price)
-            if trig & IMMEDIATE:
-                self.immediate += 1
-                self.scanner.update(self.stats[key])
-                self.last_urgent.append(ev)
-                urgent = True
-            elif trig & Trigger.NEW:
-                # a first sighting joins the ranking now: an urgent rate elsewhere needs its pair
-                self.scanner.update(self.stats[key])
-        for s in self.stats.take_batch(now_ms):
-            self.scanner.update(s)
-        return urgent
+                mark(ev.venue, ev.symbol, ev.mark_price)
+            if bits & _IMMEDIATE:
+                urgent.append(ev)
+                changed[key] = None
+            elif bits & _NEW:  # a first sighting joins the ranking now: an urgent rate elsewhere needs its pair
+                changed[key] = None
+        self.ingested += ingested
+        self.immediate += len(urgent)
+        quotes = [stats[k] for k in changed]
+        quotes.extend(s for s in stats.take_batch(now_ms) if (s.venue, s.symbol) not in changed)
+        if quotes:
+            self.scanner.update_many(quotes)
+        return bool(urgent)
 
     def _settle(self, prev: FundingRate | None, ev: FundingRate, now_ms: int) -> None:
         """The next funding time moved on: the previous estimate was settled at that time."""

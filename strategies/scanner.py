@@ -166,6 +166,28 @@ class FundingScanner:
             group[(quote.venue, quote.symbol)] = quote
         return self._refresh(name, group)
 
+    def update_many(self, quotes: Iterable[QuoteLike]) -> None:
+        """Take many changed quotes, then re-evaluate each asset they touch once (``update`` per
+        quote would evaluate an asset once per venue quoting it)."""
+        touched: dict[str, dict[tuple[str, str], QuoteLike]] = {}
+        legs = self._legs
+        known = self._asset_of
+        for q in quotes:
+            key = (q.venue, q.symbol)
+            name = known[key] if key in known else self.asset_of(*key)
+            if name is None:
+                continue
+            group = legs.get(name)
+            if group is None:
+                group = legs[name] = {}
+            if q.rate_per_hour is None:
+                group.pop(key, None)
+            else:
+                group[key] = q
+            touched[name] = group
+        for name, group in touched.items():
+            self._refresh(name, group)
+
     def remove(self, venue: str, symbol: str) -> Opportunity | None:
         """Drop a contract (delisted, gone silent); returns its asset's best opportunity now."""
         name = self.asset_of(venue, symbol)

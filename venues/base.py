@@ -141,6 +141,52 @@ class RestBudget(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class VenueLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """A venue's published connection and request limits, as the venue states them (not halved for
+    safety: budgets built from them keep their own margin). ``source`` cites the page they come from;
+    docs/venue-limits.md tabulates them. The simulator enforces them and the actors pace within them.
+
+    - ``streams_per_connection``: streams, topics or subscriptions one WebSocket connection may hold.
+    - ``control_messages`` per ``control_window_s``: messages a client may send on a connection
+      (subscribe, unsubscribe, ping, pong); a venue that counts them per IP says so in ``source``.
+    - ``connections`` per ``connections_window_s``: new connections per IP.
+    - ``rest_weight`` per ``rest_window_s``: REST request weight per IP (``HttpRequest.weight`` units).
+    - ``max_connections_per_ip``: connections one IP may hold open at once, None when unpublished.
+    - ``streams_total``: subscriptions one IP may hold over all its connections (None: no such cap).
+    - ``control_scope``: ``"connection"`` when ``control_messages`` counts per connection, ``"ip"``
+      when the venue counts every socket of the IP together (Hyperliquid, Lighter).
+    """
+
+    streams_per_connection: int = 200
+    control_messages: int = 5
+    control_window_s: float = 1.0
+    connections: int = 10
+    connections_window_s: float = 60.0
+    rest_weight: int = 1200
+    rest_window_s: float = 60.0
+    max_connections_per_ip: int | None = None
+    streams_total: int | None = None
+    control_scope: str = "connection"
+    source: str = ""
+
+    def problems(self) -> list[str]:
+        """What is not a usable limit in these figures (empty when all are)."""
+        out = []
+        for field in ("streams_per_connection", "control_messages", "connections", "rest_weight"):
+            if getattr(self, field) < 1:
+                out.append(f"limits.{field} must be at least 1, got {getattr(self, field)}")
+        for field in ("control_window_s", "connections_window_s", "rest_window_s"):
+            if not getattr(self, field) > 0:
+                out.append(f"limits.{field} must be positive, got {getattr(self, field)}")
+        if self.max_connections_per_ip is not None and self.max_connections_per_ip < 1:
+            out.append(f"limits.max_connections_per_ip must be at least 1 or None, got {self.max_connections_per_ip}")
+        if self.streams_total is not None and self.streams_total < 1:
+            out.append(f"limits.streams_total must be at least 1 or None, got {self.streams_total}")
+        if self.control_scope not in ("connection", "ip"):
+            out.append(f"limits.control_scope is 'connection' or 'ip', not {self.control_scope!r}")
+        return out
+
+
 class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the actors need to know about a venue besides its wire protocol: which
     connections it gets, how symbols are spread over them, its REST budget, how a book is
@@ -155,6 +201,8 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     - ``funding_per_symbol``: funding comes one stream per symbol (False: one stream for all).
     - ``resync_by_resubscribe``: the venue sends a fresh book snapshot on (re)subscribe, so a
       broken book is re-seeded by resubscribing instead of a REST snapshot.
+    - ``limits``: the venue's published per-connection and per-IP limits (``VenueLimits``); the
+      default is a conservative guess for codecs driven by hand, every shipped venue cites its own.
     - ``taker_fee``: the default taker fee as a fraction of notional (the base tier; a deployment
       sets its own in ``coordinator.taker_fees``), with ``taker_fee_source`` saying where it is
       published. None: no default, the deployment must give one.
@@ -166,6 +214,7 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     bbo_connection: str = "depth"
     funding_per_symbol: bool = False
     rest: RestBudget = RestBudget()
+    limits: VenueLimits = VenueLimits()
     resync_by_resubscribe: bool = False
     taker_fee: Decimal | None = None
     taker_fee_source: str = ""
@@ -183,6 +232,7 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
             out.append(f"connection names repeat: {names}")
         if self.max_symbols_per_connection < 1:
             out.append("max_symbols_per_connection must be at least 1")
+        out.extend(self.limits.problems())
         if not (self.rest.rate_per_s > 0 and self.rest.burst > 0):
             out.append("the REST budget needs a positive rate and burst")
         if self.taker_fee is not None and not (0 <= self.taker_fee < 1):
@@ -300,6 +350,10 @@ class Codec(ABC):
     cadence_s: ClassVar[Mapping[Channel, float]] = MappingProxyType({})
     #: True when the venue greets a new socket (``Connected``) and wants nothing sent before it
     welcome_required: ClassVar[bool] = False
+    #: streams one connection of this codec may hold (it refuses more), None: the spec's ``limits`` only
+    max_streams_per_connection: ClassVar[int | None] = None
+    #: True when liquidations arrive as ``Liquidation`` events on the TRADES stream (no stream of their own)
+    liquidations_on_trades: ClassVar[bool] = False
     #: what this codec counted while decoding (one per instance, made in ``__init__``)
     stats: CodecStats
     #: the venue's connections, REST budget, book re-seeding and default taker fee (``VenueSpec``);
@@ -349,6 +403,16 @@ class Codec(ABC):
         matches acks to subscriptions with it. A venue that acks by channel name overrides this; the
         default raises ``SubscriptionError`` (no name: such acks match nothing)."""
         raise SubscriptionError(f"{self.name}: no channel names for acks ({sub.channel})")
+
+    def route(self, sub: Subscription) -> str:
+        """The connection kind (``url(stream)``) that delivers ``sub``: "market" unless the venue
+        routes streams over several endpoints (Binance's 2026 ``/public`` and ``/market``)."""
+        return "market"
+
+    def topic_count(self, sub: Subscription) -> int:
+        """How many of the venue's topics ``sub`` takes (``VenueLimits.streams_per_connection``
+        counts these); one unless the venue needs several for one channel."""
+        return 1
 
     def resync_frames(self, symbol: str) -> list[str]:
         """Frames that re-seed one symbol's book on a venue whose subscribe brings a fresh snapshot:

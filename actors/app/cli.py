@@ -1,8 +1,8 @@
-"""The ``perpwire`` command line: demo, run, status, submit, stop, sim.
+"""The ``perpwire`` command line: demo, run, status, submit, stop, dashboard, sim, stream.
 
 ``demo`` and ``run`` start a deployment in this process's Ray (embedded by default), record where
 it is (``actors.deployment``: its Ray address and namespace, under its name) and print that;
-``status``, ``submit`` and ``stop`` find the deployment by ``--name`` (or ``--address``), join
+``status``, ``submit``, ``stop`` and ``dashboard`` find the deployment by ``--name`` (or ``--address``), join
 its Ray and talk to its named coordinator, refusing a cluster that holds no perpwire deployment
 of that name. Every failure is one line on stderr: a configuration error or an unusable store
 exits 2, as does an unknown strategy or a Ray token the cluster refuses (the line says what to set);
@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -86,6 +87,7 @@ def _cmd_run(args) -> int:
             started = time.monotonic()
             await runtime.start()
             deployment.announce(name, runtime.namespace)
+            _print_dashboard(runtime)
             streams = (await runtime.status())["streams"]
             print(f"perpwire: {sum(1 for s in streams if s.get('connected'))} of {len(streams)} streams connected "
                   f"({time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
@@ -203,7 +205,9 @@ def _cmd_status(args) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     else:
-        print(_status_text(doc))
+        from perpwire.actors.app.view import status_text
+
+        print(status_text(doc, shutil.get_terminal_size((80, 24)).columns))
     store = doc["store"]
     if not store["ok"]:
         waiting = store.get("writes_waiting")
@@ -218,11 +222,14 @@ def _streams(dep) -> list[dict]:
     import ray
     from ray.util import list_named_actors
 
+    from perpwire.actors.budgets import PREFIX as BUDGET_PREFIX
     from perpwire.actors.coordination.coordinator import COORDINATOR_NAME
+    from perpwire.actors.dashboard.actor import DASHBOARD_NAME
 
     names = sorted(a["name"] for a in list_named_actors(all_namespaces=True)
                    if a["namespace"] == dep.namespace and a["name"].startswith("perpwire-")
-                   and a["name"] not in (COORDINATOR_NAME, deployment.STORE))
+                   and a["name"] not in (COORDINATOR_NAME, deployment.STORE, DASHBOARD_NAME)
+                   and not a["name"].startswith(BUDGET_PREFIX))  # budgets are not streams
     rows = []
     for name in names:
         try:
@@ -236,57 +243,6 @@ def _streams(dep) -> list[dict]:
                    books=dict(health.books), last_error=health.last_error)
         rows.append(row)
     return rows
-
-
-def _status_text(doc: dict) -> str:
-    """The status for a person: short fixed-width tables that fit 80 columns (books: SYNCED of
-    all, and how many read STALE)."""
-    from perpwire.actors.app.view import fmt_bytes
-
-    dep, store, summary = doc["deployment"], doc["store"], doc["coordinator"]
-    out = [f"deployment {dep['name']!r} at {dep['address']} (namespace {dep['namespace']!r})"]
-    if store["ok"]:
-        out.append(f"store: ok ({store.get('backend')}), {store.get('writes_waiting')} writes waiting")
-    else:
-        out.append(f"store: DOWN ({store['error']})")
-    out += ["", "streams", f"  {'venue/stream':<18} {'state':<10} {'msgs':>7} {'bytes':>8} {'reconn':>6} "
-            f"{'resync':>6} {'errors':>6} {'books':<9}"]
-    for s in doc["streams"]:
-        if "error" in s:
-            out.append(f"  {s['actor'][:18]:<18} {'error':<10} {s['error'][:48]}")
-            continue
-        state = "connected" if s["connected"] else "connecting"
-        if s["connected"] and s["paused"]:
-            state = "paused"
-        books = s.get("books") or {}
-        synced = sum(1 for v in books.values() if v == "SYNCED")
-        stale = sum(1 for v in books.values() if v == "STALE")
-        book_text = f"{synced}/{len(books)}" + (f" {stale}st" if stale else "") if books else "-"
-        out.append(f"  {(s['venue'] + '/' + s['stream'])[:18]:<18} {state:<10} {s['messages']:>7} "
-                   f"{fmt_bytes(s['bytes']):>8} {s['reconnects']:>6} {s['resyncs']:>6} {s['decode_errors']:>6} "
-                   f"{book_text[:9]:<9}")
-        if not s["connected"] and s.get("last_error"):
-            out.append(f"    last error: {s['last_error'][:70]}")
-    ledger = summary.get("ledger")
-    if ledger:
-        out += ["", f"ledger: opened {ledger.get('opened')}, closed {ledger.get('closed')}, PnL total "
-                    f"{ledger.get('total')} (price {ledger.get('price')}, funding {ledger.get('funding')}, "
-                    f"fees {ledger.get('fees')})"]
-    if doc["positions"]:
-        out += ["", "positions", f"  {'id':<6} {'asset':<6} {'long':<20} {'short':<20} {'open':<5} {'total':>12}"]
-        for p in doc["positions"]:
-            out.append(f"  {p['id']:<6} {p['asset']:<6} {p['long'][:20]:<20} {p['short'][:20]:<20} "
-                       f"{'yes' if p['open'] else 'no':<5} {p.get('total', '')[:12]:>12}")
-    for h in summary.get("holds") or []:
-        out.append(f"  hold {h['position']} ({h['strategy']}): {h['reason']}")
-    if doc["opportunities"]:
-        out += ["", "top spreads", f"  {'asset':<6} {'long':<20} {'short':<20} {'net/h':>11} {'z':>6}"]
-        for o in doc["opportunities"][:10]:
-            zs = [z for z in (o["long_z"], o["short_z"]) if z is not None]
-            z = f"{max(zs, key=abs):+.2f}" if zs else "-"
-            out.append(f"  {o['asset']:<6} {o['long'][:20]:<20} {o['short'][:20]:<20} {o['net_per_hour'][:11]:>11} "
-                       f"{z:>6}")
-    return "\n".join(out)
 
 
 def _known_strategy(name: str) -> None:
@@ -347,6 +303,41 @@ def _wait_gone(name: str, timeout_s: float) -> bool:
     return False
 
 
+def _cmd_dashboard(args) -> int:
+    """Print the running deployment's dashboard URL and open it in a browser when there is a display."""
+    import webbrowser
+
+    from perpwire.actors.app.config import DashboardConfig
+    from perpwire.actors.dashboard.actor import DASHBOARD_NAME
+
+    dep, _ = _join(args)
+    try:
+        import ray
+
+        actor = ray.get_actor(DASHBOARD_NAME, namespace=dep.namespace)
+    except ValueError:
+        raise DeploymentError(f"deployment {dep.name!r} runs no dashboard (dashboard.enabled is false, or it could "
+                              "not listen: see the output of the process that started it)") from None
+    url = _get(actor.url.remote(), "the dashboard")
+    token_env = DashboardConfig.model_fields["token_env"].default
+    print(f"dashboard: {url}")
+    if _has_display() and not args.no_open:
+        token = os.environ.get(token_env)
+        webbrowser.open(url + (f"?token={token}" if token else ""))  # the token goes to the browser, not the terminal
+    return 0
+
+
+def _has_display() -> bool:
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _print_dashboard(runtime) -> None:
+    if runtime.dashboard_url:
+        print(f"dashboard: {runtime.dashboard_url}", flush=True)
+    elif runtime.dashboard_error:
+        print(f"perpwire: {runtime.dashboard_error}; running without it", file=sys.stderr, flush=True)
+
+
 def _cmd_sim(args) -> int:
     from perpwire.simulator.standalone import run_standalone, simulator_options
 
@@ -405,12 +396,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_run)
     for name, func, help_ in (("status", _cmd_status, "show the running deployment"),
                               ("submit", _cmd_submit, "start a strategy on the running coordinator"),
-                              ("stop", _cmd_stop, "stop the whole deployment, or one strategy")):
+                              ("stop", _cmd_stop, "stop the whole deployment, or one strategy"),
+                              ("dashboard", _cmd_dashboard, "print (and open) the running deployment's dashboard")):
         c = sub.add_parser(name, help=help_)
         c.add_argument("--name", default=None, help=f"deployment name (default: the namespace, else {DEFAULT_NAME})")
         _ray_arguments(c, joins=False)
         if name == "status":
             c.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+        if name == "dashboard":
+            c.add_argument("--no-open", action="store_true", help="only print the URL, even with a display")
         if name == "submit":
             c.add_argument("strategy")
             c.add_argument("--params", default=None, help="JSON object of strategy parameters")
@@ -422,7 +416,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sim", help="run the exchange simulator alone and print its URLs")
     add_arguments(s)
     s.set_defaults(func=_cmd_sim)
+    from perpwire.actors.feeds import cli as feeds_cli
+
+    t = feeds_cli.add_arguments(sub.add_parser("stream", help="print a venue's items as JSON lines"))
+    t.set_defaults(func=_cmd_stream)
     return p
+
+
+def _cmd_stream(args) -> int:
+    from perpwire.actors.feeds import cli as feeds_cli
+    from perpwire.simulator.server import Simulator
+
+    return feeds_cli.run(args, simulator=lambda: Simulator(history_days=1))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,6 +75,10 @@ async def run_demo(duration_s: float = 45.0, seed: int = 7, speed: float = 180.0
         cfg.strategy = None  # submitted after the backfill, once z-scores exist
         await runtime.start()
         announce(namespace, runtime.namespace)  # where `perpwire status` finds it
+        if runtime.dashboard_url:
+            print(f"dashboard: {runtime.dashboard_url}", flush=True)
+        elif runtime.dashboard_error:
+            log.warning("%s; running without it", runtime.dashboard_error)
         log.warning("demo: %d stream actors up in %.1f s", sum(map(len, runtime.streams.values())),
                     time.monotonic() - started)
         rows = await backfill_history(runtime, cfg, days=30, budget_scale=20.0)  # the simulator has no limits

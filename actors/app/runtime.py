@@ -6,9 +6,10 @@ with the gateway resource, spread; book connections start paused, so market data
 a trade needs it), then the coordinator (a named actor, so ``perpwire status``, ``submit`` and
 ``stop`` find it from another process; with the store, on the head by default), which is given the
 names of those actors and attaches itself, restores its positions and starts the configured
-strategy. Every actor is detached in the deployment's namespace and does its own start-up work,
-so whatever Ray restarts carries on without this process, and losing this process loses nothing:
-after ``start`` returns, the runtime only answers ``status`` and ``stop``.
+strategy, and last the dashboard actor (``actors.dashboard``: the web page and ``/metrics``,
+unless ``dashboard.enabled`` is false). Every actor is detached in the deployment's namespace and
+does its own start-up work, so whatever Ray restarts carries on without this process, and losing
+this process loses nothing: after ``start`` returns, the runtime only answers ``status`` and ``stop``.
 Nothing here knows about the simulator: the CLI's demo wiring points
 the codecs' base URLs at it through ``codec_options``.
 """
@@ -25,6 +26,7 @@ import ray
 from perpwire import venues
 from perpwire.actors.app.config import AppConfig
 from perpwire.actors.app.deployment import start_ray
+from perpwire.actors.budgets import end_budgets
 from perpwire.actors.coordination.coordinator import COORDINATOR_NAME, Coordinator, DeploymentWiring
 from perpwire.actors.placement import Placement
 from perpwire.actors.store.actor import StoreActor
@@ -47,6 +49,9 @@ class Runtime:
         self.strategy_id: str | None = None
         self.namespace: str | None = None  # the Ray namespace holding the deployment's actors
         self.placement: Placement | None = None
+        self.dashboard = None
+        self.dashboard_url: str | None = None  # where the dashboard listens, once started
+        self.dashboard_error: str | None = None  # why it did not start (the deployment runs without it)
 
     async def start(self, *, connect_timeout_s: float = 15.0, attach_timeout_s: float = 60.0) -> None:
         cfg = self.config
@@ -100,6 +105,27 @@ class Runtime:
         await self._wait_attached(attach_timeout_s)
         strategies = await self.coordinator.strategies.remote()
         self.strategy_id = strategies[0]["id"] if strategies else None
+        if cfg.dashboard.enabled:
+            await self._start_dashboard([(v, n, a) for v, ns in names.items() for n, a in ns.items()])
+
+    async def _start_dashboard(self, streams: list[tuple[str, str, str]], timeout_s: float = 30.0) -> None:
+        """The dashboard actor, serving once this returns; one warning and none when it cannot listen
+        (the deployment runs on without it)."""
+        from perpwire.actors.dashboard.actor import DASHBOARD_NAME, DashboardActor
+
+        dash = self.config.dashboard
+        self.dashboard = DashboardActor.options(name=DASHBOARD_NAME, get_if_exists=True,
+                                                **self.placement.coordinator()).remote(  # beside the coordinator
+            dash.model_dump(mode="json"), coordinator=COORDINATOR_NAME, streams=streams, store=STORE_NAME,
+            token_required=dash.token() is not None)
+        try:
+            self.dashboard_url = await asyncio.wait_for(self.dashboard.url.remote(), timeout_s)
+        except Exception as exc:
+            cause = exc.cause if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause else exc
+            self.dashboard_error = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+            log.warning("%s", self.dashboard_error)
+            ray.kill(self.dashboard)
+            self.dashboard = None
 
     async def _report_unconnected(self, results: list) -> None:
         """One line per venue whose streams did not connect, with the cause the stream saw (which
@@ -146,6 +172,11 @@ class Runtime:
         return {"streams": streams, "coordinator": summary}
 
     async def stop(self) -> None:
+        if self.dashboard is not None:
+            try:
+                await asyncio.wait_for(self.dashboard.stop.remote(), 10.0)
+            except Exception as exc:
+                log.warning("dashboard stop failed: %s", exc)
         if self.coordinator is not None:
             try:
                 await self.coordinator.stop.remote()
@@ -158,6 +189,7 @@ class Runtime:
                 await self.store.stop.remote()
             except Exception as exc:
                 log.warning("store close failed: %s", exc)
-        for h in [*everything, self.coordinator, self.store]:
+        for h in [*everything, self.coordinator, self.store, self.dashboard]:
             if h is not None:
                 ray.kill(h)
+        end_budgets(ray.get_runtime_context().namespace)  # detached: they end with the deployment

@@ -30,6 +30,7 @@ import ray
 
 from perpwire import venues
 from perpwire.actors.app.config import CoordinatorConfig, DeploymentWiring
+from perpwire.actors.coordination.failover import StreamWatch
 from perpwire.actors.coordination.repair import FundingRepair
 from perpwire.actors.durable import DurableState, MemoryState, RayKVState
 from perpwire.actors.logs import apply_log_level
@@ -39,7 +40,7 @@ from perpwire.actors.trading.execution import Executor
 from perpwire.actors.trading.facade import VenueFacade, call
 from perpwire.actors.trading.live_broker import LiveBroker
 from perpwire.actors.trading.reconcile import Reconciler, ReconcileReport, StoreJournal, report_dict
-from perpwire.market.events import FundingRate, Instrument
+from perpwire.market.events import FundingRate, Instrument, unpack_funding
 from perpwire.market.stats import WindowStats
 from perpwire.strategies import STRATEGIES
 from perpwire.strategies.base import Close, Open, Pause, Resume, Strategy
@@ -54,6 +55,12 @@ COORDINATOR_NAME = "perpwire-coordinator"
 
 
 
+
+
+def _leg(side: str, leg) -> dict[str, str | None]:
+    return {"side": side, "venue": leg.venue, "symbol": leg.symbol, "qty": str(leg.qty),
+            "entry_price": str(leg.entry_price), "mark_price": None if leg.mark_price is None else str(leg.mark_price),
+            "exit_price": None if leg.exit_price is None else str(leg.exit_price)}
 
 
 class _Running:
@@ -109,6 +116,9 @@ class Coordinator:
         self._registry: DurableState = durable or (RayKVState.for_this_actor("coordinator")
                                                    if ray.is_initialized() else MemoryState())
         self._boot_task: asyncio.Task | None = None
+        self.watch = StreamWatch({}, call)  # replaced at attach: restarts and time to SYNCED of each stream
+        self._watching: asyncio.Task | None = None
+        self._held_opens: dict[str, str] = {}  # asset -> why its open waits (a venue recovering), as logged once
         # configured symbols per venue: only these are ranked (None: whatever the feeds deliver)
         self._universe = ({v: frozenset(s) for v, s in self.config.deployment.symbols.items()}
                           if self.config.deployment is not None and self.config.deployment.symbols else None)
@@ -147,6 +157,9 @@ class Coordinator:
             log.info("live order placement on %s; paper on the other venues", ", ".join(sorted(live)))
         else:
             self.broker = paper
+        self.watch = StreamWatch(streams, call, timeout_s=max(1.0, 3 * self.config.health_poll_s))
+        if self._watching is None or self._watching.done():
+            self._watching = asyncio.create_task(self._watch_streams())
         self.executor = Executor(self.facades, self.broker, self.desk.ledger,
                                  instruments={(i.venue, i.symbol): i for i in instruments or []}, journal=self._journal)
         await self._restore_ledger()
@@ -244,6 +257,22 @@ class Coordinator:
                 last_refresh = time.monotonic()
                 await self._load_stats()
 
+    async def _watch_streams(self) -> None:
+        """Poll the attached stream actors' health: a restarted or unreachable one holds new opens
+        on its venue until its books are SYNCED again (``failover.StreamWatch``)."""
+        while True:
+            try:
+                await self.watch.poll(now_ms())
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the watch must outlive any one bad answer
+                log.exception("coordinator: stream health poll failed; trying again")
+            await asyncio.sleep(self.config.health_poll_s)
+
+    async def recovering(self) -> dict[str, str]:
+        """Venues whose stream actors restarted or stopped answering, and are not SYNCED again."""
+        return self.watch.recovering_venues()
+
     async def load_stats(self, windows: list[WindowStats]) -> int:
         """Install window statistics given by the caller (after a history backfill)."""
         n = self.desk.load(windows)
@@ -253,7 +282,10 @@ class Coordinator:
 
     # --- inputs ------------------------------------------------------------------------------
 
-    async def on_funding(self, batch: list[FundingRate]) -> None:
+    async def on_funding(self, batch: bytes | list[FundingRate]) -> None:
+        """A batch of rates, as the stream actors push it: one msgpack blob (``pack_funding``)
+        or a list of ``FundingRate``."""
+        batch = unpack_funding(batch)
         universe = self._universe
         if universe:  # whole-venue feeds (!markPrice@arr, market_stats/all) carry every symbol
             batch = [r for r in batch if r.symbol in universe.get(r.venue, ())]
@@ -304,7 +336,9 @@ class Coordinator:
         for p in self.desk.ledger.positions.values():
             out.append({"id": p.id, "asset": p.asset, "long": f"{p.long.venue}:{p.long.symbol}",
                         "short": f"{p.short.venue}:{p.short.symbol}", "qty": str(p.long.qty), "open": p.is_open,
-                        "close_reason": p.close_reason, "payments": p.payments,
+                        "close_reason": p.close_reason, "payments": p.payments, "opened_ms": p.opened_ms,
+                        "closed_ms": p.closed_ms, "legs": [_leg(side, leg) for side, leg in (("long", p.long),
+                                                                                           ("short", p.short))],
                         **{k: str(v) for k, v in p.pnl().items()}})
         return out
 
@@ -338,6 +372,8 @@ class Coordinator:
             "holds": [{"strategy": sid, "position": pid, "reason": r} for (sid, pid), r in self._holds.items()],
             "refused_closes": [{"position": pid, "reason": r} for pid, r in self._refused_closes.items()],
             "reconciliation": report_dict(self._reconcile_report),
+            "recovering": self.watch.recovering_venues(), "failovers": self.watch.records(),
+            "held_opens": dict(self._held_opens),
         }
 
     # --- strategies --------------------------------------------------------------------------
@@ -421,9 +457,16 @@ class Coordinator:
         if isinstance(cmd, Open):
             if cmd.asset in self._busy:
                 return
+            why = next((w for v in (cmd.long.venue, cmd.short.venue) if (w := self.watch.recovering(v))), None)
+            if why is not None:
+                if self._held_opens.get(cmd.asset) != why:
+                    log.warning("open %s held: %s", cmd.asset, why)
+                self._held_opens[cmd.asset] = why
+                return
+            self._held_opens.pop(cmd.asset, None)
             self._busy.add(cmd.asset)
+            op = next((o for o in tradable if o.asset == cmd.asset), None)
             try:
-                op = next((o for o in tradable if o.asset == cmd.asset), None)
                 on_z = entered_on_z(op, entry_z)
                 await self.executor.open(cmd, entry_spread_per_hour=op.spread_per_hour if op else Decimal(0),
                                          entered_on_z=on_z)
@@ -568,8 +611,9 @@ class Coordinator:
         start of the deployment begins from its configuration), everything pending is saved."""
         if self._boot_task is not None:
             self._boot_task.cancel()
-        if self._maintenance is not None:
-            self._maintenance.cancel()
+        for task in (self._maintenance, self._watching):
+            if task is not None:
+                task.cancel()
         for sid in list(self._strategies):
             await self.stop_strategy(sid)
         self._registry.clear()

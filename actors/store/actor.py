@@ -22,7 +22,7 @@ from perpwire.actors.logs import apply_log_level
 from perpwire.actors.pacing import now_ms
 from perpwire.actors.store import store_from_url
 from perpwire.actors.store.base import DAY_MS
-from perpwire.market.events import FundingRate
+from perpwire.market.events import FundingRate, unpack_funding
 from perpwire.market.ledger import Intent, LedgerChanges, LedgerEvent, LedgerState, PairPosition, PaperFill
 from perpwire.market.stats import WindowStats
 
@@ -85,8 +85,8 @@ class StoreActor:
         await self._ensure()
         return await self._store.record(rates, now_ms())
 
-    async def on_funding(self, batch: list[FundingRate]) -> None:
-        await self.record(batch)
+    async def on_funding(self, batch: bytes | list[FundingRate]) -> None:
+        await self.record(unpack_funding(batch))
 
     async def backfill(self, rates: list[FundingRate]) -> int:
         await self._ensure()
@@ -138,6 +138,12 @@ class StoreActor:
                       ) -> list[FundingRate]:
         await self._ensure()
         return await self._store.history(venue, symbol, since_ms, until_ms)
+
+    async def stream(self, venue: str, symbol: str, since_ms: int = 0, until_ms: int | None = None
+                     ) -> list[FundingRate]:
+        """Received rates of one venue-symbol as stored (sampled, ``FundingStore.sample_ms``), oldest first."""
+        await self._ensure()
+        return await self._store.stream(venue, symbol, since_ms, until_ms)
 
     async def load_ledger(self, open_only: bool = False) -> LedgerState:
         """Saved positions and the counters for ``Ledger.restore``."""

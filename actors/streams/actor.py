@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import time
 
+import msgspec
 import ray
 from ray.util import metrics
 
+from perpwire import venues
 from perpwire.actors.app.config import StreamConfig
+from perpwire.actors.budgets import SharedBucket
 from perpwire.actors.durable import RayKVState
 from perpwire.actors.logs import apply_log_level
 from perpwire.actors.streams.answers import PauseResult, ResumeResult, StreamHealth, StreamStats
 from perpwire.actors.streams.connection import StreamConnection
 from perpwire.market.book import BookView
-from perpwire.market.events import BBO, FundingRate
+from perpwire.market.events import BBO, FundingRate, pack_funding
 from perpwire.venues.base import Subscription
 
 _EXPORTED = ("messages", "bytes", "reconnects", "resyncs", "decode_errors", "stalls", "user_events")
 
 
-def _remote_sink(target, method: str):
+def _remote_sink(target, method: str, pack=None):
     """A push to ``target``'s ``method``. ``target`` is an actor handle, or the name of a named
     actor looked up on first use: a name keeps handles out of the constructor's arguments, which
-    Ray cannot restore when it restarts this actor (ray-project/ray#53727)."""
+    Ray cannot restore when it restarts this actor (ray-project/ray#53727). ``pack`` turns a batch
+    into the form sent (funding goes as one msgpack blob, see ``market.events.pack_funding``)."""
     if target is None:
         return None
     handle = None if isinstance(target, str) else target
@@ -32,7 +38,7 @@ def _remote_sink(target, method: str):
         nonlocal handle
         if handle is None:
             handle = ray.get_actor(target)
-        await getattr(handle, method).remote(batch)
+        await getattr(handle, method).remote(batch if pack is None else pack(batch))
 
     return push
 
@@ -67,15 +73,23 @@ class StreamActor:
         self._state = RayKVState.for_this_actor("stream")
         self._conn = StreamConnection(
             cfg,
-            funding_sink=_remote_sink(funding_sink, "on_funding"),
+            funding_sink=_remote_sink(funding_sink, "on_funding", pack_funding),
             user_sink=_remote_sink(user_sink, "on_user_events"),
             state=self._state,
         )
+        if cfg.shared_budgets:  # REST weight, new connections (and per-IP control frames) per venue and node
+            rest = (cfg.rest_rate_per_s, cfg.rest_burst)
+            self._conn.rest.budget = SharedBucket(cfg.venue, "rest", rest)
+            self._conn.connect_budget = SharedBucket(cfg.venue, "connect", rest)
+            if venues.spec(cfg.venue).limits.control_scope == "ip":
+                self._conn.pace_with(SharedBucket(cfg.venue, "control", rest))
         self._metrics_period_s = metrics_period_s
         self._metrics_task: asyncio.Task | None = None
         self._counters = {k: metrics.Counter(f"perpwire_{k}", tag_keys=("venue", "stream")) for k in _EXPORTED}
         self._exported: dict[str, float] = {}
         self._tags = {"venue": cfg.venue, "stream": cfg.name}
+        context = ray.get_runtime_context()
+        self._incarnation = f"{context.get_node_id()[:12]}/{os.getpid()}/{time.time_ns()}"
         # start now, on the actor's loop: a restarted actor must not wait for a call to reconnect
         self._boot = asyncio.get_running_loop().create_task(self._ensure())
 
@@ -150,7 +164,7 @@ class StreamActor:
 
     async def health(self) -> StreamHealth:
         await self._ensure()
-        return self._conn.health()
+        return msgspec.structs.replace(self._conn.health(), incarnation=self._incarnation)
 
     async def stats(self) -> StreamStats:
         return self._conn.stats()

@@ -248,5 +248,18 @@ class StreamControl:
             new = self._want(subs)
             if new:
                 await self._link.send(self._codec.subscribe(new))
+                self._resync.after_subscribe(new, "subscribed")
             self._persist()
             return new
+
+    async def unsubscribe(self, subs: list[Subscription]) -> list[Subscription]:
+        """No longer want ``subs``; returns the ones unsubscribed (the rest were not wanted)."""
+        async with self._lock:
+            gone = self._tracker.drop(subs)
+            if gone:
+                await self._link.send(self._codec.unsubscribe(gone))
+                for s in gone:
+                    if s.symbol is not None and s.channel in (Channel.BOOK, Channel.DEPTH):
+                        self._forget_market(s.symbol)
+            self._persist()
+            return gone

@@ -3,6 +3,8 @@
 The session loop sets ``ws`` when a socket opens and clears it when it closes; everyone else
 (commands, the watchdog, resyncs, pongs) only sends and closes through the ``Link``. Frames sent
 while no socket is open are dropped on purpose: the next socket subscribes the wanted set anew.
+A ``pacer`` (a ``TokenBucket``, one token a frame) keeps the frames within the venue's control
+message limit; without one frames go at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ class Link:
     def __init__(self, counters: Counter[str]) -> None:
         self.ws: Any = None
         self._counters = counters
+        self.pacer: Any = None  # a TokenBucket, or None
 
     @property
     def open(self) -> bool:
@@ -26,6 +29,12 @@ class Link:
         if ws is None:
             return
         for frame in frames:
+            if self.pacer is not None:
+                waited = await self.pacer.acquire()
+                if waited:
+                    self._counters["control_paced_ms"] += int(waited * 1000)
+                if self.ws is not ws:  # the socket closed while waiting: the next one subscribes anew
+                    return
             await ws.send(frame)
             self._counters["control_sent"] += 1
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,7 +33,35 @@ log = logging.getLogger(__name__)
 encode = msgspec.json.Encoder(decimal_format="string").encode
 decode = msgspec.json.Decoder().decode
 
+_FIRST_TRADE_ID = 1_000_000  # Book.trade_id before the first trade
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class DayStats:
+    """Prices in USD, volumes in base units (``quote_volume`` in USD), trade ids of the window."""
+
+    open: float
+    high: float
+    low: float
+    close: float
+    last_lots: int
+    volume: float
+    quote_volume: float
+    vwap: float
+    count: int
+    first_id: int
+    last_id: int
+    open_ms: int
+
+    @property
+    def change(self) -> float:
+        return self.close - self.open
+
+    @property
+    def change_pct(self) -> float:
+        return (self.close / self.open - 1.0) * 100.0 if self.open else 0.0
 
 
 class VenueServer:
@@ -54,6 +83,7 @@ class VenueServer:
         self.by_symbol: dict[str, Book] = {b.inst.symbol: b for b in self.books}
         self.by_asset: dict[str, Book] = {b.inst.asset: b for b in self.books}
         self.subs: dict[str, set[Conn]] = {}
+        self._stream_books: dict[str, Book | None] = {}
         hb_overrides = options.get("heartbeat", {})
         self.heartbeat = type(self).heartbeat.scaled(**hb_overrides)
         self.prefix = f"/{self.name}"
@@ -89,17 +119,41 @@ class VenueServer:
 
     # --- subscriptions ------------------------------------------------------------------------
 
+    def book_of(self, stream: str) -> Book | None:
+        """The book whose ladder ``stream`` publishes (depth, best bid/offer, trades), or None
+        (funding, mark prices, whole-venue and account streams): subscribers of such streams keep
+        the book moving every tick (``MarketModel.watch``). Venues override it."""
+        return None
+
+    def _watched_book(self, stream: str) -> Book | None:
+        cache = self._stream_books
+        if stream not in cache:
+            if len(cache) > 100_000:  # clients may name any stream: keep the cache bounded
+                cache.clear()
+            cache[stream] = self.book_of(stream)
+        return cache[stream]
+
+    def moved_books(self) -> list[Book]:
+        """The books that moved this tick (all of them unless the model keeps quiet books)."""
+        return self.model.moved.get(self.name, self.books)
+
     def add_sub(self, conn: Conn, stream: str) -> bool:
         """Subscribe; False when the connection already had it."""
         if stream in conn.subs:
             return False
         conn.subs.add(stream)
         self.subs.setdefault(stream, set()).add(conn)
+        book = self._watched_book(stream)
+        if book is not None:
+            self.model.watch(book)
         return True
 
     def remove_sub(self, conn: Conn, stream: str) -> bool:
         if stream not in conn.subs:
             return False
+        book = self._watched_book(stream)
+        if book is not None:
+            self.model.unwatch(book)
         conn.subs.discard(stream)
         subs = self.subs.get(stream)
         if subs is not None:
@@ -174,6 +228,17 @@ class VenueServer:
 
     def index_text(self, book: Book, dp: int = 8) -> str:
         return f"{self.model.index_price(book.inst.asset):.{dp}f}"
+
+    def day(self, book: Book) -> DayStats:
+        """The rolling-day statistics a venue's 24 h ticker reports (the model's day is the run so far)."""
+        last = book.recent[-1] if book.recent else None
+        close = last.px * book.inst.tick_value if last else book.mid
+        count = book.trade_id - _FIRST_TRADE_ID
+        vwap = book.day_quote / book.day_volume if book.day_volume else close
+        return DayStats(open=book.day_open, high=max(book.day_high, close), low=min(book.day_low, close), close=close,
+                        last_lots=last.lots if last else 0, volume=book.day_volume, quote_volume=book.day_quote,
+                        vwap=vwap, count=count, first_id=_FIRST_TRADE_ID + 1 if count else 0,
+                        last_id=book.trade_id if count else 0, open_ms=self.now_ms - 86_400_000)  # fmt: skip
 
     @staticmethod
     def levels(book: Book, pairs: list[tuple[int, int]]) -> list[list[str]]:

@@ -10,7 +10,9 @@ every ~5.4 s, 20 levels; ``fast``: 5 levels every ~0.54 s), ``bbo`` (when the to
 ``activeAssetCtx`` (every second; ``funding`` is already a fraction per hour), ``allMids``
 (on subscribe, then every 5 s), ``trades``; ``post`` requests answer ``info`` queries. The server
 drops a socket it has sent nothing on for 60 s. ``/info`` takes ``meta``, ``metaAndAssetCtxs``,
-``l2Book``, ``fundingHistory``, ``predictedFundings``, ``allMids``, ``exchangeStatus``.
+``l2Book``, ``fundingHistory``, ``predictedFundings``, ``allMids``, ``exchangeStatus``, and for
+clients such as ccxt ``spotMeta``/``spotMetaAndAssetCtxs`` (no spot pairs; the USDC token) and
+``perpDexs`` (the first dex only).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from perpwire.simulator.model import Book
 from perpwire.simulator.servers.base import VenueServer, decode, encode
 
 _COIN_TYPES = ("l2Book", "bbo", "activeAssetCtx", "trades", "candle")
+#: subscription keys that publish a coin's ladder (their subscribers keep the book moving)
+_BOOK_KEYS = ('{"type":"l2Book"', '{"type":"bbo"', '{"type":"trades"')
 _USER_TYPES = ("orderUpdates", "userEvents", "userFills", "userFundings")
 
 
@@ -174,10 +178,16 @@ class HyperliquidServer(VenueServer):
     def all_mids(self) -> dict[str, Any]:
         return {"mids": {b.inst.symbol: f"{b.mid:.{b.inst.price_dp + 1}f}" for b in self.books}}
 
+    def book_of(self, stream: str) -> Book | None:
+        if not stream.startswith(_BOOK_KEYS):
+            return None
+        coin = stream.partition('"coin":"')[2].partition('"')[0]
+        return self.by_symbol.get(coin)
+
     def on_tick(self) -> None:
         now = self.now_ms
         slow, fast = self.every(5.4), self.every(0.54)
-        for book in self.books:
+        for book in self.moved_books():
             book.ladder.drain()
             coin = book.inst.symbol
             for is_fast, due in ((False, slow), (True, fast)):
@@ -202,8 +212,10 @@ class HyperliquidServer(VenueServer):
                          "tid": t.trade_id,
                          "users": ["0x" + "a" * 40, "0x" + "b" * 40]} for t in book.new_trades]  # fmt: skip
                 self.publish(key, encode({"channel": "trades", "data": data}))
+        for book in self.books if self.every(1.0) else ():
+            coin = book.inst.symbol
             key = f'{{"type":"activeAssetCtx","coin":"{coin}"}}'
-            if self.every(1.0) and self.wanted(key):
+            if self.wanted(key):
                 self.publish(key, encode({"channel": "activeAssetCtx", "data": {"coin": coin, "ctx": self.ctx(book)}}))
         if self.every(5.0) and self.wanted('{"type":"allMids"}'):
             self.publish('{"type":"allMids"}', encode({"channel": "allMids", "data": self.all_mids()}))
@@ -219,6 +231,12 @@ class HyperliquidServer(VenueServer):
         if kind == "l2Book":
             book = self.by_symbol.get(body.get("coin"))  # type: ignore[arg-type]
             return 200, None if book is None else self.l2(book, 20)
+        if kind == "spotMeta":
+            return 200, self.spot_meta()
+        if kind == "spotMetaAndAssetCtxs":
+            return 200, [self.spot_meta(), []]
+        if kind == "perpDexs":
+            return 200, [None]  # the first perp dex (null) only: no builder-deployed (HIP-3) dexes
         if kind == "allMids":
             return 200, self.all_mids()["mids"]
         if kind == "exchangeStatus":
@@ -246,6 +264,14 @@ class HyperliquidServer(VenueServer):
                 "marginTables": [[56, {"description": "tiered 40x", "marginTiers": [
                     {"lowerBound": "0.0", "maxLeverage": 40}, {"lowerBound": "150000000.0", "maxLeverage": 20}]}]],
                 "collateralToken": 0}  # fmt: skip
+
+    @staticmethod
+    def spot_meta() -> dict[str, Any]:
+        """No spot pairs are simulated; the one token is USDC, the perps' collateral (``collateralToken`` 0)."""
+        usdc = {"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0,
+                "tokenId": "0x6d1e7cde53ba9467b783cb7c530ce054", "isCanonical": True, "evmContract": None,
+                "fullName": None, "deployerTradingFeeShare": "0.0"}  # fmt: skip
+        return {"universe": [], "tokens": [usdc]}
 
     async def post_info(self, request: web.Request) -> web.StreamResponse:
         if request.content_type != "application/json":

@@ -34,9 +34,44 @@ def _subs(config):
     return [s.to_subscription() for s in config.subscriptions]
 
 
-def test_shard_sorts_dedupes_and_splits():
-    assert shard(["c", "a", "b", "a"], 2) == [["a", "b"], ["c"]]
+def test_shard_dedupes_sorts_each_group_and_keeps_every_group_within_size():
+    groups = shard(["c", "a", "b", "a"], 2)
+    assert sorted(s for g in groups for s in g) == ["a", "b", "c"]
+    assert all(g == sorted(g) and 0 < len(g) <= 2 for g in groups)
     assert shard([], 5) == [[]]
+    assert shard(["b", "a", "c"], 2) == groups  # the input order decides nothing
+
+
+def test_shard_assignment_is_stable_when_symbols_come_and_go():
+    base = [f"S{i:03d}USDT" for i in range(300)]
+    before = shard(base, 100)
+    assert len(before) == 4 and all(len(g) <= 100 for g in before)
+    # one listing more: the group count stays, so at most a few symbols change their group
+    after = shard([*base, "NEWUSDT"], 100)
+    moved = [s for s in base if not _same_group(before, after, s)]
+    assert len(moved) <= 3, moved
+    # one delisting: nobody else moves
+    gone = shard(base[1:], 100)
+    assert all(_same_group(before, gone, s) for s in base[1:])
+    # contiguous chunks would have moved every symbol after the new one
+    assert not all(before[i] == sorted(base)[i * 75:(i + 1) * 75] for i in range(4))
+
+
+def _same_group(a, b, symbol):
+    """``symbol`` shares its group in ``b`` with most of its group in ``a`` (group indices may differ)."""
+    ga = next(set(g) for g in a if symbol in g)
+    gb = next(set(g) for g in b if symbol in g)
+    return len(ga & gb) > len(ga) // 2
+
+
+def test_500_symbols_shard_within_every_venues_limit():
+    symbols = [f"S{i:03d}USDT" for i in range(500)]
+    for venue in ("aster", "backpack", "binance", "bybit", "hyperliquid", "kucoin", "lighter"):
+        spec = venues.spec(venue)
+        for conn in spec.connections:
+            for sc in (c for c in streams_for(venue, symbols, trading=True) if c.name.split("-")[0] == conn.name):
+                per_symbol = [s for s in sc.subscriptions if s.symbol]
+                assert len({s.symbol for s in per_symbol}) <= spec.max_symbols_per_connection, (venue, sc.name)
 
 
 def test_aster_gets_user_bookticker_depth_funding_with_user_data_only_when_trading():
@@ -63,7 +98,8 @@ def test_per_symbol_channels_are_sharded_by_the_specs_limit():
     symbols = [f"S{i:03d}USDT" for i in range(450)]
     depth = [c for c in streams_for("aster", symbols) if c.name.split("-")[0] == "depth"]
     assert _names(depth) == ["depth", "depth-1", "depth-2"]  # Aster: 200 symbols a connection
-    assert [len(c.subscriptions) for c in depth] == [200, 200, 50]
+    assert sum(len(c.subscriptions) for c in depth) == 450
+    assert all(len(c.subscriptions) <= 200 for c in depth)
     funding = streams_for("bybit", symbols)
     assert len(funding) == 5 and all(len(c.subscriptions) <= venues.spec("bybit").max_symbols_per_connection
                                      for c in funding)

@@ -23,6 +23,7 @@ from perpwire.market.events import (
     FundingRate,
     LazyBookSnapshot,
     MarkPrice,
+    Trade,
     VenueRejected,
 )
 from perpwire.venues.base import Channel, HttpRequest, Subscription
@@ -83,7 +84,7 @@ async def _connect(venue: str, sim: Any, http: aiohttp.ClientSession, route: str
 def _wanted(codec: Any, venue: str) -> list[Subscription]:
     first, second = SYMBOLS[venue]
     subs = [Subscription(Channel.BBO, first), Subscription(Channel.DEPTH, first), Subscription(Channel.BOOK, second),
-            Subscription(Channel.FUNDING, first)]  # fmt: skip
+            Subscription(Channel.FUNDING, first), Subscription(Channel.TRADES, second)]  # fmt: skip
     ok = []
     for sub in subs:
         try:
@@ -139,6 +140,10 @@ async def test_codec_round_trip_against_the_simulator(sim, venue):
         assert kinds & {BookSnapshot, LazyBookSnapshot}
     if Channel.FUNDING in channels:
         assert kinds & {FundingRate, MarkPrice}
+    assert Channel.TRADES in channels, f"{venue}: every venue streams trades"
+    trades = [e for e in events if isinstance(e, Trade)]
+    assert trades and {t.symbol for t in trades} == {SYMBOLS[venue][1]}
+    assert all(t.price > 0 and t.size > 0 and t.ts > 0 for t in trades)
     if depth_codec is not None:
         symbol = SYMBOLS[venue][0]
         book = depth_codec.book(symbol)

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import msgspec
 
 from perpwire.market.errors import SubscriptionError
-from perpwire.venues.base import Channel, Connection, VenueSpec
+from perpwire.venues.base import Channel, Connection, VenueLimits, VenueSpec
 from perpwire.venues.binance.codec import BinanceCodec
 
 
@@ -48,6 +48,14 @@ class AsterCodec(BinanceCodec):
         ),
         max_symbols_per_connection=200,  # the venue's 200 streams per connection
         bbo_connection="bookticker",
+        limits=VenueLimits(
+            streams_per_connection=200, control_messages=10, control_window_s=1.0,
+            connections=300, connections_window_s=300.0, rest_weight=2400, rest_window_s=60.0,
+            max_connections_per_ip=None,
+            source="github.com/asterdex/api-docs aster-finance-futures-api.md, Websocket Market Streams (10 "
+                   "incoming messages a second per connection, 200 streams a connection; connections per IP "
+                   "as Binance's 300 per 5 minutes) and LIMITS (REQUEST_WEIGHT 2,400 a minute per IP; 429, "
+                   "then 418)"),
         taker_fee=Decimal("0.00035"),
         taker_fee_source="Aster Pro fees (docs.asterdex.com/product/asterex-pro/pro-fees), base-tier taker",
     )

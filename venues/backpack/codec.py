@@ -28,6 +28,7 @@ from perpwire.market.events import (
     BookDelta,
     Event,
     Fill,
+    FundingRate,
     Liquidation,
     OrderStatus,
     OrderUpdate,
@@ -56,7 +57,16 @@ from perpwire.venues.backpack.schemas import (
     BpPositionUpdate,
     BpTrade,
 )
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
+from perpwire.venues.base import (
+    Channel,
+    Codec,
+    Connection,
+    RestBudget,
+    SessionKind,
+    Subscription,
+    VenueLimits,
+    VenueSpec,
+)
 
 # lax: integer fields come as numbers or as strings of digits (see schemas)
 _FRAME = msgspec.json.Decoder(BpFrame, strict=False)
@@ -65,6 +75,8 @@ _KIND = msgspec.json.Decoder(BpKind)
 _DATA = msgspec.json.Decoder(BpData, strict=False)
 _POSITION_SNAPSHOT = msgspec.json.Decoder(BpPositionFields, strict=False)
 _US_FROM, _US_TO = 10**14, 10**17  # epoch µs after 1973 (ms_guess's µs band)
+#: Decimal of each funding interval in hours, made once
+_HOURS: dict[int, Decimal] = {}
 _KNOWN_KINDS = frozenset(t.__struct_config__.tag for t in get_args(BpData))
 
 #: No published cap; 91 streams in one frame is the most seen served, so frames stay below it.
@@ -116,6 +128,14 @@ class BackpackCodec(BackpackRest, Codec):
         rest=RestBudget(rate_per_s=20.0, burst=100.0,
                         reason="Backpack publishes no REST limit (only HTTP 429, without Retry-After); "
                                "20 requests a second is what common client libraries assume"),
+        limits=VenueLimits(
+            streams_per_connection=200, control_messages=10, control_window_s=1.0,
+            connections=60, connections_window_s=60.0, rest_weight=1200, rest_window_s=60.0,
+            max_connections_per_ip=None,
+            source="docs.backpack.exchange/ (the API reference) publishes no REST or WebSocket limits (only "
+                   "HTTP 429 "
+                   "TOO_MANY_REQUESTS, no Retry-After): figures assumed; 91 streams on one socket observed "
+                   "served, 200 assumed; REST 20 requests a second as common client libraries assume"),
         taker_fee=Decimal("0.0004"),
         taker_fee_source="Backpack trading fees (support.backpack.exchange/exchange/trading/trading-fees), "
                          "perpetuals base-tier taker",
@@ -259,8 +279,22 @@ class BackpackCodec(BackpackRest, Codec):
                     ask_size=Decimal(t.A), ts=ms_guess(t.E), seq=t.u)]
 
     def _mark_price(self, m: BpMarkPrice) -> list[Event]:
-        return [self._funding(m.s, m.f, mark_price=Decimal(m.p), index_price=Decimal(m.i),
-                              next_funding_ts=ms_guess(m.n), ts=ms_guess(m.E))]
+        """``_funding`` inline for the funding feed (every market, every second): no keyword packing,
+        the interval's Decimal made once, and at one hour the rate is its own per-hour value."""
+        symbol = m.s
+        hours = self.intervals.get(symbol, self.default_interval)
+        rate = Decimal(m.f)
+        if hours == 1:
+            hourly = rate
+        else:
+            div = _HOURS.get(hours)
+            if div is None:
+                div = _HOURS[hours] = Decimal(hours)
+            hourly = rate / div
+        e = m.E
+        return [FundingRate(venue=VENUE, symbol=symbol, rate=rate, interval_hours=hours, rate_per_hour=hourly,
+                            mark_price=Decimal(m.p), index_price=Decimal(m.i), next_funding_ts=ms_guess(m.n),
+                            ts=e // 1000 if _US_FROM <= e < _US_TO else ms_guess(e))]
 
     def _trade(self, t: BpTrade) -> list[Event]:
         return [Trade(venue=VENUE, symbol=t.s, side=Side.SELL if t.m else Side.BUY, price=Decimal(t.p),

@@ -27,7 +27,7 @@ import msgspec
 from perpwire.market.errors import SubscriptionError
 from perpwire.market.events import Event, Liquidation, Pong, Side, Subscribed, Trade, Unsubscribed, VenueRejected
 from perpwire.market.units import dec
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, Subscription, VenueSpec
+from perpwire.venues.base import Channel, Codec, Connection, RestBudget, Subscription, VenueLimits, VenueSpec
 from perpwire.venues.bybit.orderbook import CROSS_SEQ_CHAIN, DEPTHS, TopicChain
 from perpwire.venues.bybit.rest import REST_URL, BybitRest
 from perpwire.venues.bybit.schemas import BybitData, BybitEnvelope, BybitFrame, BybitPublicFill, BybitRequest
@@ -89,6 +89,15 @@ class BybitCodec(BybitRest, Codec):
         rest=RestBudget(rate_per_s=20.0, burst=100.0,
                         reason="600 requests per 5 s are allowed per IP (403 and a 10-minute stop beyond); "
                                "20 a second stays far below"),
+        limits=VenueLimits(
+            streams_per_connection=1000, control_messages=10, control_window_s=1.0,
+            connections=500, connections_window_s=300.0, rest_weight=600, rest_window_s=5.0,
+            max_connections_per_ip=1000,
+            source="bybit-exchange.github.io/docs/v5/ws/connect (linear args: no count limit but at most "
+                   "21,000 characters a connection, so 1,000 topics of up to 20 characters; at most 500 new "
+                   "connections per 5 minutes and 1,000 market-data connections per IP; no uplink message "
+                   "rate published: 10 a second assumed) and .../docs/v5/rate-limit (600 requests per 5 s "
+                   "per IP, HTTP 403 beyond)"),
         taker_fee=Decimal("0.00055"),
         taker_fee_source="Bybit trading fee structure (bybit.com/en/help-center, Trading Fee Structure), "
                          "non-VIP derivatives taker",

@@ -38,9 +38,17 @@ from perpwire.market.events import (
     Unsubscribed,
     VenueRejected,
 )
-from perpwire.market.funding import per_hour
 from perpwire.market.sequence import UNCHECKED
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
+from perpwire.venues.base import (
+    Channel,
+    Codec,
+    Connection,
+    RestBudget,
+    SessionKind,
+    Subscription,
+    VenueLimits,
+    VenueSpec,
+)
 from perpwire.venues.hyperliquid.account import SIDES, AccountFeed
 from perpwire.venues.hyperliquid.rest import FUNDING_INTERVAL_HOURS, HyperliquidRest, snapshot_from
 from perpwire.venues.hyperliquid.schemas import (
@@ -125,6 +133,13 @@ class HyperliquidCodec(HyperliquidRest, Codec):
         resync_by_resubscribe=True,
         rest=RestBudget(rate_per_s=10.0, burst=100.0,
                         reason="1,200 aggregated weight a minute per IP: half of it"),
+        limits=VenueLimits(
+            streams_per_connection=1000, control_messages=2000, control_window_s=60.0,
+            connections=30, connections_window_s=60.0, rest_weight=1200, rest_window_s=60.0,
+            streams_total=1000, control_scope="ip", max_connections_per_ip=10,
+            source="hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api/rate-limits-and-user-limits "
+                   "(per IP: 1,000 subscriptions, 2,000 messages sent a minute across sockets, 10 connections, "
+                   "30 new a minute; REST aggregated weight 1,200 a minute)"),
         taker_fee=Decimal("0.00045"),
         taker_fee_source="Hyperliquid fees (hyperliquid.gitbook.io/hyperliquid-docs/trading/fees), base-tier "
                          "perps taker",
@@ -276,12 +291,14 @@ class HyperliquidCodec(HyperliquidRest, Codec):
         )]
 
     def _asset_ctx(self, msg: HyperliquidAssetCtxMsg) -> list[Event]:
-        ctx = msg.data.ctx
+        data = msg.data
+        ctx = data.ctx
         rate = Decimal(ctx.funding)
+        # the venue's rate already is a fraction per hour: per_hour(rate, 1) is rate itself (same
+        # value, same exponent), so the one Decimal serves both fields
         return [FundingRate(
-            venue=self.name, symbol=msg.data.coin, rate=rate, interval_hours=FUNDING_INTERVAL_HOURS,
-            rate_per_hour=per_hour(rate, FUNDING_INTERVAL_HOURS), mark_price=Decimal(ctx.markPx),
-            index_price=Decimal(ctx.oraclePx),
+            venue=_VENUE, symbol=data.coin, rate=rate, interval_hours=FUNDING_INTERVAL_HOURS, rate_per_hour=rate,
+            mark_price=Decimal(ctx.markPx), index_price=Decimal(ctx.oraclePx),
         )]
 
     def _trades(self, msg: HyperliquidTradesMsg) -> list[Event]:

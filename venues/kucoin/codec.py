@@ -19,8 +19,9 @@ estimate, ``mark.index.price`` → MarkPrice) and ``/contract/announcement`` (``
 venue, symbol and ts keeps one; never FundingPayment, which is the account's own amount and
 only comes on private channels). BOOK is ``level2Depth50`` (or 5), a full snapshot every push,
 handed over as ``LazyBookSnapshot``; DEPTH is ``level2`` increments, one change each, chained
-by ``sequence`` (CONTIGUOUS) on top of the REST ``level2/snapshot``; BBO is ``tickerV2``.
-Sizes on every book, BBO and delta event stay in CONTRACTS as KuCoin sends them; multiply by
+by ``sequence`` (CONTIGUOUS) on top of the REST ``level2/snapshot``; BBO is ``tickerV2``; TRADES
+is ``/contractMarket/execution`` (subject ``match``, the taker's side, ``ts`` in ns).
+Sizes on every book, BBO, trade and delta event stay in CONTRACTS as KuCoin sends them; multiply by
 ``contract_size(symbol)`` (learned by ``decode_instruments``) for base units.
 """
 
@@ -41,18 +42,30 @@ from perpwire.market.events import (
     BookSnapshot,
     Connected,
     Event,
+    FundingRate,
     LazyBookSnapshot,
     MarkPrice,
     Ping,
     Pong,
+    Side,
     Subscribed,
+    Trade,
     Unsubscribed,
     VenueRejected,
 )
 from perpwire.market.funding import interval_hours_from_ms
 from perpwire.market.sequence import CONTIGUOUS
 from perpwire.market.units import ONE_HOUR_MS, ms_from_ns
-from perpwire.venues.base import Channel, Codec, Connection, RestBudget, SessionKind, Subscription, VenueSpec
+from perpwire.venues.base import (
+    Channel,
+    Codec,
+    Connection,
+    RestBudget,
+    SessionKind,
+    Subscription,
+    VenueLimits,
+    VenueSpec,
+)
 from perpwire.venues.kucoin.contracts import DEFAULT_INTERVAL_HOURS, ContractTable
 from perpwire.venues.kucoin.rest import REST_URL, Bullet, KucoinRest, levels_text
 from perpwire.venues.kucoin.schemas import KucoinData, KucoinDepthFrame, KucoinFrame, KucoinPingFrame, KucoinRequest
@@ -61,11 +74,14 @@ VENUE = "kucoin"
 _FRAME = msgspec.json.Decoder(KucoinFrame)
 _DEPTH_FRAME = msgspec.json.Decoder(KucoinDepthFrame)
 _ENCODER = msgspec.json.Encoder()
+_TAKER = {"buy": Side.BUY, "sell": Side.SELL}
 
 _PENDING_LIMIT = 1024  # unanswered requests remembered; the oldest go first
 _DEPTH_TOPIC = b'{"topic":"/contractMarket/level2Depth'
 _DEPTH_LEVELS = frozenset((b"5", b"50"))
 _ROUTE_LIMIT = 4096  # topics remembered with their handler and symbol
+#: Decimal of each funding interval in hours, made once
+_HOURS: dict[int, Decimal] = {}
 _Handler = Callable[[KucoinData, str, str, bytes | str], list[Event]]
 _Route = tuple[_Handler | None, str]
 
@@ -103,6 +119,14 @@ class KucoinCodec(KucoinRest, Codec):
         funding_per_symbol=True,
         rest=RestBudget(rate_per_s=20.0, burst=100.0,
                         reason="the VIP 0 futures pool is 2,000 per 30 s (~66 a second): 20 a second leaves room"),
+        limits=VenueLimits(
+            streams_per_connection=max_topics_per_connection, control_messages=100, control_window_s=10.0,
+            connections=30, connections_window_s=60.0, rest_weight=2000, rest_window_s=30.0,
+            max_connections_per_ip=50,
+            source="github.com/Kucoin/kucoin-futures-api-docs index.en.html.md, Request Rate Limit / WEBSOCKET "
+                   "(100 topics a connection, 100 uplink messages per 10 s, 30 connections a minute, 50 "
+                   "connections per user ID) and kucoin.com/docs-new/rate-limit (futures VIP 0 pool 2,000 per "
+                   "30 s; HTTP 429 code 429000)"),
         taker_fee=Decimal("0.0006"),
         taker_fee_source="KuCoin futures fee levels (kucoin.com/vip/privilege), level 0 taker",
     )
@@ -140,6 +164,7 @@ class KucoinCodec(KucoinRest, Codec):
             "/contractMarket/level2Depth50": self._depth,
             "/contractMarket/level2Depth5": self._depth,
             "/contractMarket/tickerV2": self._ticker,
+            "/contractMarket/execution": self._execution,
             "/contract/instrument": self._instrument,
             "/contract/announcement": self._announcement,
         }
@@ -197,7 +222,12 @@ class KucoinCodec(KucoinRest, Codec):
             return (f"/contractMarket/level2:{sym}",)
         if ch is Channel.BBO:
             return (f"/contractMarket/tickerV2:{sym}",)
+        if ch is Channel.TRADES:
+            return (f"/contractMarket/execution:{sym}",)
         raise SubscriptionError(f"kucoin: channel {ch} is not supported")
+
+    def topic_count(self, sub: Subscription) -> int:
+        return len(self.topics(sub))
 
     def topic(self, sub: Subscription) -> str:
         """The subscription's main topic (FUNDING: the instrument topic; see ``topics``)."""
@@ -311,6 +341,15 @@ class KucoinCodec(KucoinRest, Codec):
             ask_size=ask_size, ts=ms_from_ns(ts), seq=d.sequence,
         )]
 
+    def _execution(self, d: KucoinData, subject: str, symbol: str, frame: bytes | str) -> list[Event]:
+        if subject != "match":
+            return self._unknown(f"subject {subject}")
+        side, price, size, ts = d.side, d.price, d.size, d.ts
+        if price is None or size is None or ts is None or side not in _TAKER:
+            raise ValueError("match without price, size, ts or a buy/sell side")
+        return [Trade(venue=VENUE, symbol=d.symbol or symbol, side=_TAKER[side], price=price, size=size,
+                      trade_id=d.tradeId or "", ts=ms_from_ns(ts))]
+
     def _instrument(self, d: KucoinData, subject: str, symbol: str, frame: bytes | str) -> list[Event]:
         if subject == "funding.rate":
             rate, granularity, ts = d.fundingRate, d.granularity, d.timestamp
@@ -323,7 +362,18 @@ class KucoinCodec(KucoinRest, Codec):
             else:
                 # the minute-by-minute estimate for the running interval
                 hours, settled = None, False
-            return [self.contracts.funding(VENUE, symbol, rate, ts, interval_hours=hours, settled=settled)]
+            # ContractTable.funding inline (the once-a-minute feed of every contract): the same
+            # event, without keyword packing, the interval's Decimal made once
+            contracts = self.contracts
+            if hours is None:
+                hours = contracts.interval_hours(symbol)
+            div = _HOURS.get(hours)
+            if div is None:
+                if hours <= 0:
+                    raise ValueError(f"funding interval must be positive, got {hours}")
+                div = _HOURS[hours] = Decimal(hours)
+            return [FundingRate(venue=VENUE, symbol=symbol, rate=rate, interval_hours=hours, rate_per_hour=rate / div,
+                                next_funding_ts=contracts.next_funding(symbol, ts), ts=ts, settled=settled)]
         if subject == "mark.index.price":
             if d.markPrice is None or d.timestamp is None:
                 raise ValueError("mark.index.price without markPrice or timestamp")

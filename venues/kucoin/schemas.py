@@ -38,7 +38,8 @@ class KucoinData(msgspec.Struct, kw_only=True, gc=False):
     ``level2`` depth snapshots (``level2Depth{5,50}``): sequence, timestamp, bids, asks;
     ``tickerV2``: symbol, sequence, bestBid*/bestAsk*, ts; ``funding.rate``: granularity,
     fundingRate, timestamp, period; ``mark.index.price``: markPrice, indexPrice, granularity,
-    timestamp; ``funding.begin``/``funding.end``: symbol, fundingTime, fundingRate, timestamp.
+    timestamp; ``funding.begin``/``funding.end``: symbol, fundingTime, fundingRate, timestamp; ``match``
+    (topic ``/contractMarket/execution``): symbol, sequence, side, size, price, tradeId, ts (ns).
     """
 
     sequence: int | None = None  # per-symbol book sequence; contiguous (+1 per change) on level2 increments
@@ -60,6 +61,10 @@ class KucoinData(msgspec.Struct, kw_only=True, gc=False):
     fundingRate: Decimal | None = None  # fraction per funding interval, a JSON number
     fundingTime: int | None = None  # ms, the settlement time (announcements)
     period: int | None = None  # undocumented (live funding.rate carries 1); not used
+    side: str | None = None  # execution ``match``: the taker's side, "buy"/"sell"
+    size: Decimal | None = None  # execution: contracts filled (integer)
+    price: Decimal | None = None  # execution: a JSON number
+    tradeId: str | None = None  # execution
 
 
 class KucoinFrame(msgspec.Struct, kw_only=True, gc=False):

@@ -180,10 +180,10 @@ def test_decode_funding_rate_after_announcement_carries_next_settlement():
 
 def test_decode_unknown_topic_and_subject_are_counted():
     codec = KucoinCodec()
-    assert codec.decode(b'{"type":"message","topic":"/contractMarket/execution:XBTUSDTM","data":{}}') == []
+    assert codec.decode(b'{"type":"message","topic":"/contractMarket/level3v2:XBTUSDTM","data":{}}') == []
     assert codec.decode(b'{"type":"message","topic":"/contract/instrument:X","subject":"new","data":{}}') == []
     assert codec.decode(b'{"id":"1","type":"notice"}') == []
-    assert codec.stats.unknown == {"topic /contractMarket/execution": 1, "subject new": 1, "notice": 1}
+    assert codec.stats.unknown == {"topic /contractMarket/level3v2": 1, "subject new": 1, "notice": 1}
     assert (codec.stats.frames, codec.stats.events) == (3, 0)
 
 
@@ -214,3 +214,17 @@ def test_decode_same_topic_twice_uses_cached_route_with_same_result():
     assert codec.decode(load("tickerV2.json")) == first
     assert codec.decode(load("tickerV2.json").replace(b'"type":"message"', b'"type":"notice"')) == []
     assert codec.stats.unknown == {"notice": 1}
+
+
+@pytest.mark.parametrize("granularity", [b"60000", b"28800000", b"14400000"])
+def test_funding_rate_inline_event_is_the_one_the_contract_table_builds(granularity):
+    """The funding feed's inline event equals ``ContractTable.funding``'s, estimate or settled."""
+    codec = KucoinCodec()
+    frame = load("instrument_funding_rate.json").replace(b"60000", granularity)
+    [fr] = codec.decode(frame)
+    data = json.loads(frame)["data"]
+    settled = int(granularity) >= 3_600_000
+    want = codec.contracts.funding("kucoin", "XBTUSDCM", Decimal(str(data["fundingRate"])), data["timestamp"],
+                                   interval_hours=int(granularity) // 3_600_000 if settled else None,
+                                   settled=settled)
+    assert fr == want and str(fr.rate_per_hour) == str(want.rate_per_hour)

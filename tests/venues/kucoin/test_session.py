@@ -113,7 +113,7 @@ def test_topics_map_each_channel_to_kucoin_topics():
     assert codec.topic(Subscription(Channel.BBO, "XBTUSDTM")) == "/contractMarket/tickerV2:XBTUSDTM"
 
 
-@pytest.mark.parametrize("sub", [Subscription(Channel.TRADES, "XBTUSDTM"), Subscription(Channel.FUNDING_ALL),
+@pytest.mark.parametrize("sub", [Subscription(Channel.LIQUIDATIONS, "XBTUSDTM"), Subscription(Channel.FUNDING_ALL),
                                  Subscription(Channel.ACCOUNT), Subscription(Channel.BBO)])
 def test_topic_unsupported_or_symbolless_raises_subscription_error(sub):
     with pytest.raises(SubscriptionError):
