@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
                               ("stop", _cmd_stop, "stop the whole deployment, or one strategy"),
                               ("dashboard", _cmd_dashboard, "print (and open) the running deployment's dashboard")):
         c = sub.add_parser(name, help=help_)
-        c.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default: {DEFAULT_NAME})")
+        c.add_argument("--name", default=None, help=f"deployment name (default: the namespace, else {DEFAULT_NAME})")
         _ray_arguments(c, joins=False)
         if name == "status":
             c.add_argument("--json", action="store_true", help="one JSON document, for scripts")

@@ -214,9 +214,10 @@ def locate(name: str | None = None, address: str | None = None, namespace: str |
     """The deployment a command acts on: at ``address`` when given (``host:port`` of the GCS,
     ``ray://host:port`` of a Ray Client server, or ``auto``); otherwise the record of ``name``;
     otherwise, with no record on this machine (a worker node, a job, a laptop), ``RAY_ADDRESS``.
-    Its namespace is ``namespace`` when given, else the recorded one, else the name. Raises
-    ``DeploymentError`` when there is none of these or the recorded Ray is gone."""
-    name = name or DEFAULT_NAME
+    Its namespace is ``namespace`` when given, else the recorded one, else the name; the name is
+    ``name``, else the namespace, else ``perpwire``. Raises ``DeploymentError`` when there is none
+    of these or the recorded Ray is gone."""
+    name = name or namespace or DEFAULT_NAME
     dep = None if address else read_record(name)
     if dep is not None:
         if not answers(dep.address):
@@ -309,6 +310,7 @@ def _raw_token() -> str | None:
         from ray._raylet import AuthenticationTokenLoader
 
         loader = AuthenticationTokenLoader.instance()
+        loader.reset_cache()  # the environment now, not what an earlier read cached
         if not loader.has_token(ignore_auth_mode=True):
             return None
         token = loader.get_raw_token()

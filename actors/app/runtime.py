@@ -114,7 +114,8 @@ class Runtime:
         from perpwire.actors.dashboard.actor import DASHBOARD_NAME, DashboardActor
 
         dash = self.config.dashboard
-        self.dashboard = DashboardActor.options(name=DASHBOARD_NAME, get_if_exists=True).remote(
+        self.dashboard = DashboardActor.options(name=DASHBOARD_NAME, get_if_exists=True,
+                                                **self.placement.coordinator()).remote(  # beside the coordinator
             dash.model_dump(mode="json"), coordinator=COORDINATOR_NAME, streams=streams, store=STORE_NAME,
             token_required=dash.token() is not None)
         try:

@@ -29,7 +29,11 @@ def test_cli_parses_every_command():
     assert p.parse_args(["submit", "funding_arb", "--params", "{}"]).strategy == "funding_arb"
     assert p.parse_args(["stop", "funding_arb-1"]).id == "funding_arb-1"
     status = p.parse_args(["status"])
-    assert (status.address, status.name) == (None, "perpwire")  # the recorded deployment, never Ray's "auto"
+    # the recorded deployment (name: the namespace, else perpwire), never Ray's "auto"
+    assert (status.address, status.name, status.namespace) == (None, None, None)
+    for argv in (["demo"], ["run", "--config", "x.yaml"], ["status"], ["submit", "funding_arb"], ["stop"]):
+        assert p.parse_args([*argv, "--namespace", "funding"]).namespace == "funding"
+    assert p.parse_args(["demo", "--address", "ray://head:10001"]).address == "ray://head:10001"
     assert p.parse_args(["stop", "--name", "other", "--address", "127.0.0.1:6379"]).address == "127.0.0.1:6379"
     assert p.parse_args(["run", "--config", "x.yaml", "--name", "second"]).name == "second"
 
