@@ -238,6 +238,9 @@ do_update(PyObject *levels, PyObject *keys, PyObject *items, PyObject *stamp, Py
                 /* The level exists and only the dict holds its (size, stamp) tuple: nobody can
                  * see it change, so it is refilled in place (no allocation, no dict store). */
                 PyObject *old_size = PyTuple_GET_ITEM(old, 0), *old_stamp = PyTuple_GET_ITEM(old, 1);
+                if (!PyObject_GC_IsTracked(old) && !(PyUnicode_CheckExact(size) && PyLong_CheckExact(stamp))) {
+                    PyObject_GC_Track(old); /* ``unpack`` left it untracked: it may now hold a container */
+                }
                 Py_INCREF(size);
                 Py_INCREF(stamp);
                 PyTuple_SET_ITEM(old, 0, size);
@@ -461,10 +464,60 @@ sorted_keys(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return keys;
 }
 
+/* unpack(levels, keys, snap, floats, stamp) -> None
+ *
+ * ``market.book._Side.unpack`` for a kept snapshot: ``levels[price] = (size, stamp)`` and
+ * ``keys[float] = price`` for every level of ``snap`` (a tuple of (price, size) tuples, already
+ * checked by ``sorted_keys``) with ``floats`` its price floats, in order. The value tuples hold a
+ * str and an int, never a cycle: they are left out of the cycle collector's sight. */
+static PyObject *
+side_unpack(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *levels, *keys, *snap, *floats, *stamp;
+    Py_ssize_t i, n;
+
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "unpack() takes 5 arguments");
+        return NULL;
+    }
+    levels = args[0], keys = args[1], snap = args[2], floats = args[3], stamp = args[4];
+    if (!PyDict_CheckExact(levels) || !PyDict_CheckExact(keys) || !PyTuple_CheckExact(snap)
+        || !PyList_CheckExact(floats) || PyList_GET_SIZE(floats) != PyTuple_GET_SIZE(snap)) {
+        PyErr_SetString(PyExc_TypeError, "unpack(): dict, dict, tuple of levels, list of as many floats, stamp");
+        return NULL;
+    }
+    n = PyTuple_GET_SIZE(snap);
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(snap, i), *price, *size, *value;
+        if (!PyTuple_CheckExact(item) || unpack_pair(item, &price, &size) < 0) {
+            PyErr_SetString(PyExc_TypeError, "unpack(): a level is not a (price, size) tuple");
+            return NULL;
+        }
+        value = PyTuple_Pack(2, size, stamp);
+        if (value == NULL) {
+            return NULL;
+        }
+        if (PyUnicode_CheckExact(size) && PyLong_CheckExact(stamp)) {
+            PyObject_GC_UnTrack(value);
+        }
+        if (PyDict_SetItem(levels, price, value) < 0) {
+            Py_DECREF(value);
+            return NULL;
+        }
+        Py_DECREF(value);
+        if (PyDict_SetItem(keys, PyList_GET_ITEM(floats, i), price) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef sidec_methods[] = {
     {"update_book", (PyCFunction)(void (*)(void))book_update, METH_FASTCALL,
      "update_book(bid_side, ask_side, bids, asks, stamp) -> int: both sides of one delta; bit 1 "
      "and bit 2 say the bids and the asks changed shape."},
+    {"unpack", (PyCFunction)(void (*)(void))side_unpack, METH_FASTCALL,
+     "unpack(levels, keys, snap, floats, stamp) -> None: index a kept snapshot side (see market/book.py)."},
     {"sorted_keys", (PyCFunction)(void (*)(void))sorted_keys, METH_FASTCALL,
      "sorted_keys(levels, descending) -> list[float] | None | NotImplemented: the price floats of a "
      "snapshot side that is already valid and sorted (see market/book.py _sorted_keys)."},

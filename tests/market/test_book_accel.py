@@ -251,3 +251,25 @@ def test_python_bulk_path_takes_the_common_delta():
     # a respelling of a live price is left to the loop (None: nothing touched)
     assert book_mod._update_bulk(side.levels, side._keys, (("99.0", "1"), ("98", "1"), ("90", "1")), 3) is None
     assert side.levels == {"99": ("5", 2), "98": ("3", 1), "97": ("1", 2)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 10**6), st.sampled_from(["1", "2.5", "0.001", "7"])), max_size=40),
+       st.booleans())
+def test_compiled_unpack_indexes_a_kept_snapshot_as_python_does(rows, descending):
+    prices = sorted({p for p, _ in rows}, reverse=descending)
+    sizes = dict(rows)
+    snap = tuple((f"{p / 100:.2f}", sizes[p]) for p in prices)
+    sides = []
+    for compiled in (True, False):
+        before = book_mod.use_compiled(compiled)
+        try:
+            side = _Side(descending)
+            assert side.replace(snap, 7)
+            side.unpack()
+            sides.append(side)
+        finally:
+            book_mod.use_compiled(before)
+    c, py = sides
+    assert c.levels == py.levels == {p: (q, 7) for p, q in snap}
+    assert c._keys == py._keys and c._order == py._order == [p for p, _ in snap]
