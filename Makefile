@@ -12,7 +12,13 @@ $(STAMP): pyproject.toml setup.py market/_sidec.c
 	$(PY) -m pip install -q -e '.[test,bench]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# the dashboard's browser tests drive Debian's headless Chromium through its chromedriver
+.chromium:
+	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+	touch .chromium
+
+test: $(STAMP) .chromium
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -27,4 +33,4 @@ demo: $(STAMP)
 	$(VENV)/bin/perpwire demo --duration $${DEMO_SECONDS:-45}
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) .chromium artifacts .pytest_cache .ruff_cache .hypothesis build dist *.egg-info

@@ -29,6 +29,6 @@ def packages() -> list[str]:
 setup(
     packages=packages(),
     package_dir={"perpwire": "perpwire", **{f"perpwire.{layer}": layer for layer in LAYERS}},
-    package_data={"perpwire": ["py.typed"]},
+    package_data={"perpwire": ["py.typed"], "perpwire.actors.dashboard": ["static/*"]},  # the page, no build step
     ext_modules=[Extension("perpwire.market._sidec", ["market/_sidec.c"], optional=True)],
 )

@@ -77,3 +77,22 @@ class TokenBucket:
         delay = retry_after_s if retry_after_s is not None else default_s
         self._blocked_until = max(self._blocked_until, self._clock() + delay)
         self._tokens = 0.0
+
+
+#: the share of a venue's published limit one deployment paces itself to: the rest is headroom for
+#: the venue's own counting (windows, clock skew) and for anything else on the same IP
+PACING_SHARE = 0.5
+
+
+def rate_bucket(amount: float, window_s: float, share: float = PACING_SHARE) -> TokenBucket:
+    """A bucket that never spends more than ``share`` of ``amount`` per ``window_s`` in any window:
+    a burst of ``share × amount / 2`` and a refill of the other half over the window."""
+    allowed = max(1.0, amount * share)
+    burst = max(1.0, allowed / 2)
+    return TokenBucket((allowed - burst) / window_s if allowed > burst else allowed / window_s, burst)
+
+
+def pacer_for(limits, share: float = PACING_SHARE) -> TokenBucket:
+    """The control-frame pacer of one connection (or of one IP when the venue counts per IP):
+    ``limits`` is the venue's ``VenueLimits``."""
+    return rate_bucket(limits.control_messages, limits.control_window_s, share)

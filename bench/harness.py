@@ -41,6 +41,8 @@ class Case:
     codec_options: dict = field(default_factory=dict)
     # called once per frame, after decode, instead of the default apply (rarely needed)
     handler: Callable | None = None
+    # the whole per-frame work instead of decode (+ apply): ``workload(codec)`` returns it
+    workload: Callable | None = None
 
 
 def fixture(venue: str, name: str) -> bytes:
@@ -99,3 +101,63 @@ def paired(ours: Callable[[bytes], object], base: Callable[[bytes], object], fra
 
 def emit(**fields) -> None:
     print(json.dumps(fields), flush=True)
+
+
+# --- workloads shared by several venues' cases ---------------------------------------------------
+
+
+def read_every_frame(levels: int | None, how: str = "top") -> Callable:
+    """``Case.workload``: decode each snapshot-stream frame, apply it and read the book at once
+    (``how``: ``top`` = ``book.top(levels)`` as Decimals, ``view`` = ``book.view(levels)``,
+    ``text`` = ``book.top_text(levels)``, the owner's side of a view read across processes)."""
+    from perpwire.market.events import BookSnapshot, LazyBookSnapshot
+    from perpwire.market.sequence import UNCHECKED
+
+    def make(codec):
+        books = {}
+        decode = codec.decode
+
+        def handle(frame):
+            for ev in decode(frame):
+                if type(ev) is LazyBookSnapshot or type(ev) is BookSnapshot:
+                    book = books.get(ev.symbol)
+                    if book is None:
+                        book = books[ev.symbol] = codec.book(ev.symbol)
+                        book.rule = UNCHECKED
+                    book.apply(ev)
+                    if how == "top":
+                        book.top(levels)
+                    elif how == "view":
+                        book.view(levels)
+                    else:
+                        book.top_text(levels)
+
+        return handle
+
+    return make
+
+
+def bootstrap(symbol: str, snapshot: bytes) -> Callable:
+    """``Case.workload`` for frames ``[snapshot, *diffs]``: the REST snapshot body seeds a new
+    book (``decode_snapshot`` + apply), every other frame is decoded and applied to it."""
+    from perpwire.market.events import BookDelta
+    from perpwire.market.sequence import UNCHECKED
+
+    def make(codec):
+        state = {}
+        decode = codec.decode
+
+        def handle(frame):
+            if frame is snapshot:
+                book = state["book"] = codec.book(symbol)
+                book.rule = UNCHECKED  # the chain is not under test: the frames cycle
+                book.apply(codec.decode_snapshot(symbol, frame))
+                return
+            book = state["book"]
+            for ev in decode(frame):
+                if type(ev) is BookDelta:
+                    book.apply(ev)
+
+        return handle
+
+    return make

@@ -11,6 +11,16 @@ the tick loop kept its pace (``tick_ratio`` 1.0 = every tick on time; below 1, t
 dropped because the server was saturated). One JSON line per venue, then a total line.
 
     .venv/bin/python bench/simulator.py [--clients 4] [--seconds 10] [--venues aster,lighter]
+
+At scale (``--symbols 100,300,500 [--procs 1,3]``) the simulator lists N symbols per venue and
+is split over K processes (``perpwire sim --procs K``); with ``--funding`` each client subscribes
+every symbol's funding stream on every venue instead (Binance/Aster ``!markPrice@arr@1s``, Bybit
+``tickers``, Hyperliquid ``activeAssetCtx``, KuCoin ``/contract/instrument``, Backpack
+``markPrice``, Lighter ``market_stats/all``), and ``--clients 0`` measures the idle simulator.
+One total line per (N, K): ticks kept over ticks scheduled (``tick_ratio``, summed over the
+processes, 1.0 = every tick on time), the CPU of all simulator processes, frames received.
+
+    .venv/bin/python bench/simulator.py --symbols 100,300,500 --procs 1,3 --funding --clients 1
 """
 
 from __future__ import annotations
@@ -41,6 +51,46 @@ SYMBOLS = {
 
 def emit(**fields: Any) -> None:
     print(json.dumps({"bench": "simulator", **fields}), flush=True)
+
+
+def _symbols(venue: str, n: int) -> list[str]:
+    """Every symbol of the simulator's ``n``-symbol catalogue, in ``venue``'s spelling for streams."""
+    from perpwire.simulator import catalog
+
+    insts = catalog.instruments(venue, n)
+    if venue == "lighter":
+        return [str(i.market_id) for i in insts]
+    return [i.symbol.lower() if venue in ("aster", "binance") else i.symbol for i in insts]
+
+
+async def _open_funding(venue: str, urls: dict[str, str], http: aiohttp.ClientSession, n: int) -> Any:
+    """A connection subscribed to the funding of every one of ``n`` symbols of ``venue``."""
+    syms = _symbols(venue, n)
+    if venue in ("aster", "binance"):
+        path = "/market/ws" if venue == "binance" else "/ws"
+        return await http.ws_connect(f"{urls['ws']}{path}/!markPrice@arr@1s", max_msg_size=0)
+    if venue == "kucoin":
+        async with http.post(urls["rest"] + "/api/v1/bullet-public") as r:
+            data = (await r.json())["data"]
+        url = f"{data['instanceServers'][0]['endpoint']}?token={data['token']}&connectId=bench"
+        ws = await http.ws_connect(url, max_msg_size=0)
+        await ws.receive()  # welcome
+        for i in range(0, len(syms), 50):
+            topic = "/contract/instrument:" + ",".join(syms[i : i + 50])
+            await ws.send_json({"id": f"f{i}", "type": "subscribe", "topic": topic})
+        return ws
+    ws = await http.ws_connect(urls["ws"], max_msg_size=0)
+    if venue == "backpack":
+        await ws.send_json({"method": "SUBSCRIBE", "params": [f"markPrice.{s}" for s in syms]})
+    elif venue == "lighter":
+        await ws.send_json({"type": "subscribe", "channel": "market_stats/all"})
+    elif venue == "bybit":
+        for i in range(0, len(syms), 10):
+            await ws.send_json({"op": "subscribe", "args": [f"tickers.{s}" for s in syms[i : i + 10]]})
+    elif venue == "hyperliquid":
+        for s in syms:
+            await ws.send_json({"method": "subscribe", "subscription": {"type": "activeAssetCtx", "coin": s}})
+    return ws
 
 
 async def _open(venue: str, urls: dict[str, str], http: aiohttp.ClientSession) -> Any:
@@ -103,8 +153,9 @@ async def _get(http: aiohttp.ClientSession, url: str) -> Any:
         return await r.json()
 
 
-async def run(args: argparse.Namespace) -> None:
-    cmd = [sys.executable, "-m", "perpwire.simulator", "--seed", "1", "--tick", str(args.tick)]
+async def run(args: argparse.Namespace, symbols: int = 3, procs: int = 1) -> None:
+    cmd = [sys.executable, "-m", "perpwire.simulator", "--seed", "1", "--tick", str(args.tick),
+           "--symbols", str(symbols), "--procs", str(procs)]  # fmt: skip
     if args.venues:
         cmd += ["--venues", args.venues]
     proc = subprocess.Popen(
@@ -119,33 +170,49 @@ async def run(args: argparse.Namespace) -> None:
                 raise RuntimeError("the simulator exited before printing its URLs")
             lines.append(line.rstrip())
         info = json.loads("\n".join(lines))
-        control = info["control"]
+        # one simulator process, or several (--procs): each with its own control API and clock
+        parts = info.get("processes") or [{"pid": proc.pid, "venues": list(info["venues"]),
+                                           "base_url": info["base_url"]}]  # fmt: skip
         venues = list(info["venues"])
         counters = {v: Counter() for v in venues}
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:  # no pool cap
             conns = []
             for _ in range(args.clients):
                 for v in venues:
-                    conns.append((v, await _open(v, info["venues"][v], http)))
+                    ws = (await _open_funding(v, info["venues"][v], http, symbols) if args.funding
+                          else await _open(v, info["venues"][v], http))  # fmt: skip
+                    conns.append((v, ws))
             readers = [asyncio.create_task(_read(ws, counters[v])) for v, ws in conns]
             await asyncio.sleep(args.warmup)
-            stats0, cpu0, t0 = await _get(http, control + "/stats?connections=0"), _cpu_s(proc.pid), time.monotonic()
+
+            async def reading() -> tuple[list[Any], float]:
+                got = [await _get(http, p["base_url"] + "/_control/stats?connections=0") for p in parts]
+                return got, sum(_cpu_s(p["pid"]) for p in parts)
+
+            (stats0, cpu0), t0 = await reading(), time.monotonic()
             for c in counters.values():
                 c.counting = True
             await asyncio.sleep(args.seconds)
             for c in counters.values():
                 c.counting = False
             elapsed = time.monotonic() - t0
-            stats1, cpu1 = await _get(http, control + "/stats?connections=0"), _cpu_s(proc.pid)
+            stats1, cpu1 = await reading()
             for _, ws in conns:
                 await ws.close()
             for task in readers:
                 task.cancel()
-        server_s = (stats1["wall_ms"] - stats0["wall_ms"]) / 1000.0
-        tick_ratio = (stats1["ticks"] - stats0["ticks"]) * args.tick / server_s
+        kept = scheduled = 0.0
+        per_venue: dict[str, tuple[dict[str, Any], dict[str, Any], float]] = {}
+        for p, a, b in zip(parts, stats0, stats1, strict=True):
+            server_s = (b["wall_ms"] - a["wall_ms"]) / 1000.0
+            kept += (b["ticks"] - a["ticks"]) * args.tick
+            scheduled += server_s
+            per_venue.update({v: (a, b, server_s) for v in p["venues"]})
+        tick_ratio = kept / scheduled
         total_sent = total_recv = total_bytes = 0
         for v in venues:
-            sent = (stats1["venues"][v]["msgs_out"] - stats0["venues"][v]["msgs_out"]) * elapsed / server_s
+            a, b, server_s = per_venue[v]
+            sent = (b["venues"][v]["msgs_out"] - a["venues"][v]["msgs_out"]) * elapsed / server_s
             c = counters[v]
             total_sent += sent
             total_recv += c.frames
@@ -153,13 +220,14 @@ async def run(args: argparse.Namespace) -> None:
             emit(venue=v, clients=args.clients, server_frames_per_s=round(sent / elapsed),
                  client_frames_per_s=round(c.frames / elapsed),
                  client_mb_per_s=round(c.bytes / elapsed / 1e6, 2))
-        emit(venue="all", clients=args.clients, connections=len(conns), seconds=round(elapsed, 1),
+        emit(venue="all", symbols=symbols, procs=len(parts), funding=args.funding, clients=args.clients,
+             connections=len(conns), seconds=round(elapsed, 1),
              server_frames_per_s=round(total_sent / elapsed), client_frames_per_s=round(total_recv / elapsed),
              client_mb_per_s=round(total_bytes / elapsed / 1e6, 2), tick_ratio=round(tick_ratio, 3),
              server_cpu=round((cpu1 - cpu0) / elapsed, 2), cpus=os.cpu_count())  # fmt: skip
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        proc.terminate()  # the parent stops its own children
+        proc.wait(timeout=30)
 
 
 def main() -> None:
@@ -169,7 +237,17 @@ def main() -> None:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--tick", type=float, default=0.05)
     p.add_argument("--venues", default=None, help="comma-separated subset (default: all)")
-    asyncio.run(run(p.parse_args()))
+    p.add_argument("--symbols", default="3", help="comma-separated catalogue sizes to measure (default 3)")
+    p.add_argument("--procs", default="1", help="comma-separated process counts to measure (default 1)")
+    p.add_argument("--funding", action="store_true", help="clients subscribe every symbol's funding, not books")
+    args = p.parse_args()
+
+    async def every() -> None:
+        for n in (int(x) for x in args.symbols.split(",")):
+            for k in (int(x) for x in args.procs.split(",")):
+                await run(args, n, k)
+
+    asyncio.run(every())
 
 
 if __name__ == "__main__":

@@ -388,10 +388,86 @@ number(PyObject *module, PyObject *obj)
     return failed ? NULL : PyFloat_FromDouble(v);
 }
 
+/* sorted_keys(levels, descending) -> list[float] | None | NotImplemented
+ *
+ * ``market.book._sorted_keys_py`` for its common input: a tuple of (price, size) tuples of
+ * exact str. The float of every price when the levels already are a valid
+ * side (every price and size finite, sizes > 0, prices > 0 and strictly best first), else None.
+ * Any other input (another container, a level that is not a pair of str) returns NotImplemented:
+ * the Python function then decides, so both give the same answer for any input. */
+static PyObject *
+sorted_keys(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *levels, *keys;
+    Py_ssize_t i, n;
+    int descending;
+    double prev = 0.0;
+
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "sorted_keys() takes 2 arguments");
+        return NULL;
+    }
+    levels = args[0];
+    descending = PyObject_IsTrue(args[1]);
+    if (descending < 0) {
+        return NULL;
+    }
+    if (!PyTuple_CheckExact(levels)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    n = PyTuple_GET_SIZE(levels);
+    /* every level must be a tuple of two exact str (immutable: the book keeps them as they are) */
+    for (i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(levels, i), *price, *size;
+        if (!PyTuple_CheckExact(item) || unpack_pair(item, &price, &size) < 0 || !PyUnicode_CheckExact(price)
+            || !PyUnicode_CheckExact(size)) {
+            Py_RETURN_NOTIMPLEMENTED;
+        }
+    }
+    keys = PyList_New(n);
+    if (keys == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *price, *size, *fkey;
+        double key, qty;
+        int failed;
+        unpack_pair(PyTuple_GET_ITEM(levels, i), &price, &size);
+        key = as_double(price, &failed);
+        if (!failed) {
+            qty = as_double(size, &failed);
+        }
+        if (failed) {
+            Py_DECREF(keys);
+            if (PyErr_ExceptionMatches(PyExc_ValueError) || PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Clear();
+                Py_RETURN_NONE;
+            }
+            return NULL;
+        }
+        if (!isfinite(key) || !isfinite(qty) || !(qty > 0.0) || !(key > 0.0)
+            || (i > 0 && (descending ? !(key < prev) : !(key > prev)))) {
+            Py_DECREF(keys);
+            Py_RETURN_NONE;
+        }
+        prev = key;
+        fkey = PyFloat_FromDouble(key);
+        if (fkey == NULL) {
+            Py_DECREF(keys);
+            return NULL;
+        }
+        PyList_SET_ITEM(keys, i, fkey);
+    }
+    return keys;
+}
+
 static PyMethodDef sidec_methods[] = {
     {"update_book", (PyCFunction)(void (*)(void))book_update, METH_FASTCALL,
      "update_book(bid_side, ask_side, bids, asks, stamp) -> int: both sides of one delta; bit 1 "
      "and bit 2 say the bids and the asks changed shape."},
+    {"sorted_keys", (PyCFunction)(void (*)(void))sorted_keys, METH_FASTCALL,
+     "sorted_keys(levels, descending) -> list[float] | None | NotImplemented: the price floats of a "
+     "snapshot side that is already valid and sorted (see market/book.py _sorted_keys)."},
     {"number", (PyCFunction)number, METH_O,
      "number(text) -> float: float(text) through the loop's fast reader (for tests)."},
     {"update", (PyCFunction)(void (*)(void))side_update, METH_FASTCALL,

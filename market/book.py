@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from enum import Enum
+from itertools import repeat
+from math import isfinite as _isfinite
 
 import msgspec
 
@@ -116,14 +118,68 @@ def estimate_fill(levels: Iterable[DecLevel], side: Side | str, size: Decimal) -
                         slippage=slip, levels=used, complete=remaining <= 0)
 
 
+#: levels in one update from which ``_update_bulk`` beats the loop: its dozen passes of builtins
+#: cost about what twenty iterations do (measured on Binance diff frames: bench/codecs.py)
+_BULK_MIN = 24
+
+
+def _update_bulk(book: dict[str, tuple[str, int]], keys: dict[float, str], levels: tuple | list,
+                 stamp: int) -> bool | None:
+    """``_update_py`` for the common delta, in a few passes of builtins instead of one Python
+    iteration per level: what the loop would leave, or None (nothing touched) when the loop must
+    decide because order or a spelling could matter. It decides only deltas whose prices all
+    read as distinct floats, whose sizes are all finite and >= 0, whose new prices are positive
+    and finite and take no float key held by another live spelling, whose deletes of absent
+    prices have no live alias, and that cannot make the key index due for compaction on the way
+    (``_Side._insert``)."""
+    try:
+        prices, sizes = zip(*levels, strict=True)
+        qty = list(map(float, sizes))
+        floats = list(map(float, prices))
+        if len(set(floats)) != len(floats):
+            return None  # a price twice, or two spellings of one: order decides
+    except (TypeError, ValueError):
+        return None
+    if not (all(map(_isfinite, qty)) and min(qty) >= 0.0):
+        return None
+    if 0.0 in qty:
+        dels = [p for p, q in zip(prices, qty, strict=True) if q == 0.0]
+        absent = [k for p, k, q in zip(prices, floats, qty, strict=True) if q == 0.0 and p not in book]
+        if [k for k in absent if (o := keys.get(k)) is not None and o in book]:
+            return None  # a delete of a price held under another spelling
+        sets = [(p, z, k) for p, z, k, q in zip(prices, sizes, floats, qty, strict=True) if q != 0.0]
+    else:
+        dels = absent = []
+        sets = list(zip(prices, sizes, floats, strict=True))
+    new = [(k, p) for p, _, k in sets if p not in book]
+    if new:
+        if not all(0.0 < k < _INF for k, _ in new):
+            return None  # a bad price: the loop names it
+        if [p for k, p in new if (o := keys.get(k)) is not None and o != p and o in book]:
+            return None  # the same price spelt another way: _insert decides
+        if len(keys) + len(new) > 2 * (len(book) - len(dels) + len(absent)) + 256:
+            return None  # the index may be due for compaction on the way
+        keys.update(new)
+    book.update(zip([p for p, _, _ in sets], zip([z for _, z, _ in sets], repeat(stamp)), strict=True))
+    for p in dels:
+        book.pop(p, None)
+    return bool(new) or len(dels) > len(absent)
+
+
 def _update_py(
     book: dict[str, tuple[str, int]], keys: dict[float, str], levels: Iterable[Level], stamp: int,
     insert: Callable[[str], None], drop_alias: Callable[[str], bool],
 ) -> bool:
     """``_Side.update``'s loop: set or delete each level; True when a level appeared or went.
 
-    market/_sidec.c is the same loop compiled (used when built); keep the two in step.
+    market/_sidec.c is the same loop compiled (used when built); keep the two in step. Common
+    updates of ``_BULK_MIN`` levels or more (a snapshot applied level by level, deep deltas) take
+    ``_update_bulk``, the same result in bulk; the loop decides the rest.
     """
+    if (type(levels) is tuple or type(levels) is list) and len(levels) >= _BULK_MIN:
+        done = _update_bulk(book, keys, levels, stamp)
+        if done is not None:
+            return done
     changed = False
     for price, size in levels:
         qty = float(size)
@@ -150,15 +206,68 @@ def _update_book_py(bid_side: tuple, ask_side: tuple, bids: Iterable[Level], ask
     return mask
 
 
+def _sorted_keys_py(levels: Iterable[Level], descending: bool) -> list[float] | None:
+    """The float of every price of ``levels`` when they already are a valid side, as venues send
+    snapshots: a tuple of ``(price, size)`` tuples, strictly best first (no price twice, no two spellings of
+    one price), every price and size positive and finite. None when not (the caller then applies
+    them level by level, which sorts, merges and names what is wrong).
+
+    Bulk builtins only (``zip``, ``map``, ``sorted``, ``set``); market/_sidec.c has the same test
+    compiled (``sorted_keys``) for pairs of str, and this one decides everything else.
+    """
+    if type(levels) is not tuple:
+        return None  # a list may change after the call: only immutable levels are kept as they came
+    if not levels:
+        return []
+    if len(set(map(type, levels))) != 1 or type(levels[0]) is not tuple:
+        return None  # a level that is a list may change too
+    try:
+        prices, sizes = zip(*levels, strict=True)
+        keys = list(map(float, prices))
+        qty = list(map(float, sizes))
+    except (TypeError, ValueError):
+        return None
+    if not (all(map(_isfinite, qty)) and min(qty) > 0.0 and all(map(_isfinite, keys))):
+        return None
+    if descending:
+        if not (keys[-1] > 0.0 and keys == sorted(keys, reverse=True)):
+            return None
+    elif not (keys[0] > 0.0 and keys == sorted(keys)):
+        return None
+    if len(set(keys)) != len(keys):
+        return None
+    return keys
+
+
+def _sorted_keys_c(levels: Iterable[Level], descending: bool) -> list[float] | None:
+    keys = _sorted_keys_compiled(levels, descending)
+    return _sorted_keys_py(levels, descending) if keys is NotImplemented else keys
+
+
 try:  # the compiled loops, unless not built or PERPWIRE_PURE_PYTHON is set
+    from perpwire.market._sidec import sorted_keys as _sorted_keys_compiled
     from perpwire.market._sidec import update as _update_c
     from perpwire.market._sidec import update_book as _update_book_c
 except ImportError:  # pragma: no cover - depends on the install
-    _update_c = _update_book_c = None
+    _update_c = _update_book_c = _sorted_keys_compiled = None
 
 ACCELERATED = _update_c is not None and not os.environ.get("PERPWIRE_PURE_PYTHON")
 _update = _update_c if ACCELERATED else _update_py
 _update_book = _update_book_c if ACCELERATED else _update_book_py
+# the compiled test itself (``_Side.replace`` asks the Python one when it says NotImplemented)
+_sorted_keys = _sorted_keys_compiled if ACCELERATED else _sorted_keys_py
+
+
+def use_compiled(compiled: bool) -> bool:
+    """Run the book's hot loops compiled (when built) or in Python from now on, in this process;
+    returns whether they were compiled before. For benchmarks and tests comparing the two."""
+    global _update, _update_book, _sorted_keys
+    before = _update is _update_c and _update_c is not None
+    if compiled and _update_c is not None:
+        _update, _update_book, _sorted_keys = _update_c, _update_book_c, _sorted_keys_compiled
+    else:
+        _update, _update_book, _sorted_keys = _update_py, _update_book_py, _sorted_keys_py
+    return before
 
 
 class _Side:
@@ -169,27 +278,67 @@ class _Side:
     harmless and compacted): a new text whose float is taken by another live text is the same
     price spelt differently (the new spelling replaces it) or, past 15 significant digits, two
     prices one float cannot tell apart (a ``BookError``: never merged silently).
+
+    A snapshot that is already a valid sorted side (``_sorted_keys``: what venues send) is kept
+    as it came, ``snap``, with the dicts empty: reads take the levels they want straight from it
+    and nothing is indexed until a delta or a drop needs the dicts (``unpack``, in bulk).
     """
 
-    __slots__ = ("_keys", "_order", "descending", "hot", "levels")
+    __slots__ = ("_keys", "_order", "_snap_keys", "_snap_stamp", "descending", "hot", "levels", "snap")
 
     def __init__(self, descending: bool):
         self.descending = descending
         self.levels: dict[str, tuple[str, int]] = {}
         self._keys: dict[float, str] = {}
         self._order: list[str] | None = []
+        # a sorted snapshot not unpacked yet (then ``levels`` and ``_keys`` are empty), its price
+        # floats and its stamp
+        self.snap: tuple[Level, ...] | None = None
+        self._snap_keys: list[float] = []
+        self._snap_stamp = 0
         # what the hot loop is handed on every update (the dicts are never replaced, only cleared)
         self.hot = (self.levels, self._keys, self._insert, self._drop_alias)
 
-    def replace(self, levels: Iterable[Level], stamp: int) -> None:
+    def replace(self, levels: Iterable[Level], stamp: int) -> bool:
+        """Replace the side; True when it was kept as a sorted snapshot (nothing indexed yet)."""
         self.levels.clear()
         self._keys.clear()
         self._order = None
+        keys = _sorted_keys(levels, self.descending)
+        if keys is NotImplemented:  # the compiled test leaves other shapes to the Python one
+            keys = _sorted_keys_py(levels, self.descending)
+        if keys is not None:
+            self.snap, self._snap_keys, self._snap_stamp = levels, keys, stamp  # type: ignore[assignment]
+            return True
+        self.snap = None
         self.update(levels, stamp)
+        return False
+
+    def unpack(self) -> None:
+        """Index a kept snapshot into the dicts (in place: the hot loop holds them)."""
+        snap = self.snap
+        if snap is None:
+            return
+        self.snap = None
+        if not snap:
+            self._order = []
+            return
+        prices, sizes = zip(*snap, strict=True)
+        self.levels.update(zip(prices, zip(sizes, repeat(self._snap_stamp)), strict=False))
+        self._keys.update(zip(self._snap_keys, prices, strict=True))
+        self._snap_keys = []
+        self._order = list(prices)
 
     def update(self, levels: Iterable[Level], stamp: int) -> None:
         """Apply absolute sizes; raises ValueError on text that is not a usable number."""
-        if _update(self.levels, self._keys, levels, stamp, self._insert, self._drop_alias):
+        if self.snap is not None:
+            self.unpack()
+        try:
+            changed = _update(self.levels, self._keys, levels, stamp, self._insert, self._drop_alias)
+        except BaseException:
+            self._order = None  # levels before the bad one may have been set
+            raise
+        if changed:
             self._order = None
 
     def _insert(self, price: str) -> None:
@@ -217,15 +366,55 @@ class _Side:
         return True
 
     def order(self) -> list[str]:
+        if self.snap is not None:
+            self.unpack()
         if self._order is None:
             self._order = sorted(self.levels, key=float, reverse=self.descending)
         return self._order
 
     def drop(self, price: str) -> None:
+        if self.snap is not None:
+            self.unpack()
         del self.levels[price]
         self._order = None
 
+    def __len__(self) -> int:
+        snap = self.snap
+        return len(self.levels) if snap is None else len(snap)
+
+    def best(self) -> tuple[str, int] | None:
+        """The best price text and its stamp, None when the side is empty."""
+        snap = self.snap
+        if snap is not None:
+            return (snap[0][0], self._snap_stamp) if snap else None
+        if not self.levels:
+            return None
+        price = self.order()[0]
+        return price, self.levels[price][1]
+
+    def pairs(self, n: int | None) -> list[Level]:
+        """The best ``n`` levels (all when None) as ``(price, size)`` text, best first."""
+        snap = self.snap
+        if snap is not None:
+            return list(snap if n is None else snap[:n])
+        prices = self.order() if n is None else self.order()[:n]
+        book = self.levels
+        return [(p, book[p][0]) for p in prices]
+
+    def text(self, n: int | None) -> tuple[list[str], list[str]]:
+        """The best ``n`` prices and their sizes as text (new lists)."""
+        snap = self.snap
+        if snap is not None:
+            top = snap if n is None else snap[:n]
+            return [p for p, _ in top], [q for _, q in top]
+        prices = self.order()[:n]  # a copy, also when n is None
+        book = self.levels
+        return prices, [book[p][0] for p in prices]
+
     def top(self, n: int | None) -> tuple[DecLevel, ...]:
+        snap = self.snap
+        if snap is not None:
+            return tuple([(Decimal(p), Decimal(q)) for p, q in (snap if n is None else snap[:n])])
         prices = self.order() if n is None else self.order()[:n]
         book = self.levels
         return tuple([(Decimal(p), Decimal(book[p][0])) for p in prices])
@@ -265,6 +454,7 @@ class OrderBook:
         self._buffer: deque[BookDelta] = deque(maxlen=max_buffer)
         self._bids = _Side(descending=True)
         self._asks = _Side(descending=False)
+        self._packed = False  # a side holds a sorted snapshot not unpacked yet (``_Side.snap``)
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -304,11 +494,9 @@ class OrderBook:
         self._lazy = None
         self._stamp += 1
         try:
-            self._bids.replace(snap.bids, self._stamp)
-            self._asks.replace(snap.asks, self._stamp)
+            self._replace(snap.bids, snap.asks)
         except (ValueError, BookError) as exc:
-            self._bids.replace((), self._stamp)
-            self._asks.replace((), self._stamp)
+            self._replace((), ())
             self.state = SyncState.RESYNCING
             return Resync(venue=self.venue, symbol=self.symbol, reason=f"bad snapshot: {exc}")
         self.seq = snap.seq
@@ -328,6 +516,8 @@ class OrderBook:
     def _apply_delta(self, d: BookDelta) -> Resync | None:
         if self._lazy is not None:
             self._load_lazy()
+        if self._packed:
+            self._unpack()
         seq = self.seq
         rule = self.rule
         if not (self._bridged and rule.continues(d, seq)):  # the hot path asks one question
@@ -344,12 +534,26 @@ class OrderBook:
                 if changed & 2:
                     self._asks._order = None
         except (ValueError, BookError) as exc:
+            # levels before the bad one may have been set: neither side's order can be trusted
+            self._bids._order = self._asks._order = None
             return self._gap(None, f"bad delta {d.first_seq}..{d.seq}: {exc}")
         self._bridged = True
         self.seq = d.seq
         if d.ts:
             self.ts = d.ts
         return None
+
+    def _replace(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
+        """Both sides from a snapshot, at the current stamp; sorted ones are kept as they came."""
+        self._packed = False  # an error below leaves dicts only (the caller then empties both)
+        packed = self._bids.replace(bids, self._stamp)
+        packed = self._asks.replace(asks, self._stamp) or packed
+        self._packed = packed
+
+    def _unpack(self) -> None:
+        self._bids.unpack()
+        self._asks.unpack()
+        self._packed = False
 
     def _gap(self, keep: BookDelta | None, reason: str) -> Resync:
         self.state = SyncState.RESYNCING
@@ -368,18 +572,15 @@ class OrderBook:
             snap = self._materialize(lazy)
         except DecodeError:
             # a bad frame must not reach the reader: the book is out of sync until the next one
-            self._bids.replace((), self._stamp)
-            self._asks.replace((), self._stamp)
+            self._replace((), ())
             self.state = SyncState.RESYNCING
             self.bad_frames += 1
             return
         self._stamp += 1
         try:
-            self._bids.replace(snap.bids, self._stamp)
-            self._asks.replace(snap.asks, self._stamp)
+            self._replace(snap.bids, snap.asks)
         except (ValueError, BookError):
-            self._bids.replace((), self._stamp)
-            self._asks.replace((), self._stamp)
+            self._replace((), ())
             self.state = SyncState.RESYNCING
             return
         self.seq = snap.seq
@@ -395,13 +596,14 @@ class OrderBook:
 
     def _uncross(self) -> None:
         bids, asks = self._bids, self._asks
-        while bids.levels and asks.levels:
-            kb = bids.order()[0]
-            ka = asks.order()[0]
+        while True:
+            best_bid, best_ask = bids.best(), asks.best()
+            if best_bid is None or best_ask is None:
+                return
+            kb, sb = best_bid
+            ka, sa = best_ask
             if float(kb) < float(ka):
                 return
-            sb = bids.levels[kb][1]
-            sa = asks.levels[ka][1]
             if sb <= sa:
                 bids.drop(kb)
                 self.uncrossed += 1
@@ -426,15 +628,14 @@ class OrderBook:
 
     def __len__(self) -> int:
         self._ready()
-        return len(self._bids.levels) + len(self._asks.levels)
+        return len(self._bids) + len(self._asks)
 
     def depth_for_size(self, side: Side | str, size: Decimal) -> FillEstimate:
         """Average price and slippage of taking ``size``: a BUY walks the asks, a SELL the bids."""
         side = Side(side)
         self._ready()
         book = self._asks if side is Side.BUY else self._bids
-        levels = book.levels
-        return estimate_fill(((Decimal(p), Decimal(levels[p][0])) for p in book.order()), side, size)
+        return estimate_fill(((Decimal(p), Decimal(q)) for p, q in book.pairs(None)), side, size)
 
     def view(self, levels: int | None = 20, now_ms: int | None = None, *, stale_after_ms: int | None = None,
              heard_ms: int | None = None) -> BookView:
@@ -464,10 +665,6 @@ class OrderBook:
         """The best ``n`` levels of each side as the venue's own text: bid prices, bid sizes, ask
         prices, ask sizes. What a view's wire form carries (``market.views``): no Decimal built."""
         self._ready()
-        out = []
-        for side in (self._bids, self._asks):
-            prices = side.order()[:n]  # a copy, also when n is None
-            book = side.levels
-            out.append(prices)
-            out.append([book[p][0] for p in prices])
-        return out[0], out[1], out[2], out[3]
+        bid_px, bid_sz = self._bids.text(n)
+        ask_px, ask_sz = self._asks.text(n)
+        return bid_px, bid_sz, ask_px, ask_sz

@@ -60,6 +60,8 @@ class FundingModel:
         self.common = dict.fromkeys(self.assets, BASELINE_PER_HOUR)
         self.bias = {(v, a): rng.gauss(0.0, 0.000004) for v in venues for a in self.assets}
         self.dev = dict(self.bias)
+        self._keys = tuple(self.bias)
+        self._by_venue = {v: tuple((v, a) for a in self.assets) for v in venues}
         self.advance_every = max(1, advance_every)
         self._ticks = 0
         self._pending_h = 0.0
@@ -93,9 +95,10 @@ class FundingModel:
         drop = len(stamps) > self._keep
         if drop:
             stamps.popleft()
+        hours, common, dev, hist = INTERVAL_HOURS[venue], self.common, self.dev, self._hist
         for a in self.assets:
-            rates = self._hist[(venue, a)]
-            rates.append(self.rate(venue, a))
+            rates = hist[(venue, a)]
+            rates.append(max(-_CLAMP_PER_HOUR, min(_CLAMP_PER_HOUR, common[a] + dev[(venue, a)])) * hours)
             if drop:
                 del rates[0]
 
@@ -120,26 +123,29 @@ class FundingModel:
 
     # --- evolution ----------------------------------------------------------------------------
 
-    def _ou(self, x: float, mu: float, theta: float, sigma: float, dt_h: float) -> float:
-        decay = math.exp(-theta * dt_h)
-        sd = sigma * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
-        return mu + (x - mu) * decay + self.rng.gauss(0.0, sd)
-
     @staticmethod
     def _ou_terms(theta: float, sigma: float, dt_h: float) -> tuple[float, float]:
         decay = math.exp(-theta * dt_h)
         return decay, sigma * math.sqrt((1.0 - decay * decay) / (2.0 * theta))
 
-    def _advance(self, dt_h: float) -> None:
-        gauss, uniform = self.rng.gauss, self.rng.random
+    def _advance(self, dt_h: float, venues: tuple[str, ...] | None = None) -> None:
+        """Step the common processes and the deviations of ``venues`` (default all) by ``dt_h``;
+        ``venues=()`` steps only the common part."""
+        gauss = self.rng.gauss
         decay, sd = self._ou_terms(0.3, 0.000012, dt_h)
         common = self.common
         for a in self.assets:
             common[a] = BASELINE_PER_HOUR + (common[a] - BASELINE_PER_HOUR) * decay + gauss(0.0, sd)
+        self._advance_dev(dt_h, self.venues if venues is None else venues)
+
+    def _advance_dev(self, dt_h: float, venues: tuple[str, ...]) -> None:
+        gauss, uniform = self.rng.gauss, self.rng.random
         decay, sd = self._ou_terms(1.0, 0.000006, dt_h)
         p_shock = 1.0 - math.exp(-self.shock_rate * dt_h)
         bias, dev, size = self.bias, self.dev, self.shock_size
-        for key, x in dev.items():
+        keys = self._keys if len(venues) == len(self.venues) else [k for v in venues for k in self._by_venue[v]]
+        for key in keys:
+            x = dev[key]
             mu = bias[key]
             x = mu + (x - mu) * decay + gauss(0.0, sd)
             if uniform() < p_shock:
@@ -164,14 +170,23 @@ class FundingModel:
         return out
 
     def _warm(self, now_ms: int, days: int) -> None:
-        """Generate ``days`` of hourly history ending at ``now_ms`` with the same process."""
+        """Generate ``days`` of hourly history ending at ``now_ms`` with the same process: the
+        common part hour by hour, each venue's deviations once per its interval (an OU step over
+        the whole interval is exact), so 8-hourly venues cost an eighth."""
         hour = (now_ms - days * 24 * HOUR_MS) // HOUR_MS * HOUR_MS + HOUR_MS
+        since = dict.fromkeys(self.venues, 0.0)
         while hour <= now_ms:
-            self._advance(1.0)
+            self._advance(1.0, ())
             for venue in self.venues:
+                since[venue] += 1.0
                 if hour % (INTERVAL_HOURS[venue] * HOUR_MS) == 0:
+                    self._advance_dev(since[venue], (venue,))
+                    since[venue] = 0.0
                     self._record(venue, hour)
             hour += HOUR_MS
+        for venue, hours in since.items():
+            if hours:
+                self._advance_dev(hours, (venue,))
 
     def shock(self, venue: str, asset: str, rate: float, *, per_hour: bool = False) -> None:
         """Set the venue's current rate to ``rate`` (per its interval, or per hour); it then decays."""

@@ -55,6 +55,13 @@ class Ladder:
         self.version += 1
         self.changes.append(Change(is_bid, px, size, self.seq))
 
+    def fill(self, bids: dict[int, int], asks: dict[int, int]) -> None:
+        """Replace both sides at once (the starting book): no changes are logged, one id is spent."""
+        self.bids, self.asks = dict(bids), dict(asks)
+        self._bid_keys, self._ask_keys = sorted(self.bids), sorted(self.asks)
+        self.seq += 1
+        self.version += 1
+
     def drain(self) -> list[Change]:
         out, self.changes = self.changes, []
         return out

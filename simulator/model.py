@@ -80,6 +80,7 @@ class Book:
     day_high: float = 0.0
     day_low: float = 0.0
     day_volume: float = 0.0  # base units traded since the start
+    day_quote: float = 0.0  # USD traded since the start (volume × price, for the VWAP)
     watchers: int = 0  # subscriptions to this book's streams (quiet books move rarely)
     last_move: int = 0  # the model tick this book last moved
 
@@ -99,6 +100,8 @@ class MarketModel:
                  basis_every: int = 20) -> None:
         self.rng = rng
         self.levels = levels
+        #: level sizes scale a lognormal(0, 0.7) draw; 4,096 of them drawn once, picked at random
+        self._lognormal = [rng.lognormvariate(0.0, 0.7) for _ in range(4096)]
         self.assets = {a.name: a for a in catalog.assets(symbols)}
         self.fair: dict[str, float] = {a.name: a.price * math.exp(rng.gauss(0, 0.01)) for a in self.assets.values()}
         self.books: dict[tuple[str, str], Book] = {}
@@ -107,11 +110,13 @@ class MarketModel:
         self.quiet_every = max(1, quiet_every)
         self.basis_every = max(1, basis_every)
         self.fair_source: Callable[[dict[str, float]], None] | None = None
+        self.fair_sink: Callable[[dict[str, float]], None] | None = None  # told every new fair price
         #: watched books per venue (insertion order keeps replays deterministic)
         self.watched: dict[str, dict[Book, None]] = {v: {} for v in venues}
         self.moved: dict[str, list[Book]] = {v: [] for v in venues}
         self.ticks = 0
         self._basis_dt = 0.0
+        self._printed: dict[Book, None] = {}  # books with trades or liquidations this tick
         self._now_ms = 0
         for venue in venues:
             books = []
@@ -164,6 +169,8 @@ class MarketModel:
             for name, asset in self.assets.items():
                 sd = asset.vol_per_sqrt_hour * math.sqrt(dt_h)
                 self.fair[name] *= math.exp(rng.gauss(0.0, sd) - 0.5 * sd * sd)
+            if self.fair_sink is not None:
+                self.fair_sink(self.fair)
         self._basis_dt += dt_h
         if self.ticks % self.basis_every == 0 or not self.quiet_books:
             dt, self._basis_dt = self._basis_dt, 0.0
@@ -193,27 +200,32 @@ class MarketModel:
 
     def end_tick(self) -> None:
         """Forget the tick's prints once every venue has published them."""
-        for book in self.books.values():
+        for book in self._printed:
             book.new_trades.clear()
             book.new_liqs.clear()
+        self._printed.clear()
 
     def center_ticks(self, book: Book) -> float:
         return self.fair[book.inst.asset] * (1.0 + book.basis) / book.inst.tick_value
 
     def _size(self, book: Book, depth: int) -> int:
-        return max(1, int(book.base_lots * (1.0 + depth / 15.0) * self.rng.lognormvariate(0.0, 0.7)))
+        return max(1, int(book.base_lots * (1.0 + depth / 15.0) * self._lognormal[self.rng.getrandbits(12)]))
 
     def _seed(self, book: Book) -> None:
         c = self.center_ticks(book)
         bb, ba = math.floor(c - 0.5), math.floor(c - 0.5) + 1
-        lad = book.ladder
         px_b, px_a = bb, ba
+        bits, uniform, table, base = self.rng.getrandbits, self.rng.random, self._lognormal, book.base_lots
+        bids: dict[int, int] = {}
+        asks: dict[int, int] = {}
         for d in range(self.levels):
-            lad.set(True, px_b, self._size(book, d))
-            lad.set(False, px_a, self._size(book, d))
-            step = 1 if d < 20 else self.rng.randint(1, 3)
+            scale = base * (1.0 + d / 15.0)
+            bids[px_b] = max(1, int(scale * table[bits(12)]))
+            asks[px_a] = max(1, int(scale * table[bits(12)]))
+            step = 1 if d < 20 else 1 + int(uniform() * 3)
             px_b -= step
             px_a += step
+        book.ladder.fill(bids, asks)
 
     def _evolve(self, book: Book, elapsed: int = 1) -> None:
         rng, lad = self.rng, book.ladder
@@ -287,12 +299,14 @@ class MarketModel:
         px = book.ladder.best_bid() if sell else book.ladder.best_ask()
         if px is not None:
             book.new_liqs.append(LiqRec(self._now_ms, px, book.base_lots * self.rng.randint(1, 10), sell))
+            self._printed[book] = None
 
     def liquidate(self, book: Book, *, sell: bool = True, lots: int | None = None) -> LiqRec:
         """Print a liquidation at the touch on the next publish (tests and demos)."""
         px = book.ladder.best_bid() if sell else book.ladder.best_ask()
         rec = LiqRec(self._now_ms, px or 1, lots or book.base_lots * 3, sell)
         book.new_liqs.append(rec)
+        self._printed[book] = None
         return rec
 
     def record_trade(self, book: Book, px: int, lots: int, taker_buy: bool) -> TradeRec:
@@ -300,10 +314,12 @@ class MarketModel:
         rec = TradeRec(book.trade_id, self._now_ms, px, lots, taker_buy)
         book.recent.append(rec)
         book.new_trades.append(rec)
+        self._printed[book] = None
         price = px * book.inst.tick_value
         book.day_high = max(book.day_high, price)
         book.day_low = min(book.day_low, price)
         book.day_volume += lots * book.inst.lot_base
+        book.day_quote += lots * book.inst.lot_base * price
         return rec
 
     # --- liquidity for the matching engine -----------------------------------------------------

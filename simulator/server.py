@@ -85,7 +85,7 @@ class Simulator:
         self.symbols = symbols
         self.enforce_limits = enforce_limits
         self.model = MarketModel(random.Random(root.random()), names, levels=levels, symbols=symbols,
-                                 quiet_books=quiet_books, quiet_every=self.clock.ticks_per(2.0),
+                                 quiet_books=quiet_books, quiet_every=self.clock.ticks_per(5.0),
                                  basis_every=self.clock.ticks_per(1.0))
         self.funding = FundingModel(random.Random(root.random()), names, self.clock.now_ms, history_days=history_days,
                                     symbols=symbols,
@@ -216,6 +216,29 @@ class Simulator:
         self.clock.jump(ms)
 
     # --- helpers ------------------------------------------------------------------------------
+
+    def share_fair(self, buffer: memoryview, *, writer: bool) -> None:
+        """Quote the fair prices of ``buffer`` (one double per catalogue asset, in catalogue
+        order), shared with other simulator processes: the writer's random walk fills it every
+        tick, the others read it instead of walking their own, so every venue quotes one market."""
+        names = list(self.model.assets)
+        if len(buffer) < len(names):
+            raise ValueError(f"the shared fair-price buffer holds {len(buffer)} prices, the catalogue {len(names)}")
+
+        def sink(fair: dict[str, float]) -> None:
+            for i, name in enumerate(names):
+                buffer[i] = fair[name]
+
+        def source(fair: dict[str, float]) -> None:
+            if buffer[0] > 0:  # written at least once
+                for i, name in enumerate(names):
+                    fair[name] = buffer[i]
+
+        if writer:
+            sink(self.model.fair)
+            self.model.fair_sink = sink
+        else:
+            self.model.fair_source = source
 
     def venue(self, name: str) -> VenueServer:
         return self.venues[name]

@@ -35,6 +35,8 @@ def test_the_wheel_holds_the_perpwire_root_only(wheel):
     for layer in LAYERS:  # every layer, under the root
         assert f"perpwire/{layer}/__init__.py" in names
     assert "perpwire/actors/streams/connection.py" in names and "perpwire/simulator/servers/aster.py" in names
+    for page in ("index.html", "app.js", "app.css"):  # the dashboard's static files ship as package data
+        assert f"perpwire/actors/dashboard/static/{page}" in names
     entry = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "perpwire = perpwire.actors.app.cli:main" in entry
 

@@ -1,11 +1,14 @@
-"""The ``perpwire`` command line: demo, run, status, submit, stop, sim, stream.
+"""The ``perpwire`` command line: demo, run, status, submit, stop, dashboard, sim, stream.
 
 ``demo`` and ``run`` start a deployment in this process's Ray (embedded by default), record where
 it is (``actors.deployment``: its Ray address and namespace, under its name) and print that;
-``status``, ``submit`` and ``stop`` find the deployment by ``--name`` (or ``--address``), join
+``status``, ``submit``, ``stop`` and ``dashboard`` find the deployment by ``--name`` (or ``--address``), join
 its Ray and talk to its named coordinator, refusing a cluster that holds no perpwire deployment
 of that name. Every failure is one line on stderr: a configuration error or an unusable store
-exits 2, as does an unknown strategy; a deployment that cannot be found or reached exits 1.
+exits 2, as does an unknown strategy or a Ray token the cluster refuses (the line says what to set);
+a deployment that cannot be found or reached exits 1. ``--address`` and ``--namespace`` say where
+a deployment's Ray is and which namespace holds it; ``demo`` and ``run`` join a running Ray (never
+a second one inside ``ray job submit``) and their actors are detached, so they outlive the driver.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -47,13 +51,13 @@ def _logging(verbose: bool) -> None:
 def _cmd_demo(args) -> int:
     from perpwire.actors.app.demo import run_demo
 
-    name = DEFAULT_NAME  # the demo's configuration keeps the default namespace
+    name = args.namespace or DEFAULT_NAME  # the demo's deployment is named by its namespace
     deployment.claim(name)
     try:
         with tempfile.TemporaryDirectory(prefix="perpwire-demo-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'funding.sqlite'}"
             summary = asyncio.run(run_demo(args.duration, args.seed, args.speed, store_url=url,
-                                           live=not args.no_live))
+                                           live=not args.no_live, namespace=name, address=args.address))
     except KeyboardInterrupt:  # run_demo stopped every actor and the simulator on its way out
         print("perpwire: demo interrupted; everything it started is stopped", file=sys.stderr)
         return 130
@@ -69,9 +73,10 @@ def _cmd_run(args) -> int:
     from perpwire.actors.app.view import collect_summary, render_summary, run_live_view
 
     cfg = load_config(args.config)
-    if args.name:
-        cfg.ray.namespace = args.name  # a deployment is named by its Ray namespace
-    name = cfg.ray.namespace
+    cfg.ray.namespace = args.namespace or args.name or cfg.ray.namespace
+    if args.address:
+        cfg.ray.address = args.address
+    name = args.name or cfg.ray.namespace  # a deployment is named by its Ray namespace unless --name says
     deployment.claim(name)
 
     async def main():
@@ -81,7 +86,8 @@ def _cmd_run(args) -> int:
                   file=sys.stderr, flush=True)
             started = time.monotonic()
             await runtime.start()
-            deployment.announce(name, cfg.ray.namespace)
+            deployment.announce(name, runtime.namespace)
+            _print_dashboard(runtime)
             streams = (await runtime.status())["streams"]
             print(f"perpwire: {sum(1 for s in streams if s.get('connected'))} of {len(streams)} streams connected "
                   f"({time.monotonic() - started:.1f} s)", file=sys.stderr, flush=True)
@@ -146,7 +152,7 @@ async def _until_stop_requested(runtime, every_s: float = 0.5) -> str | None:
 
 def _join(args):
     """The deployment the command names, joined; returns it with its coordinator."""
-    dep = deployment.locate(args.name, args.address)
+    dep = deployment.locate(args.name, args.address, args.namespace)
     deployment.connect(dep)
     return dep, deployment.coordinator(dep)
 
@@ -199,7 +205,9 @@ def _cmd_status(args) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     else:
-        print(_status_text(doc))
+        from perpwire.actors.app.view import status_text
+
+        print(status_text(doc, shutil.get_terminal_size((80, 24)).columns))
     store = doc["store"]
     if not store["ok"]:
         waiting = store.get("writes_waiting")
@@ -214,11 +222,14 @@ def _streams(dep) -> list[dict]:
     import ray
     from ray.util import list_named_actors
 
+    from perpwire.actors.budgets import PREFIX as BUDGET_PREFIX
     from perpwire.actors.coordination.coordinator import COORDINATOR_NAME
+    from perpwire.actors.dashboard.actor import DASHBOARD_NAME
 
     names = sorted(a["name"] for a in list_named_actors(all_namespaces=True)
                    if a["namespace"] == dep.namespace and a["name"].startswith("perpwire-")
-                   and a["name"] not in (COORDINATOR_NAME, deployment.STORE))
+                   and a["name"] not in (COORDINATOR_NAME, deployment.STORE, DASHBOARD_NAME)
+                   and not a["name"].startswith(BUDGET_PREFIX))  # budgets are not streams
     rows = []
     for name in names:
         try:
@@ -232,65 +243,6 @@ def _streams(dep) -> list[dict]:
                    books=dict(health.books), last_error=health.last_error)
         rows.append(row)
     return rows
-
-
-def _status_text(doc: dict) -> str:
-    """The status for a person: short fixed-width tables that fit 80 columns (books: SYNCED of
-    all, and how many read STALE)."""
-    from perpwire.actors.app.view import fmt_bytes
-
-    dep, store, summary = doc["deployment"], doc["store"], doc["coordinator"]
-    out = [f"deployment {dep['name']!r} at {dep['address']} (namespace {dep['namespace']!r})"]
-    if store["ok"]:
-        out.append(f"store: ok ({store.get('backend')}), {store.get('writes_waiting')} writes waiting")
-    else:
-        out.append(f"store: DOWN ({store['error']})")
-    out += ["", "streams", f"  {'venue/stream':<18} {'state':<10} {'msgs':>7} {'bytes':>8} {'reconn':>6} "
-            f"{'resync':>6} {'errors':>6} {'books':<9}"]
-    for s in doc["streams"]:
-        if "error" in s:
-            out.append(f"  {s['actor'][:18]:<18} {'error':<10} {s['error'][:48]}")
-            continue
-        state = "connected" if s["connected"] else "connecting"
-        if s["connected"] and s["paused"]:
-            state = "paused"
-        books = s.get("books") or {}
-        synced = sum(1 for v in books.values() if v == "SYNCED")
-        stale = sum(1 for v in books.values() if v == "STALE")
-        book_text = f"{synced}/{len(books)}" + (f" {stale}st" if stale else "") if books else "-"
-        out.append(f"  {(s['venue'] + '/' + s['stream'])[:18]:<18} {state:<10} {s['messages']:>7} "
-                   f"{fmt_bytes(s['bytes']):>8} {s['reconnects']:>6} {s['resyncs']:>6} {s['decode_errors']:>6} "
-                   f"{book_text[:9]:<9}")
-        if not s["connected"] and s.get("last_error"):
-            out.append(f"    last error: {s['last_error'][:70]}")
-    for venue, why in (summary.get("recovering") or {}).items():
-        out.append(f"  RECOVERING {venue}: {why[:60]}")
-    failovers = summary.get("failovers") or []
-    if failovers:
-        out += ["", "stream restarts (time to SYNCED)"]
-        for f in failovers[-5:]:
-            took = "not yet" if f["seconds_to_synced"] is None else f"{f['seconds_to_synced']:.1f} s"
-            out.append(f"  {(f['venue'] + '/' + f['stream'])[:18]:<18} {f['cause'][:40]:<40} {took:>9}")
-    ledger = summary.get("ledger")
-    if ledger:
-        out += ["", f"ledger: opened {ledger.get('opened')}, closed {ledger.get('closed')}, PnL total "
-                    f"{ledger.get('total')} (price {ledger.get('price')}, funding {ledger.get('funding')}, "
-                    f"fees {ledger.get('fees')})"]
-    if doc["positions"]:
-        out += ["", "positions", f"  {'id':<6} {'asset':<6} {'long':<20} {'short':<20} {'open':<5} {'total':>12}"]
-        for p in doc["positions"]:
-            out.append(f"  {p['id']:<6} {p['asset']:<6} {p['long'][:20]:<20} {p['short'][:20]:<20} "
-                       f"{'yes' if p['open'] else 'no':<5} {p.get('total', '')[:12]:>12}")
-    for h in summary.get("holds") or []:
-        out.append(f"  hold {h['position']} ({h['strategy']}): {h['reason']}")
-    if doc["opportunities"]:
-        out += ["", "top spreads", f"  {'asset':<6} {'long':<20} {'short':<20} {'net/h':>11} {'z':>6}"]
-        for o in doc["opportunities"][:10]:
-            zs = [z for z in (o["long_z"], o["short_z"]) if z is not None]
-            z = f"{max(zs, key=abs):+.2f}" if zs else "-"
-            out.append(f"  {o['asset']:<6} {o['long'][:20]:<20} {o['short'][:20]:<20} {o['net_per_hour'][:11]:>11} "
-                       f"{z:>6}")
-    return "\n".join(out)
 
 
 def _known_strategy(name: str) -> None:
@@ -325,16 +277,19 @@ def _cmd_stop(args) -> int:
         ok = _get(coord.stop_strategy.remote(args.id), "the coordinator")
         print("stopped" if ok else f"no running strategy {args.id}")
         return 0 if ok else 1
-    dep = deployment.locate(args.name, args.address)
+    dep = deployment.locate(args.name, args.address, args.namespace)
     _get(coord.request_shutdown.remote("perpwire stop"), "the coordinator")
-    if _wait_gone(dep.name, args.timeout):
+    record = deployment.read_record(dep.name)
+    if record is not None and deployment.is_live(record) and _wait_gone(dep.name, args.timeout):
         print(f"deployment {dep.name!r} stopped")
         return 0
-    # nobody ended it: the process that ran it is gone, so end its actors from here
+    # no process of ours runs it (a finished job, a lost driver: its actors are detached), or it did
+    # not answer: end its actors from here
     _get(coord.stop.remote(), "the coordinator")
     killed = deployment.kill_actors(dep)
-    deployment.remove_record(dep.name)
-    print(f"deployment {dep.name!r} stopped here ({killed} actors ended; the process that started it did not answer)")
+    if record is not None:
+        deployment.remove_record(dep.name)
+    print(f"deployment {dep.name!r} stopped here ({killed} actors ended; no running process of it answered)")
     return 0
 
 
@@ -346,6 +301,41 @@ def _wait_gone(name: str, timeout_s: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def _cmd_dashboard(args) -> int:
+    """Print the running deployment's dashboard URL and open it in a browser when there is a display."""
+    import webbrowser
+
+    from perpwire.actors.app.config import DashboardConfig
+    from perpwire.actors.dashboard.actor import DASHBOARD_NAME
+
+    dep, _ = _join(args)
+    try:
+        import ray
+
+        actor = ray.get_actor(DASHBOARD_NAME, namespace=dep.namespace)
+    except ValueError:
+        raise DeploymentError(f"deployment {dep.name!r} runs no dashboard (dashboard.enabled is false, or it could "
+                              "not listen: see the output of the process that started it)") from None
+    url = _get(actor.url.remote(), "the dashboard")
+    token_env = DashboardConfig.model_fields["token_env"].default
+    print(f"dashboard: {url}")
+    if _has_display() and not args.no_open:
+        token = os.environ.get(token_env)
+        webbrowser.open(url + (f"?token={token}" if token else ""))  # the token goes to the browser, not the terminal
+    return 0
+
+
+def _has_display() -> bool:
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _print_dashboard(runtime) -> None:
+    if runtime.dashboard_url:
+        print(f"dashboard: {runtime.dashboard_url}", flush=True)
+    elif runtime.dashboard_error:
+        print(f"perpwire: {runtime.dashboard_error}; running without it", file=sys.stderr, flush=True)
 
 
 def _cmd_sim(args) -> int:
@@ -364,6 +354,26 @@ def _one_line(exc: BaseException) -> str:
     return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__).splitlines()[0]
 
 
+NAMESPACE_HELP = ("Ray namespace holding the deployment's actors (default: %(default_text)s). Ray keeps named actors "
+                  "per namespace: one cluster can hold several deployments, each in its own namespace, and a "
+                  "command sees only the one it names")
+
+
+def _ray_arguments(p: argparse.ArgumentParser, *, joins: bool) -> None:
+    """--address and --namespace: where the deployment's Ray is and which namespace holds it."""
+    if joins:
+        p.add_argument("--address", default=None, help="join this Ray instead of starting one: host:port (GCS), "
+                       "ray://host:10001 (Ray Client) or auto (default: ray.address of the configuration; inside "
+                       "`ray job submit`, RAY_ADDRESS, never a second Ray)")
+        default_text = "perpwire, or ray.namespace of the configuration"
+    else:
+        p.add_argument("--address", default=None, help="Ray of the deployment: host:port (GCS, e.g. 127.0.0.1:6379 "
+                       "on the head), ray://host:10001 (Ray Client, from a laptop) or auto (default: the address "
+                       "recorded under --name on this machine, else RAY_ADDRESS)")
+        default_text = "the recorded one, else the deployment name, perpwire"
+    p.add_argument("--namespace", default=None, help=NAMESPACE_HELP % {"default_text": default_text})
+
+
 def build_parser() -> argparse.ArgumentParser:
     from perpwire.simulator.standalone import add_arguments
 
@@ -375,21 +385,26 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--speed", type=float, default=180.0, help="simulated seconds per real second (default 180)")
     d.add_argument("--no-live", action="store_true", help="no live view, only the summary")
+    _ray_arguments(d, joins=True)
     d.set_defaults(func=_cmd_demo)
     r = sub.add_parser("run", help="run the configured deployment")
     r.add_argument("--config", required=True, help="YAML or TOML file")
     r.add_argument("--duration", type=float, default=None, help="seconds (default: until interrupted)")
-    r.add_argument("--name", default=None, help="deployment name and Ray namespace (default: ray.namespace)")
+    r.add_argument("--name", default=None, help="deployment name, also its Ray namespace unless --namespace says "
+                   "(default: the namespace)")
+    _ray_arguments(r, joins=True)
     r.set_defaults(func=_cmd_run)
     for name, func, help_ in (("status", _cmd_status, "show the running deployment"),
                               ("submit", _cmd_submit, "start a strategy on the running coordinator"),
-                              ("stop", _cmd_stop, "stop the whole deployment, or one strategy")):
+                              ("stop", _cmd_stop, "stop the whole deployment, or one strategy"),
+                              ("dashboard", _cmd_dashboard, "print (and open) the running deployment's dashboard")):
         c = sub.add_parser(name, help=help_)
         c.add_argument("--name", default=DEFAULT_NAME, help=f"deployment name (default: {DEFAULT_NAME})")
-        c.add_argument("--address", default=None,
-                       help="Ray address of the deployment (default: the one recorded under --name)")
+        _ray_arguments(c, joins=False)
         if name == "status":
             c.add_argument("--json", action="store_true", help="one JSON document, for scripts")
+        if name == "dashboard":
+            c.add_argument("--no-open", action="store_true", help="only print the URL, even with a display")
         if name == "submit":
             c.add_argument("strategy")
             c.add_argument("--params", default=None, help="JSON object of strategy parameters")
@@ -420,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     _logging(args.verbose)
     try:
         return args.func(args)
-    except (ConfigError, StoreUnavailable, _Refused) as exc:
+    except (ConfigError, StoreUnavailable, _Refused, deployment.AuthError) as exc:
         print(f"perpwire: {exc}", file=sys.stderr)
         return 2
     except DeploymentError as exc:

@@ -16,7 +16,7 @@ import os
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -104,6 +104,10 @@ class StreamConfig(BaseModel):
     rest_rate_per_s: float = Field(20.0, gt=0, description="REST budget in venue weight units per second "
                                    "(half of Aster/Binance's 2400/min)")
     rest_burst: float = Field(100.0, gt=0, description="REST weight that may be spent at once")
+    pace_control: bool = Field(True, description="pace subscribe/unsubscribe/ping frames within the venue's "
+                               "published control-message rate (VenueSpec.limits, at PACING_SHARE)")
+    shared_budgets: bool = Field(True, description="in a stream actor: take REST weight, new connections and "
+                                 "per-IP control frames from one budget actor per venue and node (egress IP)")
     push_interval_s: float = Field(0.25, gt=0, description="conflated funding pushes at most this often")
     cooldown_s: float = Field(0.0, ge=0, description="keep market data on this long after the last resume")
     start_paused: bool = Field(False, description="a pausable stream begins with its market data paused "
@@ -273,10 +277,65 @@ class RayConfig(BaseModel):
     spread_streams: bool = Field(True, description="place stream actors with the SPREAD strategy (shards over nodes)")
 
 
+class PlacementConfig(BaseModel):
+    """Where the deployment's actors run (see ``perpwire.actors.placement``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    gateway_resource: str | None = Field(None, description="custom resource a stream actor needs (nodes allowed to "
+                                         "talk to venues); default: 'perpwire_gateway' if some node declares it, "
+                                         "else none; '' for none")
+    streams: Literal["spread", "any", "driver"] = Field("spread", description="stream actors: spread over the nodes "
+                                                        "with the gateway resource, where Ray chooses, or on the "
+                                                        "node of the process that starts the deployment")
+    coordinator: Literal["head", "any", "driver"] = Field("head", description="the coordinator's node")
+    store: Literal["head", "any", "driver"] = Field("head", description="the store's node (its SQLite file is there)")
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+class DashboardConfig(BaseModel):
+    """The live web dashboard and its ``/metrics`` (``actors.dashboard``), served by the deployment.
+
+    The access token is never in the file: when the environment variable ``token_env`` is set
+    (in the process that starts the deployment), every page, WebSocket and ``/metrics`` request
+    must carry it (``Authorization: Bearer ...`` or ``?token=...``). Beyond loopback it is required."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    host: str = Field("127.0.0.1", min_length=1, description="bind address (loopback by default)")
+    port: int = Field(8650, ge=0, le=65535, description="0: any free port")
+    token_env: str = Field("PERPWIRE_DASHBOARD_TOKEN", min_length=1, description="environment variable holding "
+                           "the access token")
+    refresh_s: float = Field(0.5, gt=0, description="read the deployment this often (the page and /metrics are "
+                             "at most this old)")
+    panel_hz: float = Field(4.0, gt=0, le=20, description="at most this many updates per second per panel")
+    client_queue: int = Field(64, ge=1, description="updates queued per browser before it is dropped as too slow")
+    funding_rows: int = Field(2000, ge=1, description="funding spreads kept for the table")
+    symbol_labels: bool = Field(False, description="per-symbol labels on /metrics (book age); off by default "
+                                "to keep label cardinality bounded")
+
+    @model_validator(mode="after")
+    def _token_beyond_loopback(self):
+        if self.enabled and not is_loopback(self.host) and not os.environ.get(self.token_env):
+            raise ValueError(f"host: {self.host!r} is beyond loopback, which needs an access token: set the "
+                             f"environment variable {self.token_env} (or bind host 127.0.0.1)")
+        return self
+
+    def token(self) -> str | None:
+        """The access token from the environment, or None when none is set (loopback only)."""
+        return os.environ.get(self.token_env) or None
+
+
 class AppConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ray: RayConfig = Field(default_factory=RayConfig)
+    placement: PlacementConfig = Field(default_factory=PlacementConfig)
     venues: dict[str, VenueConfig]
     coordinator: CoordinatorConfig = Field(default_factory=CoordinatorConfig)
     strategy: StrategyConfig | None = None
@@ -287,6 +346,7 @@ class AppConfig(BaseModel):
     backfill_days: float = Field(30.0, ge=0, description="`perpwire run` loads this many days of settled funding "
                                  "history into the store at start-up (0: none), so z-scores exist at once")
     backfill_timeout_s: float = Field(120.0, gt=0, description="the start-up backfill gives up after this long")
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
     @field_validator("venues")
     @classmethod

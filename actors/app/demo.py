@@ -38,7 +38,8 @@ def demo_symbols(venue: str) -> list[str]:
     return out
 
 
-def demo_config(sim: Simulator, *, store_url: str, notional: str = "2000") -> AppConfig:
+def demo_config(sim: Simulator, *, store_url: str, notional: str = "2000", namespace: str = "perpwire",
+                address: str = "local") -> AppConfig:
     venues: dict[str, Any] = {}
     for venue in DEMO_VENUES:
         urls = sim.urls[venue]
@@ -48,7 +49,9 @@ def demo_config(sim: Simulator, *, store_url: str, notional: str = "2000") -> Ap
         venues[venue] = {"symbols": demo_symbols(venue), "codec_options": options,
                          "stream_overrides": {"resume_timeout_s": 5.0}}
     return parse_config({
-        "ray": {"address": "local", "spread_streams": False},
+        "ray": {"address": address, "namespace": namespace, "spread_streams": False},
+        # the simulator listens on this process's loopback: every actor on this node (on a laptop, the one node)
+        "placement": {"streams": "driver", "coordinator": "driver", "store": "driver", "gateway_resource": ""},
         "venues": venues,
         "coordinator": {"tradable_venues": TRADABLE, "decision_interval_s": 0.5, "holding_hours": 8,
                         "markets": {"lighter": {str(i.market_id): i.asset for i in instruments("lighter")}}},
@@ -60,18 +63,22 @@ def demo_config(sim: Simulator, *, store_url: str, notional: str = "2000") -> Ap
 
 
 async def run_demo(duration_s: float = 45.0, seed: int = 7, speed: float = 180.0, *, store_url: str,
-                   live: bool = True) -> dict[str, Any]:
+                   live: bool = True, namespace: str = "perpwire", address: str | None = None) -> dict[str, Any]:
     sim = Simulator(seed=seed, speed=speed, venues=DEMO_VENUES)
     await sim.start()
     runtime = None
     try:
-        cfg = demo_config(sim, store_url=store_url)
+        cfg = demo_config(sim, store_url=store_url, namespace=namespace, address=address or "local")
         runtime = Runtime(cfg)
         started = time.monotonic()
         strategy = cfg.strategy
         cfg.strategy = None  # submitted after the backfill, once z-scores exist
         await runtime.start()
-        announce(cfg.ray.namespace, cfg.ray.namespace)  # where `perpwire status` finds it
+        announce(namespace, runtime.namespace)  # where `perpwire status` finds it
+        if runtime.dashboard_url:
+            print(f"dashboard: {runtime.dashboard_url}", flush=True)
+        elif runtime.dashboard_error:
+            log.warning("%s; running without it", runtime.dashboard_error)
         log.warning("demo: %d stream actors up in %.1f s", sum(map(len, runtime.streams.values())),
                     time.monotonic() - started)
         rows = await backfill_history(runtime, cfg, days=30, budget_scale=20.0)  # the simulator has no limits

@@ -4,15 +4,18 @@ deployment lives, and finds it again from another process.
 ``perpwire run`` and ``perpwire demo`` start a deployment; ``announce`` records its Ray (GCS)
 address and namespace in ``$PERPWIRE_HOME/deployments/<name>.json`` (default ``~/.perpwire``),
 written atomically and removed by ``forget`` on a clean stop. ``perpwire status``, ``submit``
-and ``stop`` call ``locate`` (the record, or an explicit ``--address``), ``connect`` and
-``coordinator``: a record whose Ray no longer answers is reported as stale, and a cluster with no
+and ``stop`` call ``locate`` (an explicit ``--address``, else the record, else ``RAY_ADDRESS``),
+``connect`` and ``coordinator``: a record whose Ray no longer answers is reported as stale, and a cluster with no
 coordinator of that name in that namespace is refused, so a command never reaches a deployment
 that is not the user's. Every failure is a ``DeploymentError`` carrying one line for the user.
 
-``start_ray`` is the one place perpwire starts or joins Ray. ``address: local`` starts an
-embedded single-node Ray bound to 127.0.0.1 only, every port chosen free at start-up (no fixed
-dashboard-agent or metrics port, so two deployments run side by side on one host), with Ray's
-token authentication as ``ray.init`` sets it up for a new local cluster. ``shutdown_ray`` ends it.
+``start_ray`` is the one place perpwire starts Ray and ``join_ray`` the one place it joins one.
+``address: local`` starts an embedded single-node Ray bound to 127.0.0.1 only, every port chosen
+free at start-up (no fixed dashboard-agent or metrics port, so two deployments run side by side on
+one host), with Ray's token authentication as ``ray.init`` sets it up for a new local cluster;
+with ``RAY_ADDRESS`` set (inside ``ray job submit``) or Ray already joined, it joins instead.
+``shutdown_ray`` ends what it started. Joining a GCS address first asks it one question with this
+process's token: a missing or refused token is one ``AuthError`` saying what to set.
 """
 
 from __future__ import annotations
@@ -207,40 +210,138 @@ def forget(name: str) -> None:
 # --- reaching a deployment ----------------------------------------------------------------------
 
 
-def locate(name: str | None = None, address: str | None = None) -> Deployment:
-    """The deployment a command acts on: ``address`` when given (the namespace is the name),
-    otherwise the record of ``name``. Raises ``DeploymentError`` when there is no record or the
-    recorded Ray is gone."""
+def locate(name: str | None = None, address: str | None = None, namespace: str | None = None) -> Deployment:
+    """The deployment a command acts on: at ``address`` when given (``host:port`` of the GCS,
+    ``ray://host:port`` of a Ray Client server, or ``auto``); otherwise the record of ``name``;
+    otherwise, with no record on this machine (a worker node, a job, a laptop), ``RAY_ADDRESS``.
+    Its namespace is ``namespace`` when given, else the recorded one, else the name. Raises
+    ``DeploymentError`` when there is none of these or the recorded Ray is gone."""
     name = name or DEFAULT_NAME
-    if address:
-        return Deployment(name=name, address=address, namespace=name, pid=0, host="", started_ms=0,
-                          auth="token" if _token_available() else "disabled")
-    dep = read_record(name)
-    if dep is None:
+    dep = None if address else read_record(name)
+    if dep is not None:
+        if not answers(dep.address):
+            raise DeploymentError(_stale_message(dep, _drop_if_dead_here(dep)))
+        return msgspec.structs.replace(dep, namespace=namespace) if namespace else dep
+    address = address or os.environ.get(RAY_ADDRESS_ENV)
+    if not address:
         raise DeploymentError(f"no deployment named {name!r} is recorded in {record_path(name).parent} "
-                              "(start one with `perpwire run` or `perpwire demo`, or pass --address)")
-    if not answers(dep.address):
-        raise DeploymentError(_stale_message(dep, _drop_if_dead_here(dep)))
-    return dep
+                              "(start one with `perpwire run` or `perpwire demo`, or pass --address or set "
+                              f"{RAY_ADDRESS_ENV} to reach one on a cluster)")
+    return Deployment(name=name, address=address, namespace=namespace or name, pid=0, host="", started_ms=0,
+                      auth="token" if _token_available() else "disabled")
 
 
 def connect(dep: Deployment) -> None:
     """Join the deployment's Ray as a driver in its namespace (a process already joined to Ray
     must be joined to that one)."""
-    hp = _host_port(dep.address)
     if ray.is_initialized():
-        if hp is not None and current_address() != dep.address:
+        if _host_port(dep.address) is not None and not _same_cluster(dep.address):
             raise DeploymentError(f"this process is joined to the Ray at {current_address()}, not {dep.address}")
         return
-    if hp is not None and hp[0] in (LOOPBACK, "localhost"):
+    join_ray(dep.address, dep.namespace, token=dep.auth == "token")
+
+
+def _same_cluster(address: str) -> bool:
+    """Whether ``address`` is the GCS this process is joined to: the same host:port, or the same
+    port on a loopback name of this host (``ray start`` records the node's IP; 127.0.0.1 reaches it)."""
+    here = current_address()
+    if here == address or address.startswith("ray://"):
+        return True
+    a, b = _host_port(address), _host_port(here)
+    return a is not None and b is not None and a[1] == b[1] and a[0] in (LOOPBACK, "localhost")
+
+
+def join_ray(address: str, namespace: str | None, *, token: bool | None = None, runtime_env: dict | None = None,
+             log_to_driver: bool = False) -> None:
+    """The one place perpwire joins a running Ray: a GCS ``host:port``, ``ray://host:port`` (Ray
+    Client) or ``auto``. A GCS address is first asked one cheap question with this process's token,
+    so a missing or refused token is one ``AuthError`` saying what to set, not Ray's retries."""
+    hp = _host_port(address)
+    if hp is not None and hp[0] in (LOOPBACK, "localhost") and not address.startswith("ray://"):
         _local_only()
-    if dep.auth == "token":
+    if token if token is not None else _token_available():
         _enable_token_auth()
+    check_auth(address)
+    kwargs: dict = {"namespace": namespace, "log_to_driver": log_to_driver}
+    if runtime_env:
+        kwargs["runtime_env"] = runtime_env
+    if not address.startswith("ray://"):
+        kwargs["configure_logging"] = False
+    global _joined_address
     try:
-        ray.init(address=dep.address, namespace=dep.namespace, log_to_driver=False, configure_logging=False)
+        ray.init(address=address, **kwargs)
+        _joined_address = address
     except Exception as exc:
+        if _is_auth_failure(exc):
+            raise AuthError(_auth_message(address)) from None
         reason = (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__).splitlines()[0]
-        raise DeploymentError(f"cannot join the Ray at {dep.address}: {reason}") from None
+        raise DeploymentError(f"cannot join the Ray at {address}: {reason}") from None
+
+
+# --- Ray token authentication -------------------------------------------------------------------
+
+RAY_ADDRESS_ENV = "RAY_ADDRESS"
+_AUTH_MARKERS = ("InvalidAuthToken", "Unauthenticated", "UNAUTHENTICATED", "Authentication token",
+                 "authentication token")
+
+
+class AuthError(DeploymentError):
+    """The cluster's Ray token authentication refused this process (exit 2: the user must set something)."""
+
+
+def _auth_message(address: str) -> str:
+    have = "refused this process's token" if _raw_token() else "requires a token and this process has none"
+    return (f"the Ray at {address} {have} (Ray token authentication): set RAY_AUTH_TOKEN to the cluster's token, or "
+            "RAY_AUTH_TOKEN_PATH to a file holding it (default ~/.ray/auth_token; `ray get-auth-token` on a node of "
+            "the cluster prints it)")
+
+
+def _is_auth_failure(exc: BaseException) -> bool:
+    from ray.exceptions import AuthenticationError
+
+    return isinstance(exc, AuthenticationError) or any(m in str(exc) for m in _AUTH_MARKERS)
+
+
+def _raw_token() -> str | None:
+    """This process's Ray token, from where Ray reads it (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH,
+    ~/.ray/auth_token), whatever the authentication mode. Never logged."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader
+
+        loader = AuthenticationTokenLoader.instance()
+        if not loader.has_token(ignore_auth_mode=True):
+            return None
+        token = loader.get_raw_token()
+    except (ImportError, AttributeError, RuntimeError):
+        return None
+    token = token.decode() if isinstance(token, bytes) else token
+    return token or None
+
+
+def check_auth(address: str, timeout_s: float = 5.0) -> None:
+    """Ask the GCS at ``address`` for its cluster id with this process's token (if it has one):
+    ``AuthError`` if it is refused or missing. Anything else (no answer, ``auto``, a Ray Client
+    address) is left for ``ray.init`` to report."""
+    if address.startswith("ray://"):
+        return
+    hp = _host_port(address)
+    if hp is None:
+        return
+    import grpc
+    from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+    token = _raw_token()
+    metadata = (("authorization", f"Bearer {token}"),) if token else ()
+    host = f"[{hp[0]}]" if ":" in hp[0] else hp[0]
+    channel = grpc.insecure_channel(f"{host}:{hp[1]}")
+    try:
+        gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel).GetClusterId(
+            gcs_service_pb2.GetClusterIdRequest(), timeout=timeout_s, metadata=metadata)
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            raise AuthError(_auth_message(address)) from None
+    finally:
+        channel.close()
 
 
 def coordinator(dep: Deployment):
@@ -264,6 +365,7 @@ def store_actor(dep: Deployment):
 
 
 _node = None  # the embedded head node this process started
+_joined_address: str | None = None  # the address join_ray joined (what a Ray Client driver reports)
 
 
 def kill_actors(dep: Deployment) -> int:
@@ -287,18 +389,24 @@ def kill_actors(dep: Deployment) -> int:
 def start_ray(ray_config, *, runtime_env: dict | None = None) -> str:
     """Start (``address: local``) or join Ray for a ``RayConfig``; returns the GCS address.
 
-    With ``PERPWIRE_LOG_LEVEL`` set (``perpwire -v``), the actors log at that level and their
-    lines come to this process's stderr; otherwise they stay in Ray's log files."""
+    Never a second Ray: a process already joined to Ray stays there, and with ``RAY_ADDRESS`` set
+    (always inside ``ray job submit``; or exported on a node) ``local`` joins that Ray instead of
+    starting one. With ``PERPWIRE_LOG_LEVEL`` set (``perpwire -v``), the actors log at that level
+    and their lines come to this process's stderr; otherwise they stay in Ray's log files."""
+    if ray.is_initialized():
+        return current_address()
     level = os.environ.get(LOG_LEVEL_ENV)
     if level:
         runtime_env = {**(runtime_env or {})}
         runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), LOG_LEVEL_ENV: level}
-    if ray_config.address == "local":
+    address = ray_config.address
+    if address == "local" and os.environ.get(RAY_ADDRESS_ENV):
+        address = os.environ[RAY_ADDRESS_ENV]
+        log.info("RAY_ADDRESS is set: joining the Ray at %s instead of starting one", address)
+    if address == "local":
         return start_local_ray(ray_config.namespace, runtime_env=runtime_env, log_to_driver=bool(level))
-    ray.init(address=ray_config.address, namespace=ray_config.namespace, include_dashboard=False,
-             log_to_driver=bool(level), configure_logging=False, runtime_env=runtime_env)
+    join_ray(address, ray_config.namespace, runtime_env=runtime_env, log_to_driver=bool(level))
     return current_address()
-
 
 
 def start_local_ray(namespace: str | None = None, *, num_cpus: int | None = None,
@@ -342,7 +450,11 @@ atexit.register(shutdown_ray)  # registered after ray's own hook, so it runs fir
 
 
 def current_address() -> str:
-    return ray.get_runtime_context().gcs_address
+    """The GCS address of the Ray this process is joined to (the ``ray://`` address under Ray Client)."""
+    try:
+        return ray.get_runtime_context().gcs_address
+    except Exception:  # Ray Client: no GCS client in this process; the address it was joined with
+        return _joined_address or ""
 
 
 def free_ports(n: int, host: str = LOOPBACK) -> list[int]:

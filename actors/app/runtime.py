@@ -1,12 +1,15 @@
 """Composition root: from an ``AppConfig`` to running actors on a local or remote Ray.
 
-Order of start-up: Ray, the store, one stream actor per connection of every venue's topology
-(placed with the SPREAD strategy so a cluster shares them out; book connections start paused,
-so market data stays off until a trade needs it), then the coordinator (a named actor, so
-``perpwire status``, ``submit`` and ``stop`` find it from another process), which is given the
+Order of start-up: Ray (started, or joined: never a second one inside a job), the store, one
+stream actor per connection of every venue's topology (placed by ``actors.placement``: on nodes
+with the gateway resource, spread; book connections start paused, so market data stays off until
+a trade needs it), then the coordinator (a named actor, so ``perpwire status``, ``submit`` and
+``stop`` find it from another process; with the store, on the head by default), which is given the
 names of those actors and attaches itself, restores its positions and starts the configured
-strategy. Every actor does its own start-up work, so whatever Ray restarts carries on without
-this process: after ``start`` returns, the runtime only answers ``status`` and ``stop``.
+strategy, and last the dashboard actor (``actors.dashboard``: the web page and ``/metrics``,
+unless ``dashboard.enabled`` is false). Every actor is detached in the deployment's namespace and
+does its own start-up work, so whatever Ray restarts carries on without this process, and losing
+this process loses nothing: after ``start`` returns, the runtime only answers ``status`` and ``stop``.
 Nothing here knows about the simulator: the CLI's demo wiring points
 the codecs' base URLs at it through ``codec_options``.
 """
@@ -23,7 +26,9 @@ import ray
 from perpwire import venues
 from perpwire.actors.app.config import AppConfig
 from perpwire.actors.app.deployment import start_ray
+from perpwire.actors.budgets import end_budgets
 from perpwire.actors.coordination.coordinator import COORDINATOR_NAME, Coordinator, DeploymentWiring
+from perpwire.actors.placement import Placement
 from perpwire.actors.store.actor import StoreActor
 from perpwire.actors.store.check import check_store
 from perpwire.actors.streams.actor import StreamActor
@@ -42,14 +47,22 @@ class Runtime:
         self.streams: dict[str, dict[str, Any]] = {}  # venue -> connection name -> handle
         self.pausable: list[Any] = []
         self.strategy_id: str | None = None
+        self.namespace: str | None = None  # the Ray namespace holding the deployment's actors
+        self.placement: Placement | None = None
+        self.dashboard = None
+        self.dashboard_url: str | None = None  # where the dashboard listens, once started
+        self.dashboard_error: str | None = None  # why it did not start (the deployment runs without it)
 
     async def start(self, *, connect_timeout_s: float = 15.0, attach_timeout_s: float = 60.0) -> None:
         cfg = self.config
         await check_store(cfg.store.url)  # a wrong URL fails here in seconds, before any actor starts
-        if not ray.is_initialized():
-            start_ray(cfg.ray)  # address local: an embedded Ray on 127.0.0.1, free ports
+        start_ray(cfg.ray)  # local: an embedded Ray on 127.0.0.1; joins RAY_ADDRESS or a Ray already joined
+        # the actors find each other by name in the namespace of the process that creates them, so
+        # the deployment lives in this process's namespace (the configured one when it joined Ray here)
+        self.namespace = ray.get_runtime_context().namespace
+        self.placement = Placement(cfg.placement, namespace=self.namespace, spread=cfg.ray.spread_streams)
+        log.info("%s", self.placement.describe())
         self.store = self._start_store()
-        scheduling = "SPREAD" if cfg.ray.spread_streams else "DEFAULT"
         book_symbols: dict[str, dict[str, str]] = {}
         names: dict[str, dict[str, str]] = {}
         for venue, vc in cfg.venues.items():
@@ -67,7 +80,7 @@ class Runtime:
                 actor_name = f"perpwire-{venue}-{sc.name}"
                 names.setdefault(venue, {})[sc.name] = actor_name
                 handles[sc.name] = StreamActor.options(
-                    name=actor_name, get_if_exists=True, scheduling_strategy=scheduling,
+                    name=actor_name, get_if_exists=True, **self.placement.stream(),
                 ).remote(sc.model_dump(mode="json"), funding_sink=COORDINATOR_NAME, user_sink=COORDINATOR_NAME)
                 if sc.pausable:
                     self.pausable.append(handles[sc.name])
@@ -82,7 +95,8 @@ class Runtime:
             store=STORE_NAME, strategy=cfg.strategy.model_dump(mode="json") if cfg.strategy else None,
             symbols={v: list(vc.symbols) for v, vc in cfg.venues.items()})
         coordinator_cfg = cfg.coordinator.model_copy(update={"deployment": wiring})
-        self.coordinator = Coordinator.options(name=COORDINATOR_NAME, get_if_exists=True).remote(
+        self.coordinator = Coordinator.options(name=COORDINATOR_NAME, get_if_exists=True,
+                                               **self.placement.coordinator()).remote(
             coordinator_cfg.model_dump(mode="json"))
         everything = [h for hs in self.streams.values() for h in hs.values()]
         results = await asyncio.gather(*(h.wait_connected.remote(connect_timeout_s) for h in everything),
@@ -91,6 +105,26 @@ class Runtime:
         await self._wait_attached(attach_timeout_s)
         strategies = await self.coordinator.strategies.remote()
         self.strategy_id = strategies[0]["id"] if strategies else None
+        if cfg.dashboard.enabled:
+            await self._start_dashboard([(v, n, a) for v, ns in names.items() for n, a in ns.items()])
+
+    async def _start_dashboard(self, streams: list[tuple[str, str, str]], timeout_s: float = 30.0) -> None:
+        """The dashboard actor, serving once this returns; one warning and none when it cannot listen
+        (the deployment runs on without it)."""
+        from perpwire.actors.dashboard.actor import DASHBOARD_NAME, DashboardActor
+
+        dash = self.config.dashboard
+        self.dashboard = DashboardActor.options(name=DASHBOARD_NAME, get_if_exists=True).remote(
+            dash.model_dump(mode="json"), coordinator=COORDINATOR_NAME, streams=streams, store=STORE_NAME,
+            token_required=dash.token() is not None)
+        try:
+            self.dashboard_url = await asyncio.wait_for(self.dashboard.url.remote(), timeout_s)
+        except Exception as exc:
+            cause = exc.cause if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause else exc
+            self.dashboard_error = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+            log.warning("%s", self.dashboard_error)
+            ray.kill(self.dashboard)
+            self.dashboard = None
 
     async def _report_unconnected(self, results: list) -> None:
         """One line per venue whose streams did not connect, with the cause the stream saw (which
@@ -117,7 +151,8 @@ class Runtime:
             await asyncio.sleep(0.05)
 
     def _start_store(self):
-        return StoreActor.options(name=STORE_NAME, get_if_exists=True).remote(self.config.store.url)
+        return StoreActor.options(name=STORE_NAME, get_if_exists=True, **self.placement.store()).remote(
+            self.config.store.url)
 
     async def status(self) -> dict[str, Any]:
         names = [(v, n, h) for v, hs in self.streams.items() for n, h in hs.items()]
@@ -136,6 +171,11 @@ class Runtime:
         return {"streams": streams, "coordinator": summary}
 
     async def stop(self) -> None:
+        if self.dashboard is not None:
+            try:
+                await asyncio.wait_for(self.dashboard.stop.remote(), 10.0)
+            except Exception as exc:
+                log.warning("dashboard stop failed: %s", exc)
         if self.coordinator is not None:
             try:
                 await self.coordinator.stop.remote()
@@ -148,6 +188,7 @@ class Runtime:
                 await self.store.stop.remote()
             except Exception as exc:
                 log.warning("store close failed: %s", exc)
-        for h in [*everything, self.coordinator, self.store]:
+        for h in [*everything, self.coordinator, self.store, self.dashboard]:
             if h is not None:
                 ray.kill(h)
+        end_budgets(ray.get_runtime_context().namespace)  # detached: they end with the deployment

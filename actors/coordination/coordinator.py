@@ -57,6 +57,12 @@ COORDINATOR_NAME = "perpwire-coordinator"
 
 
 
+def _leg(side: str, leg) -> dict[str, str | None]:
+    return {"side": side, "venue": leg.venue, "symbol": leg.symbol, "qty": str(leg.qty),
+            "entry_price": str(leg.entry_price), "mark_price": None if leg.mark_price is None else str(leg.mark_price),
+            "exit_price": None if leg.exit_price is None else str(leg.exit_price)}
+
+
 class _Running:
     def __init__(self, sid: str, strategy: Strategy, task: asyncio.Task, spec: dict[str, Any]):
         self.id = sid
@@ -330,7 +336,9 @@ class Coordinator:
         for p in self.desk.ledger.positions.values():
             out.append({"id": p.id, "asset": p.asset, "long": f"{p.long.venue}:{p.long.symbol}",
                         "short": f"{p.short.venue}:{p.short.symbol}", "qty": str(p.long.qty), "open": p.is_open,
-                        "close_reason": p.close_reason, "payments": p.payments,
+                        "close_reason": p.close_reason, "payments": p.payments, "opened_ms": p.opened_ms,
+                        "closed_ms": p.closed_ms, "legs": [_leg(side, leg) for side, leg in (("long", p.long),
+                                                                                           ("short", p.short))],
                         **{k: str(v) for k, v in p.pnl().items()}})
         return out
 

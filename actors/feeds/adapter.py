@@ -266,7 +266,14 @@ class Adapter:
 
 def adapter(venue: str, *, backend: str = "asyncio", **options: Any) -> Any:
     """An adapter of ``venue``: ``backend="asyncio"`` (in this event loop, no Ray) or ``"ray"``
-    (Ray stream actors; items come over in batches). Options: see ``Adapter``."""
+    (Ray stream actors; items come over in batches). Options: see ``Adapter``. ``"ccxt:<id>"``
+    is any ccxt.pro exchange (``perpwire[ccxt]``, in-process only; options: see ``CcxtAdapter``)."""
+    if venue.startswith("ccxt:"):
+        if backend != "asyncio":
+            raise FeedError(f"{venue}: ccxt adapters run in-process only (backend 'asyncio'), not {backend!r}")
+        from perpwire.actors.feeds.ccxt_adapter import CcxtAdapter
+
+        return CcxtAdapter(venue[len("ccxt:") :], **options)
     if backend == "asyncio":
         return Adapter(venue, **options)
     if backend == "ray":

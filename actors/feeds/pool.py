@@ -23,17 +23,12 @@ from typing import Any
 from perpwire.actors.app.config import StreamConfig
 from perpwire.actors.feeds.channels import FeedError
 from perpwire.actors.feeds.connection import FeedConnection
-from perpwire.actors.pacing import TokenBucket
+from perpwire.actors.pacing import TokenBucket, pacer_for
 from perpwire.venues.base import Codec, Subscription, VenueLimits
 
 __all__ = ["ConnectionPool", "pacer_for"]
 
 Factory = Callable[[StreamConfig, TokenBucket], FeedConnection]
-
-
-def pacer_for(limits: VenueLimits) -> TokenBucket:
-    half = limits.control_messages / 2
-    return TokenBucket(half / limits.control_window_s, max(1.0, half))
 
 
 class _Slot:

@@ -139,6 +139,12 @@ class StoreActor:
         await self._ensure()
         return await self._store.history(venue, symbol, since_ms, until_ms)
 
+    async def stream(self, venue: str, symbol: str, since_ms: int = 0, until_ms: int | None = None
+                     ) -> list[FundingRate]:
+        """Received rates of one venue-symbol as stored (sampled, ``FundingStore.sample_ms``), oldest first."""
+        await self._ensure()
+        return await self._store.stream(venue, symbol, since_ms, until_ms)
+
     async def load_ledger(self, open_only: bool = False) -> LedgerState:
         """Saved positions and the counters for ``Ledger.restore``."""
         await self._ensure()

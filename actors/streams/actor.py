@@ -11,7 +11,9 @@ import msgspec
 import ray
 from ray.util import metrics
 
+from perpwire import venues
 from perpwire.actors.app.config import StreamConfig
+from perpwire.actors.budgets import SharedBucket
 from perpwire.actors.durable import RayKVState
 from perpwire.actors.logs import apply_log_level
 from perpwire.actors.streams.answers import PauseResult, ResumeResult, StreamHealth, StreamStats
@@ -75,6 +77,12 @@ class StreamActor:
             user_sink=_remote_sink(user_sink, "on_user_events"),
             state=self._state,
         )
+        if cfg.shared_budgets:  # REST weight, new connections (and per-IP control frames) per venue and node
+            rest = (cfg.rest_rate_per_s, cfg.rest_burst)
+            self._conn.rest.budget = SharedBucket(cfg.venue, "rest", rest)
+            self._conn.connect_budget = SharedBucket(cfg.venue, "connect", rest)
+            if venues.spec(cfg.venue).limits.control_scope == "ip":
+                self._conn.pace_with(SharedBucket(cfg.venue, "control", rest))
         self._metrics_period_s = metrics_period_s
         self._metrics_task: asyncio.Task | None = None
         self._counters = {k: metrics.Counter(f"perpwire_{k}", tag_keys=("venue", "stream")) for k in _EXPORTED}

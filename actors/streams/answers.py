@@ -71,6 +71,7 @@ class StreamHealth(msgspec.Struct, frozen=True, kw_only=True):
     subscriptions: SubscriptionState
     last_error: str | None = None  # why the last connect failed or session ended; None once connected
     incarnation: str = ""  # the actor process answering (node, pid, start time): a restart changes it
+    book_age_ms: dict[str, int] = {}  # symbol -> ms since the book's last update (books that had one)
 
 
 class StreamCounters(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,6 +95,7 @@ class StreamCounters(msgspec.Struct, frozen=True, kw_only=True):
     heartbeats: int = 0  # application-level pings sent
     control_sent: int = 0  # subscribe, unsubscribe and pong frames sent
     control_paced_ms: int = 0  # time frames waited for the venue's control-message limit (a pacer)
+    connect_paced_ms: int = 0  # time new connections waited for the venue's connection budget
     funding_pushes: int = 0
     funding_push_errors: int = 0
     resume_timeouts: int = 0
@@ -116,3 +118,4 @@ class StreamStats(StreamCounters, frozen=True, kw_only=True):
     resume_p99_ms: float | None
     other: dict[str, int] = {}  # counters without a field: ``event_<Kind>`` for events of no use here
     codec: dict[str, Any] = {}  # the codec's own counters (frames, events, unknown kinds, errors)
+    resume_histogram: dict[str, int] = {}  # resume latencies counted per bucket: upper bound in ms (or "+Inf")

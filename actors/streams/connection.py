@@ -23,7 +23,7 @@ import websockets
 from perpwire import venues
 from perpwire.actors.app.config import StreamConfig
 from perpwire.actors.durable import DurableState
-from perpwire.actors.pacing import Backoff, TokenBucket, now_ms
+from perpwire.actors.pacing import Backoff, TokenBucket, now_ms, pacer_for
 from perpwire.actors.rest import RestClient
 from perpwire.actors.streams.answers import (
     COUNTER_NAMES,
@@ -129,6 +129,9 @@ class StreamConnection:
         self.rest = RestClient(config.venue, TokenBucket(config.rest_rate_per_s, config.rest_burst))
         self._backoff = Backoff(config.backoff_base_s, config.backoff_cap_s)
         self._link = Link(self.counters)
+        if config.pace_control:  # control frames within the venue's published rate, per connection
+            self._link.pacer = pacer_for(venues.spec(config.venue).limits)
+        self.connect_budget: TokenBucket | None = None  # new connections (a shared budget in stream actors)
         self._connected = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._runner: asyncio.Task | None = None
@@ -200,6 +203,10 @@ class StreamConnection:
         self._spawn(self.funding_pusher.run(), "pusher")
         while not self._stopping:
             try:
+                if self.connect_budget is not None:
+                    waited = await self.connect_budget.acquire()
+                    if waited:
+                        self.counters["connect_paced_ms"] += int(waited * 1000)
                 params = await self._session.connect_params(self.codec, self.rest)
                 url = self.codec.url(self.config.route, **params)
                 async with websockets.connect(url, max_size=self._max_frame, open_timeout=10, ping_interval=20,
@@ -539,6 +546,10 @@ class StreamConnection:
     def funding_rates(self) -> dict[str, FundingRate]:
         return dict(self.funding)
 
+    def pace_with(self, pacer) -> None:
+        """Pace control frames with ``pacer`` (a ``TokenBucket`` or a shared one) instead."""
+        self._link.pacer = pacer
+
     def health(self) -> StreamHealth:
         wall = now_ms()
         last = self.watchdog.last_frame
@@ -546,7 +557,8 @@ class StreamConnection:
             venue=self.venue, stream=self.name, connected=self._link.open, paused=self.control.is_paused,
             last_frame_age_s=round(time.monotonic() - last, 3) if last else None,
             books={s: self._view(s, b, 0, wall).state for s, b in self.books.items()},
-            subscriptions=self.tracker.snapshot(), last_error=self.last_error)
+            subscriptions=self.tracker.snapshot(), last_error=self.last_error,
+            book_age_ms={s: max(0, wall - b.recv_ts) for s, b in self.books.items() if b.recv_ts})
 
     def stats(self) -> StreamStats:
         lat = sorted(self.control.resume_latencies_ms)
@@ -561,7 +573,19 @@ class StreamConnection:
             uptime_s=round(time.monotonic() - self.started_at, 3) if self.started_at else 0.0,
             paused_seconds=round(self.control.paused_total_s(), 3),
             market_data_seconds=round(self.control.market_total_s(), 3), resumes=len(lat), resume_p50_ms=pct(0.5),
-            resume_p99_ms=pct(0.99), codec=self.codec.stats.as_dict())
+            resume_p99_ms=pct(0.99), codec=self.codec.stats.as_dict(), resume_histogram=resume_histogram(lat))
+
+
+#: upper bounds (ms) of the resume-latency histogram buckets in ``StreamStats.resume_histogram``
+RESUME_BUCKETS_MS: tuple[int, ...] = (50, 100, 250, 500, 1000, 2500, 5000)
+
+
+def resume_histogram(latencies_ms) -> dict[str, int]:
+    """How many latencies fall in each bucket (not cumulative): ``{"50": n, ..., "+Inf": n}``."""
+    out = {str(b): 0 for b in RESUME_BUCKETS_MS} | {"+Inf": 0}
+    for v in latencies_ms:
+        out[next((str(b) for b in RESUME_BUCKETS_MS if v <= b), "+Inf")] += 1
+    return out
 
 
 class _LogGate:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from harness import Case, fixture
+from harness import Case, fixture, read_every_frame
 
 V = "aster"
 
@@ -33,9 +33,10 @@ def depth20_frames(count: int = 32) -> list[bytes]:
 def cases() -> list[Case]:
     return [
         Case(V, "depth20@100ms", depth20_frames(), apply=True, target=15),
+        Case(V, "depth20@100ms, read top 5 every frame", depth20_frames(), workload=read_every_frame(5), target=4),
         Case(V, "depth@100ms", [fixture(V, "depthUpdate.json")], apply=True, symbol="ETHUSDT",
              snapshot=fixture(V, "rest_depth.json"), target=3),
         Case(V, "bookTicker", [fixture(V, "bookTicker.json"), fixture(V, "combined_bookTicker.json")]),
-        Case(V, "markPriceUpdate", [fixture(V, "markPriceUpdate.json")]),
-        Case(V, "!markPrice@arr", [fixture(V, "markPrice_arr.json")]),
+        Case(V, "markPriceUpdate", [fixture(V, "markPriceUpdate.json")], target=8),
+        Case(V, "!markPrice@arr", [fixture(V, "markPrice_arr.json")], target=8),
     ]

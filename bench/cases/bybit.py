@@ -41,7 +41,7 @@ def cases() -> list[Case]:
             [fixture(V, "orderbook50_snapshot_spot_live.json")],
             apply=True,
         ),
-        Case(V, "tickers (1 snapshot : 9 deltas)", [snapshot] + [delta] * 9),
-        Case(V, "tickers snapshot", [fixture(V, "tickers_snapshot_docs.json")]),
+        Case(V, "tickers (1 snapshot : 9 deltas)", [snapshot] + [delta] * 9, target=8),
+        Case(V, "tickers snapshot", [fixture(V, "tickers_snapshot_docs.json")], target=8),
         Case(V, "allLiquidation", [fixture(V, "allLiquidation.json")]),
     ]

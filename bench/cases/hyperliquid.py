@@ -22,6 +22,6 @@ def cases() -> list[Case]:
         # every l2Book frame is a whole book: decoded lazily and applied (that is its whole handling)
         Case(VENUE, "l2Book", books, apply=True, target=15.0),
         Case(VENUE, "l2Book_20_levels", [_ws_book_from_rest("rest_l2Book_2023.json")], apply=True, target=15.0),
-        Case(VENUE, "activeAssetCtx", [fixture(VENUE, "activeAssetCtx.json")]),
+        Case(VENUE, "activeAssetCtx", [fixture(VENUE, "activeAssetCtx.json")], target=8.0),
         Case(VENUE, "bbo", [fixture(VENUE, "bbo.json"), fixture(VENUE, "bbo_captured_kotlin.json")], target=3.0),
     ]

@@ -46,11 +46,13 @@ def cases() -> list[Case]:
             venue="kucoin",
             kind="instrument funding.rate",
             frames=[fixture("kucoin", "instrument_funding_rate.json")],
+            target=8,
         ),
         Case(
             venue="kucoin",
             kind="instrument mark.index.price",
             frames=[fixture("kucoin", "instrument_mark_index_price.json")],
+            target=8,
         ),
         Case(venue="kucoin", kind="announcement funding.begin", frames=[fixture("kucoin", "funding_begin.json")]),
     ]

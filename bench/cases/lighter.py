@@ -35,7 +35,7 @@ def cases() -> list[Case]:
     return [
         Case(V, "order_book update", UPDATES, apply=True, target=3, handler=_apply),
         Case(V, "order_book snapshot (subscribed, 79 levels)", [fixture(V, "order_book_snapshot.json")], apply=True),
-        Case(V, "market_stats", [fixture(V, "market_stats.json"), fixture(V, "market_stats_ccxt.json")]),
-        Case(V, "market_stats all", [fixture(V, "market_stats_all.json")]),
+        Case(V, "market_stats", [fixture(V, "market_stats.json"), fixture(V, "market_stats_ccxt.json")], target=8),
+        Case(V, "market_stats all", [fixture(V, "market_stats_all.json")], target=8),
         Case(V, "ticker", [fixture(V, "ticker_update.json")]),
     ]

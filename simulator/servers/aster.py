@@ -8,9 +8,12 @@ errors; more than ``max_msgs_per_s`` client frames in a second closes the socket
 pings with protocol frames. Streams: ``<sym>@bookTicker`` (on change), ``<sym>@depth<N>[@speed]``
 (top-N ``depthUpdate`` snapshots), ``<sym>@depth[@speed]`` (diffs chained by ``pu``),
 ``<sym>@markPrice[@1s]``, ``!markPrice@arr[@1s]``, ``<sym>@forceOrder``, ``!forceOrder@arr``
-(≤1 per symbol per second), ``<sym>@aggTrade``, ``!bookTicker``. Diff and partial-depth events
-of one cadence share ``U/u/pu``; REST ``lastUpdateId`` is the book's current id, so the
-documented sync procedure bridges. Unknown stream names are acknowledged and stay silent.
+(≤1 per symbol per second), ``<sym>@aggTrade``, ``!bookTicker``, ``<sym>@ticker``
+(``24hrTicker``) and ``<sym>@miniTicker`` every 500 ms, ``!ticker@arr`` and ``!miniTicker@arr``
+every second. A control frame may leave out ``id`` (the answer then carries ``"id":null``), as
+the real venue allows. Diff and partial-depth events of one cadence share ``U/u/pu``; REST
+``lastUpdateId`` is the book's current id, so the documented sync procedure bridges. Unknown
+stream names are acknowledged and stay silent.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from perpwire.simulator.servers.aster_user import BinanceUserMixin
 from perpwire.simulator.servers.base import VenueServer, decode, encode
 
 _STREAM = re.compile(
-    r"^([a-z0-9]+)@(bookTicker|aggTrade|forceOrder|markPrice|depth(5|10|20)?)(@(1s|100ms|250ms|500ms))?$"
+    r"^([a-z0-9]+)@(bookTicker|aggTrade|forceOrder|markPrice|ticker|miniTicker|depth(5|10|20)?)(@(1s|100ms|250ms|500ms))?$"
 )
 _SPEEDS = {"100ms": 0.1, "250ms": 0.25, "500ms": 0.5}
 _METHODS = "`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`"
@@ -59,9 +62,19 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
             ("WS", "/ws", self.ws_raw),
             ("WS", "/ws/{path:.+}", self.ws_raw),
             ("WS", "/stream", self.ws_combined),
+            ("GET", "/api/v3/exchangeInfo", self.rest(self.get_spot_exchange_info)),
             *self.rest_routes(),
             *self.user_routes(),
         ]
+
+    async def get_spot_exchange_info(self, request: web.Request) -> web.StreamResponse:
+        """Aster's spot API (``sapi`` host, ``/api/v3``): the simulator lists no spot markets."""
+        return self.json({
+            "timezone": "UTC", "serverTime": self.now_ms,
+            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+                           {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}],
+            "exchangeFilters": [], "assets": [], "symbols": [],
+        })  # fmt: skip
 
     async def ws_raw(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info.get("path", "")
@@ -105,8 +118,8 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
                 encode({"code": 2, "msg": f"Invalid request: missing field `method` at line 1 column {len(text)}"})
             )
             return
-        rid = msg.get("id")
-        if isinstance(rid, bool) or not isinstance(rid, int) or rid < 0:
+        rid = msg.get("id")  # may be left out: the venue then answers with "id": null
+        if rid is not None and (isinstance(rid, bool) or not isinstance(rid, int) or rid < 0):
             conn.reply(encode({"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}))
             return
         method, params = msg["method"], msg.get("params", [])
@@ -139,7 +152,7 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
                 )
             )
 
-    def _property(self, conn: Conn, method: str, params: Any, rid: int) -> None:
+    def _property(self, conn: Conn, method: str, params: Any, rid: int | None) -> None:
         if not isinstance(params, list) or not params or not isinstance(params[0], str):
             conn.reply(encode({"code": 2, "msg": "Invalid request: property name must be a string"}))
         elif params[0] != "combined":
@@ -191,6 +204,8 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
                     self.publish(f"{low}@aggTrade", encode(self.agg_trade(book, t, now)))
             for liq in book.new_liqs:
                 self._force_order(book, low, liq, now)
+        if self.every(0.5):
+            self._tickers(now)
         if self.every(1.0):
             self._mark_prices("@1s", now)
             self.user_tick()
@@ -291,6 +306,39 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
             "T": self.funding.next_funding_ms(self.name),
         }
 
+    def ticker(self, book: Book, now: int) -> dict[str, Any]:
+        """The ``24hrTicker`` event (key order of the live capture)."""
+        d, inst = self.day(book), book.inst
+        dp = inst.price_dp
+        return {
+            "e": "24hrTicker", "E": now, "s": inst.symbol, "p": f"{d.change:.{dp}f}", "P": f"{d.change_pct:.3f}",
+            "w": f"{d.vwap:.{dp}f}", "c": f"{d.close:.{dp}f}", "Q": inst.size_text(d.last_lots),
+            "o": f"{d.open:.{dp}f}", "h": f"{d.high:.{dp}f}", "l": f"{d.low:.{dp}f}",
+            "v": f"{d.volume:.{inst.size_dp}f}", "q": f"{d.quote_volume:.2f}", "O": d.open_ms, "C": now,
+            "F": d.first_id, "L": d.last_id, "n": d.count,
+        }  # fmt: skip
+
+    def mini_ticker(self, book: Book, now: int) -> dict[str, Any]:
+        """The ``24hrMiniTicker`` event: the ticker's prices and volumes only."""
+        full = self.ticker(book, now)
+        return {"e": "24hrMiniTicker", **{k: full[k] for k in ("E", "s", "c", "o", "h", "l", "v", "q")}}
+
+    def _tickers(self, now: int) -> None:
+        """``<sym>@ticker``/``@miniTicker`` every 500 ms, ``!ticker@arr``/``!miniTicker@arr`` every second."""
+        for kind, build in (("ticker", self.ticker), ("miniTicker", self.mini_ticker)):
+            all_name = f"!{kind}@arr"
+            every_s = self.every(1.0) and self.wanted(all_name)
+            rows = []
+            for book in self.books:
+                name = f"{book.inst.symbol.lower()}@{kind}"
+                if self.wanted(name) or every_s:
+                    obj = build(book, now)
+                    if self.wanted(name):
+                        self.publish(name, encode(obj))
+                    rows.append(obj)
+            if every_s and rows:
+                self.publish(all_name, encode(rows))
+
     def _mark_prices(self, suffix: str, now: int) -> None:
         frames = []
         for book in self.books:
@@ -314,5 +362,6 @@ class AsterServer(BinanceUserMixin, BinanceRestMixin, VenueServer):
     @staticmethod
     def valid_stream(name: str) -> bool:
         return bool(_STREAM.match(name)) or name in (
-            "!markPrice@arr", "!markPrice@arr@1s", "!forceOrder@arr", "!bookTicker",
+            "!markPrice@arr", "!markPrice@arr@1s", "!forceOrder@arr", "!bookTicker", "!ticker@arr",
+            "!miniTicker@arr",
         )  # fmt: skip

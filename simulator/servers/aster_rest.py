@@ -2,9 +2,9 @@
 
 ``depth`` (limits 5–1000, ``lastUpdateId`` = the book's current update id), ``premiumIndex``,
 ``fundingRate`` (settled history, ascending), ``fundingInfo``, ``exchangeInfo``,
-``ticker/bookTicker``, ``time`` and ``ping``; errors use the venues' ``{"code","msg"}`` body
-(``-1121 Invalid symbol.``, ``-1130`` for a bad ``limit``) and injected 429/418 answers carry
-``-1003`` and ``Retry-After``. Aster also serves the same paths under ``/fapi/v3``.
+``ticker/bookTicker``, ``ticker/24hr`` (the model's day so far), ``time`` and ``ping``; errors use
+the venues' ``{"code","msg"}`` body (``-1121 Invalid symbol.``, ``-1130`` for a bad ``limit``) and
+injected 429/418 answers carry ``-1003`` and ``Retry-After``. Aster also serves the same paths under ``/fapi/v3``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ class BinanceRestMixin:
                 ("GET", f"{p}/fundingInfo", self.rest(self.get_funding_info)),
                 ("GET", f"{p}/exchangeInfo", self.rest(self.get_exchange_info)),
                 ("GET", f"{p}/ticker/bookTicker", self.rest(self.get_book_ticker)),
+                ("GET", f"{p}/ticker/24hr", self.rest(self.get_ticker_24hr)),
                 ("GET", f"{p}/time", self.rest(self.get_time)),
                 ("GET", f"{p}/ping", self.rest(self.get_ping)),
             ]
@@ -200,6 +201,25 @@ class BinanceRestMixin:
                 "symbol": inst.symbol, "bidPrice": inst.price_text(bb), "bidQty": inst.size_text(bq),
                 "askPrice": inst.price_text(ba), "askQty": inst.size_text(aq), "time": self.now_ms,
             })  # fmt: skip
+        return self.json(rows[0] if "symbol" in request.query else rows)
+
+    def ticker_24hr_row(self: Any, book: Book) -> dict[str, Any]:
+        d, inst = self.day(book), book.inst
+        dp = inst.price_dp
+        return {
+            "symbol": inst.symbol, "priceChange": f"{d.change:.{dp}f}", "priceChangePercent": f"{d.change_pct:.3f}",
+            "weightedAvgPrice": f"{d.vwap:.{dp}f}", "lastPrice": f"{d.close:.{dp}f}",
+            "lastQty": inst.size_text(d.last_lots), "openPrice": f"{d.open:.{dp}f}", "highPrice": f"{d.high:.{dp}f}",
+            "lowPrice": f"{d.low:.{dp}f}", "volume": f"{d.volume:.{inst.size_dp}f}",
+            "quoteVolume": f"{d.quote_volume:.2f}", "openTime": d.open_ms, "closeTime": self.now_ms,
+            "firstId": d.first_id, "lastId": d.last_id, "count": d.count,
+        }  # fmt: skip
+
+    async def get_ticker_24hr(self: Any, request: web.Request) -> web.Response:
+        books = self._symbol_books(request)
+        if isinstance(books, web.Response):
+            return books
+        rows = [self.ticker_24hr_row(b) for b in books]
         return self.json(rows[0] if "symbol" in request.query else rows)
 
     async def get_time(self: Any, request: web.Request) -> web.Response:

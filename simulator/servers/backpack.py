@@ -8,7 +8,8 @@ are ``{"data":{...},"stream":"<name>"}`` with µs integer times (the 2026 wire).
 ``bookTicker.<sym>`` (on change, ``u`` = the depth id), ``markPrice.<sym>`` and ``ticker.<sym>``
 (every second), ``trade.<sym>``, ``openInterest.<sym>``, ``liquidation``, and the signed
 ``account.orderUpdate[.<sym>]`` / ``account.positionUpdate[.<sym>]`` (see ``backpack_account``).
-REST depth is served one tick behind the stream, bids ascending (best last), prices without
+REST also serves ``assets``, ``ticker(s)`` (the rolling day) and ``securities`` (no tokenized
+stocks), which ccxt loads. REST depth is served one tick behind the stream, bids ascending (best last), prices without
 trailing zeros and ``lastUpdateId`` as a string — the real venue's quirks. Pings every 60 s.
 """
 
@@ -62,6 +63,10 @@ class BackpackServer(BackpackAccountMixin, VenueServer):
             ("GET", "/api/v1/markets", r(self.get_markets)),
             ("GET", "/api/v1/market", r(self.get_market)),
             ("GET", "/api/v1/openInterest", r(self.get_open_interest)),
+            ("GET", "/api/v1/assets", r(self.get_assets)),
+            ("GET", "/api/v1/ticker", r(self.get_ticker)),
+            ("GET", "/api/v1/tickers", r(self.get_tickers)),
+            ("GET", "/api/v1/securities", r(self.get_securities)),
             ("GET", "/api/v1/status", r(self.get_status)),
             ("GET", "/api/v1/time", r(self.get_time)),
             *self.account_routes(),
@@ -294,6 +299,38 @@ class BackpackServer(BackpackAccountMixin, VenueServer):
     async def get_market(self, request: web.Request) -> web.StreamResponse:
         book = self.book_or_none(request.query.get("symbol"))
         return self.bad("Invalid market symbol") if book is None else self.json(self.market(book))
+
+    async def get_assets(self, request: web.Request) -> web.StreamResponse:
+        """Every asset the simulated markets use (bases and USDC), each with one deposit network."""
+        names = {"BTC": ("Bitcoin", "Bitcoin"), "ETH": ("Ethereum", "Ethereum"), "SOL": ("Solana", "Solana"),
+                 "USDC": ("USD Coin", "Solana")}  # fmt: skip
+        used = [b.inst.asset for b in self.books] + ["USDC"]
+        return self.json([
+            {"symbol": a, "displayName": names[a][0], "coingeckoId": names[a][0].lower().replace(" ", "-"),
+             "tokens": [{"displayName": names[a][0], "blockchain": names[a][1], "contractAddress": None,
+                         "depositEnabled": True, "minimumDeposit": "0.0001", "withdrawEnabled": True,
+                         "minimumWithdrawal": "0.0002", "maximumWithdrawal": None, "withdrawalFee": "0.0001"}]}
+            for a in dict.fromkeys(used) if a in names
+        ])  # fmt: skip
+
+    def ticker_row(self, book: Book) -> dict[str, Any]:
+        """``GET /api/v1/ticker(s)``: the rolling day (``interval`` 1d, the default), numbers as strings."""
+        d, dp = self.day(book), book.inst.price_dp
+        return {"symbol": book.inst.symbol, "firstPrice": f"{d.open:.{dp}f}", "lastPrice": f"{d.close:.{dp}f}",
+                "priceChange": f"{d.change:.{dp}f}", "priceChangePercent": f"{d.change_pct / 100:.6f}",
+                "high": f"{d.high:.{dp}f}", "low": f"{d.low:.{dp}f}", "volume": f"{d.volume:.{book.inst.size_dp}f}",
+                "quoteVolume": f"{d.quote_volume:.5f}", "trades": str(d.count)}  # fmt: skip
+
+    async def get_ticker(self, request: web.Request) -> web.StreamResponse:
+        book = self.book_or_none(request.query.get("symbol"))
+        return self.bad("Invalid market symbol") if book is None else self.json(self.ticker_row(book))
+
+    async def get_tickers(self, request: web.Request) -> web.StreamResponse:
+        return self.json([self.ticker_row(b) for b in self.books])
+
+    async def get_securities(self, request: web.Request) -> web.StreamResponse:
+        """Tokenized stocks (RFQ markets): none are simulated."""
+        return self.json([])
 
     async def get_open_interest(self, request: web.Request) -> web.StreamResponse:
         return self.json([{"openInterest": f"{b.open_interest:.5f}", "symbol": b.inst.symbol, "timestamp": self.now_ms}

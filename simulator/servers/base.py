@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,7 +33,35 @@ log = logging.getLogger(__name__)
 encode = msgspec.json.Encoder(decimal_format="string").encode
 decode = msgspec.json.Decoder().decode
 
+_FIRST_TRADE_ID = 1_000_000  # Book.trade_id before the first trade
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class DayStats:
+    """Prices in USD, volumes in base units (``quote_volume`` in USD), trade ids of the window."""
+
+    open: float
+    high: float
+    low: float
+    close: float
+    last_lots: int
+    volume: float
+    quote_volume: float
+    vwap: float
+    count: int
+    first_id: int
+    last_id: int
+    open_ms: int
+
+    @property
+    def change(self) -> float:
+        return self.close - self.open
+
+    @property
+    def change_pct(self) -> float:
+        return (self.close / self.open - 1.0) * 100.0 if self.open else 0.0
 
 
 class VenueServer:
@@ -199,6 +228,17 @@ class VenueServer:
 
     def index_text(self, book: Book, dp: int = 8) -> str:
         return f"{self.model.index_price(book.inst.asset):.{dp}f}"
+
+    def day(self, book: Book) -> DayStats:
+        """The rolling-day statistics a venue's 24 h ticker reports (the model's day is the run so far)."""
+        last = book.recent[-1] if book.recent else None
+        close = last.px * book.inst.tick_value if last else book.mid
+        count = book.trade_id - _FIRST_TRADE_ID
+        vwap = book.day_quote / book.day_volume if book.day_volume else close
+        return DayStats(open=book.day_open, high=max(book.day_high, close), low=min(book.day_low, close), close=close,
+                        last_lots=last.lots if last else 0, volume=book.day_volume, quote_volume=book.day_quote,
+                        vwap=vwap, count=count, first_id=_FIRST_TRADE_ID + 1 if count else 0,
+                        last_id=book.trade_id if count else 0, open_ms=self.now_ms - 86_400_000)  # fmt: skip
 
     @staticmethod
     def levels(book: Book, pairs: list[tuple[int, int]]) -> list[list[str]]:

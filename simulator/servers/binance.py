@@ -100,6 +100,16 @@ class BinanceServer(AsterServer):
         out.update(ps=book.inst.symbol, st=1)
         return out
 
+    def ticker(self, book: Book, now: int) -> dict[str, Any]:
+        out = super().ticker(book, now)
+        out.update(ps=book.inst.symbol, st=1)
+        return out
+
+    def mini_ticker(self, book: Book, now: int) -> dict[str, Any]:
+        out = super().mini_ticker(book, now)
+        out.update(ps=book.inst.symbol, st=1)
+        return out
+
     def agg_trade(self, book: Book, t: Any, now: int) -> dict[str, Any]:
         out = super().agg_trade(book, t, now)
         return {**{k: out[k] for k in ("e", "E", "a", "s", "p", "q")}, "nq": out["q"],

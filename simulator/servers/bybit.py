@@ -8,7 +8,8 @@ at 20/100/200 ms with ``u`` +1 per message; level 1 is snapshot-only), ``tickers
 (snapshot, then every 100 ms a delta carrying only the fields that changed), ``publicTrade.{sym}``
 and ``allLiquidation.{sym}`` (``S`` = the liquidated position's side). All values are strings.
 The server drops clients silent for 10 minutes. REST: ``orderbook`` (its ``u`` is the 1000-level
-stream's), ``tickers``, ``funding/history`` (settled, newest first), ``instruments-info``.
+stream's), ``tickers``, ``funding/history`` (settled, newest first), ``instruments-info`` (linear perpetuals;
+the spot, inverse and option categories are listed empty, as ccxt asks for every category).
 """
 
 from __future__ import annotations
@@ -285,11 +286,34 @@ class BybitServer(VenueServer):
         ]})  # fmt: skip
 
     async def get_instruments(self, request: web.Request) -> web.StreamResponse:
-        rows = [{
-            "symbol": b.inst.symbol, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": b.inst.asset,
-            "quoteCoin": "USDT", "settleCoin": "USDT", "fundingInterval": b.inst.interval_h * 60,
-            "priceScale": str(b.inst.price_dp),
-            "priceFilter": {"minPrice": str(b.inst.tick), "maxPrice": "1999999.80", "tickSize": str(b.inst.tick)},
-            "lotSizeFilter": {"minOrderQty": str(b.inst.step), "maxOrderQty": "1190.000", "qtyStep": str(b.inst.step)},
-        } for b in self.books]  # fmt: skip
-        return self.envelope({"category": "linear", "list": rows, "nextPageCursor": ""})
+        """Linear perpetuals only: spot, inverse and option lists are empty (none are simulated), as is
+        ``status=PreLaunch``; an unknown category is the venue's params error."""
+        q = request.query
+        category = q.get("category")
+        if category not in ("linear", "inverse", "spot", "option"):
+            return self.envelope({}, 10001, "params error: category is invalid")
+        books = self.books if category == "linear" and q.get("status", "Trading") == "Trading" else []
+        if "symbol" in q:
+            books = [b for b in books if b.inst.symbol == q["symbol"]]
+        if "baseCoin" in q:
+            books = [b for b in books if b.inst.asset == q["baseCoin"]]
+        rows = [self.instrument(b) for b in books]
+        return self.envelope({"category": category, "list": rows, "nextPageCursor": ""})
+
+    def instrument(self, b: Book) -> dict[str, Any]:
+        inst = b.inst
+        step = str(inst.step)
+        return {
+            "symbol": inst.symbol, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": inst.asset,
+            "quoteCoin": "USDT", "launchTime": "1585526400000", "deliveryTime": "0", "deliveryFeeRate": "",
+            "priceScale": str(inst.price_dp),
+            "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+            "priceFilter": {"minPrice": str(inst.tick), "maxPrice": "1999999.80", "tickSize": str(inst.tick)},
+            "lotSizeFilter": {"maxOrderQty": "1190.000", "minOrderQty": step, "qtyStep": step,
+                              "postOnlyMaxOrderQty": "1190.000", "maxMktOrderQty": "500.000",
+                              "minNotionalValue": "5"},
+            "unifiedMarginTrade": True, "fundingInterval": inst.interval_h * 60, "settleCoin": "USDT",
+            "copyTrading": "both", "upperFundingRate": "0.005", "lowerFundingRate": "-0.005", "isPreListing": False,
+            "preListingInfo": None,
+            "riskParameters": {"priceLimitRatioX": "0.01", "priceLimitRatioY": "0.02"}, "displayName": "",
+        }  # fmt: skip

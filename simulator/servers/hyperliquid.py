@@ -10,7 +10,9 @@ every ~5.4 s, 20 levels; ``fast``: 5 levels every ~0.54 s), ``bbo`` (when the to
 ``activeAssetCtx`` (every second; ``funding`` is already a fraction per hour), ``allMids``
 (on subscribe, then every 5 s), ``trades``; ``post`` requests answer ``info`` queries. The server
 drops a socket it has sent nothing on for 60 s. ``/info`` takes ``meta``, ``metaAndAssetCtxs``,
-``l2Book``, ``fundingHistory``, ``predictedFundings``, ``allMids``, ``exchangeStatus``.
+``l2Book``, ``fundingHistory``, ``predictedFundings``, ``allMids``, ``exchangeStatus``, and for
+clients such as ccxt ``spotMeta``/``spotMetaAndAssetCtxs`` (no spot pairs; the USDC token) and
+``perpDexs`` (the first dex only).
 """
 
 from __future__ import annotations
@@ -229,6 +231,12 @@ class HyperliquidServer(VenueServer):
         if kind == "l2Book":
             book = self.by_symbol.get(body.get("coin"))  # type: ignore[arg-type]
             return 200, None if book is None else self.l2(book, 20)
+        if kind == "spotMeta":
+            return 200, self.spot_meta()
+        if kind == "spotMetaAndAssetCtxs":
+            return 200, [self.spot_meta(), []]
+        if kind == "perpDexs":
+            return 200, [None]  # the first perp dex (null) only: no builder-deployed (HIP-3) dexes
         if kind == "allMids":
             return 200, self.all_mids()["mids"]
         if kind == "exchangeStatus":
@@ -256,6 +264,14 @@ class HyperliquidServer(VenueServer):
                 "marginTables": [[56, {"description": "tiered 40x", "marginTiers": [
                     {"lowerBound": "0.0", "maxLeverage": 40}, {"lowerBound": "150000000.0", "maxLeverage": 20}]}]],
                 "collateralToken": 0}  # fmt: skip
+
+    @staticmethod
+    def spot_meta() -> dict[str, Any]:
+        """No spot pairs are simulated; the one token is USDC, the perps' collateral (``collateralToken`` 0)."""
+        usdc = {"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0,
+                "tokenId": "0x6d1e7cde53ba9467b783cb7c530ce054", "isCanonical": True, "evmContract": None,
+                "fullName": None, "deployerTradingFeeShare": "0.0"}  # fmt: skip
+        return {"universe": [], "tokens": [usdc]}
 
     async def post_info(self, request: web.Request) -> web.StreamResponse:
         if request.content_type != "application/json":

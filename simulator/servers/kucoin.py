@@ -6,11 +6,12 @@ frame and is closed. The first frame is ``{"id":<connectId>,"type":"welcome"}``.
 ``{"id","type":"ping"}`` (answered ``pong`` with the same id; a client silent for 60 s is dropped)
 and ``{"id","type":"subscribe"|"unsubscribe","topic","response":true}`` (acked with the id as a
 string). Topics (comma-separated symbols allowed): ``/contractMarket/tickerV2:{sym}`` (on BBO
-change, sizes in integer contracts), ``/contractMarket/level2Depth5|50:{sym}`` (top-N snapshots
-every 100 ms), ``/contractMarket/level2:{sym}`` (one message per level change, ``sequence`` +1
-each, ``change`` = "price,side,size"), ``/contractMarket/execution:{sym}`` (subject ``match``, one
-per trade: the taker's side, size in contracts, ``ts`` in ns), ``/contract/instrument:{sym}``
-(``mark.index.price`` every second, ``funding.rate`` every ``funding_rate_s``), ``/contract/announcement[:{sym}]``
+change, sizes in integer contracts), ``/contractMarket/ticker:{sym}`` (v1: one per match, the trade
+and the touch), ``/contractMarket/level2Depth5|50:{sym}`` (top-N snapshots every 100 ms),
+``/contractMarket/level2:{sym}`` (one message per level change, ``sequence`` +1 each, ``change`` =
+"price,side,size"), ``/contractMarket/execution:{sym}`` (subject ``match``, one per trade: the
+taker's side, size in contracts, ``ts`` in ns), ``/contract/instrument:{sym}`` (``mark.index.price``
+every second, ``funding.rate`` every ``funding_rate_s``), ``/contract/announcement[:{sym}]``
 (``funding.begin``/``funding.end`` at settlement). Funding numbers are JSON numbers.
 """
 
@@ -26,11 +27,15 @@ from perpwire.simulator.hub import Conn, Heartbeat
 from perpwire.simulator.model import Book
 from perpwire.simulator.servers.base import VenueServer, decode, encode
 
-_SYMBOL_TOPICS = ("/contractMarket/tickerV2", "/contractMarket/level2Depth5", "/contractMarket/level2Depth50",
-                  "/contractMarket/level2", "/contractMarket/execution", "/contract/instrument",
-                  "/contract/announcement")  # fmt: skip
-#: topics that publish a book's ladder (their subscribers keep the book moving)
-_BOOK_TOPICS = frozenset(_SYMBOL_TOPICS[:4])
+_SYMBOL_TOPICS = ("/contractMarket/tickerV2", "/contractMarket/ticker", "/contractMarket/level2Depth5",
+                  "/contractMarket/level2Depth50", "/contractMarket/level2", "/contractMarket/execution",
+                  "/contract/instrument", "/contract/announcement")  # fmt: skip
+#: topics that publish a book's ladder, touch or trades (their subscribers keep the book moving)
+_BOOK_TOPICS = frozenset(_SYMBOL_TOPICS[:6])
+
+# the spot API's currency list (``/api/v3/currencies``): the simulated contracts' bases and their quote
+_CURRENCIES = {"BTC": ("Bitcoin", "BTC", "btc"), "ETH": ("Ethereum", "ERC20", "eth"),
+               "SOL": ("Solana", "SOL", "sol"), "USDT": ("Tether", "ERC20", "eth")}  # fmt: skip
 
 
 class KucoinServer(VenueServer):
@@ -62,6 +67,7 @@ class KucoinServer(VenueServer):
             ("GET", "/api/v1/contracts/active", r(self.get_contracts)),
             ("GET", "/api/v1/contracts/{symbol}", r(self.get_contract)),
             ("GET", "/api/v1/ticker", r(self.get_ticker)),
+            ("GET", "/api/v3/currencies", r(self.get_currencies)),
         ]
 
     # --- socket -------------------------------------------------------------------------------
@@ -147,6 +153,9 @@ class KucoinServer(VenueServer):
                     data = {"sequence": c.seq, "change": f"{px(c.px)},{'buy' if c.is_bid else 'sell'},{c.size}",
                             "timestamp": now}  # fmt: skip
                     self.publish(topic, self.message(topic, "level2", data, c.seq))
+            topic = f"/contractMarket/ticker:{sym}"
+            if book.new_trades and self.wanted(topic):
+                self._trade_tickers(book, topic, now)
             topic = f"/contractMarket/execution:{sym}"
             if book.new_trades and self.wanted(topic):
                 for t in book.new_trades:
@@ -183,7 +192,7 @@ class KucoinServer(VenueServer):
                         "asks": self._rows(book, lad.top(False, n)),
                     }
                     self.publish(topic, self.message(topic, "level2", data, now))
-        for book in self.books:
+        for book in self.books if self.every(1.0) or self.every(self.funding_rate_s) else ():
             topic = f"/contract/instrument:{book.inst.symbol}"
             if self.wanted(topic):
                 if self.every(1.0):
@@ -194,6 +203,17 @@ class KucoinServer(VenueServer):
                 if self.every(self.funding_rate_s):
                     data = {"period": 1, "granularity": 60000, "fundingRate": self._rate(book), "timestamp": now}
                     self.publish(topic, self.message(topic, "funding.rate", data))
+
+    def _trade_tickers(self, book: Book, topic: str, now: int) -> None:
+        """Ticker v1: one message per match, the trade with the touch after it."""
+        bb, bq, ba, aq = book.ladder.bbo()
+        px = book.inst.price_text
+        for t in book.new_trades:
+            data = {"symbol": book.inst.symbol, "sequence": t.trade_id, "side": "buy" if t.taker_buy else "sell",
+                    "price": px(t.px), "size": t.lots, "tradeId": str(t.trade_id), "bestBidSize": bq,
+                    "bestBidPrice": px(bb), "bestAskPrice": px(ba), "bestAskSize": aq,
+                    "ts": t.ts * 1_000_000 + 4_941}  # fmt: skip
+            self.publish(topic, self.message(topic, "ticker", data, t.trade_id))
 
     def _rate(self, book: Book) -> float:
         return round(self.funding.rate(self.name, book.inst.asset), 6)
@@ -310,6 +330,24 @@ class KucoinServer(VenueServer):
 
     async def get_contracts(self, request: web.Request) -> web.StreamResponse:
         return self.ok([self.contract(b) for b in self.books])
+
+    async def get_currencies(self, request: web.Request) -> web.StreamResponse:
+        """The spot API's ``GET /api/v3/currencies`` (ccxt loads it with the futures markets)."""
+        wanted = {b.inst.asset for b in self.books} | {"USDT"}
+        rows = []
+        for code, (full, chain, chain_id) in _CURRENCIES.items():
+            if code not in wanted:
+                continue
+            rows.append({
+                "currency": code, "name": code, "fullName": full, "precision": 8, "confirms": None,
+                "contractAddress": None, "isMarginEnabled": True, "isDebitEnabled": True,
+                "chains": [{"chainName": chain, "withdrawalMinSize": "0.001", "depositMinSize": "0.0001",
+                            "withdrawFeeRate": "0", "withdrawalMinFee": "0.0005", "isWithdrawEnabled": True,
+                            "isDepositEnabled": True, "confirms": 12, "preConfirms": 12, "contractAddress": "",
+                            "withdrawPrecision": 8, "maxWithdraw": None, "maxDeposit": None, "needTag": False,
+                            "chainId": chain_id}],
+            })  # fmt: skip
+        return self.ok(rows)
 
     async def get_ticker(self, request: web.Request) -> web.StreamResponse:
         book = self.book_or_none(request.query.get("symbol"))

@@ -62,6 +62,7 @@ class LighterServer(LighterAccountMixin, VenueServer):
             ("GET", "/api/v1/recentTrades", r(self.get_recent_trades)),
             ("GET", "/api/v1/fundings", r(self.get_fundings)),
             ("GET", "/api/v1/funding-rates", r(self.get_funding_rates)),
+            ("GET", "/api/v1/assetDetails", r(self.get_asset_details)),
             *self.account_routes(),
         ]
 
@@ -209,7 +210,7 @@ class LighterServer(LighterAccountMixin, VenueServer):
             "daily_base_token_volume": round(book.day_volume, 4),
             "daily_quote_token_volume": round(book.day_volume * book.mid, 6),
             "daily_price_low": round(book.day_low, dp), "daily_price_high": round(book.day_high, dp),
-            "daily_price_change": (book.mid / book.day_open - 1.0) * 100 if book.day_open else 0.0,
+            "daily_price_change": (last_trade / book.day_open - 1.0) * 100 if book.day_open else 0.0,
         }  # fmt: skip
 
     def stats_frame(self, which: str, kind: str = "update/market_stats") -> bytes:
@@ -382,6 +383,16 @@ class LighterServer(LighterAccountMixin, VenueServer):
         out = [{"timestamp": ts // 1000, "value": f"{abs(Decimal(repr(r)) * mark):.8f}", "rate": self.pct(abs(r)),
                 "direction": "long" if r >= 0 else "short"} for ts, r in rows]  # fmt: skip
         return self.json({"code": 200, "resolution": q.get("resolution", "1h"), "fundings": out})
+
+    async def get_asset_details(self, request: web.Request) -> web.StreamResponse:
+        """The spot/collateral assets: USDC only (no spot markets are simulated)."""
+        usdc = {"asset_id": 3, "symbol": "USDC", "l1_decimals": 6, "decimals": 6, "min_transfer_amount": "1.000000",
+                "min_withdrawal_amount": "1.000000", "margin_mode": "enabled", "index_price": "1.000000",
+                "l1_address": "0x95Fd23d5110f9D89A4b0B7d63D78F5B5Ea5074D1"}  # fmt: skip
+        asset_id = request.query.get("asset_id")
+        if asset_id is not None and asset_id != "3":
+            return self.bad(20001, "invalid param : asset_id")
+        return self.json({"code": 200, "asset_details": [usdc]})
 
     async def get_funding_rates(self, request: web.Request) -> web.StreamResponse:
         rows = [{"market_id": b.inst.market_id, "exchange": "lighter", "symbol": b.inst.symbol,

@@ -35,11 +35,16 @@ def test_cli_parses_every_command():
 
 
 def test_cli_sim_takes_the_simulator_options():
-    args = build_parser().parse_args(["sim", "--seed", "7", "--speed", "2.5", "--port", "0", "--venues", "aster,bybit"])
+    args = build_parser().parse_args(["sim", "--seed", "7", "--speed", "2.5", "--port", "0", "--venues", "aster,bybit",
+                                      "--symbols", "500", "--procs", "3", "--enforce-limits"])
     assert simulator_options(args) == {"host": "127.0.0.1", "port": 0, "seed": 7, "speed": 2.5, "tick_s": 0.05,
+                                       "symbols": 500, "enforce_limits": True, "procs": 3,
                                        "venues": ["aster", "bybit"]}
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["sim", "--no-such-option"])
+    defaults = simulator_options(build_parser().parse_args(["sim"]))
+    assert (defaults["symbols"], defaults["procs"], defaults["enforce_limits"]) == (3, 1, False)
+    for bad in (["sim", "--no-such-option"], ["sim", "--symbols", "0"], ["sim", "--procs", "two"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(bad)
 
 
 def test_perpwire_sim_seed_7_serves_on_loopback_until_interrupted():

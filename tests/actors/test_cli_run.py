@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -52,12 +53,14 @@ def _run(sim, tmp_path, name):
     cfg = tmp_path / "sim.yaml"
     cfg.write_text(f"venues:\n  binance: {{symbols: [BTCUSDT, ETHUSDT], codec_options: "
                    f"{{ws_url: '{urls['ws']}', rest_url: '{urls['rest']}'}}}}\n"
-                   f"coordinator: {{tradable_venues: []}}\nstore: {{url: 'sqlite:///{tmp_path / 'f.sqlite'}'}}\n")
+                   f"coordinator: {{tradable_venues: []}}\nstore: {{url: 'sqlite:///{tmp_path / 'f.sqlite'}'}}\n"
+                   "dashboard: {port: 0}\n")  # any free port: a dashboard on 8650 elsewhere is not in the way
     env = {**os.environ, deployment.HOME_ENV: str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
     run = subprocess.Popen([*CLI, "run", "--config", str(cfg), "--name", name], cwd=tmp_path, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        out = _read_until(run, run.stdout, lambda b: b"perpwire: deployment '" in b and b"namespace" in b, 120)
+        out = _read_until(run, run.stdout, lambda b: b"perpwire: deployment '" in b and b"dashboard: " in b
+                          and b.endswith(b"\n"), 120)
     except BaseException:  # never leave a deployment running behind a failed test
         run.send_signal(signal.SIGINT)
         try:
@@ -70,8 +73,18 @@ def _run(sim, tmp_path, name):
 
 def test_stop_ends_the_whole_deployment_and_run_exits_with_its_summary(sim, tmp_path):
     name = f"stop-{uuid.uuid4().hex[:6]}"
-    run, env, _ = _run(sim, tmp_path, name)
+    run, env, started = _run(sim, tmp_path, name)
     try:
+        [url] = [ln.split(" ", 1)[1] for ln in started.decode().splitlines() if ln.startswith("dashboard: ")]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/")
+        dash = subprocess.run([*CLI, "dashboard", "--name", name, "--no-open"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert dash.returncode == 0 and dash.stdout == f"dashboard: {url}\n", dash.stderr
+        deadline = time.monotonic() + 10
+        while b'perpwire_stream_messages_total{venue="binance",stream="funding"}' not in (
+                metrics := urllib.request.urlopen(url + "metrics", timeout=5).read()):
+            assert time.monotonic() < deadline, metrics[:2000]
+            time.sleep(0.5)
         status = subprocess.run([*CLI, "status", "--name", name], cwd=tmp_path, env=env, capture_output=True,
                                 text=True, timeout=60)
         assert status.returncode == 0, status.stderr

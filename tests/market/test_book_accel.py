@@ -122,3 +122,132 @@ def test_both_loops_build_the_same_book(monkeypatch):
     bids, asks = reads[0]
     assert bids == ((Decimal("101.5"), Decimal("1")), (Decimal("100.00"), Decimal("4")))
     assert asks == ((Decimal("102"), Decimal("5")),)  # 101.5 ask was crossed by the newer bid
+
+
+side_levels = st.lists(st.tuples(st.sampled_from([*PRICES, "99", "98.5", "102", "103.25"]),
+                                 st.sampled_from(SIZES)), max_size=8)
+
+
+@settings(max_examples=600, deadline=None)
+@given(side_levels, st.booleans(), st.booleans())
+def test_compiled_sorted_keys_matches_python(levels, descending, as_list):
+    """The snapshot test (already a valid sorted side?) gives the same floats or None both ways."""
+    given_levels = [list(lv) for lv in levels] if as_list else tuple(levels)
+    expected = book_mod._sorted_keys_py(given_levels, descending)
+    got = book_mod._sorted_keys_c(given_levels, descending)
+    assert got == expected
+    if expected is not None:  # a valid side: exactly the levels' prices, strictly best first
+        floats = [float(p) for p, _ in levels]
+        assert expected == floats == sorted(set(floats), reverse=descending)
+        assert all(0 < float(q) < math.inf for _, q in levels)
+
+
+def test_sorted_keys_falls_back_to_python_for_other_shapes():
+    assert sidec.sorted_keys((("1", 2),), False) is NotImplemented  # a size that is not str
+    assert book_mod._sorted_keys_c((("1", 2),), False) == [1.0]
+    assert sidec.sorted_keys(iter([("1", "2")]), False) is NotImplemented
+    assert book_mod._sorted_keys_c(iter([("1", "2")]), False) is None
+    assert sidec.sorted_keys((("1", "2", "3"),), False) is NotImplemented
+    assert book_mod._sorted_keys_c((("1", "2", "3"),), False) is None
+    # lists may change after the call: never kept as they came, so never a sorted side
+    assert book_mod._sorted_keys_c([("1", "2")], False) is None
+    assert book_mod._sorted_keys_c((["1", "2"],), False) is None
+
+
+def test_a_snapshot_given_as_lists_is_copied_into_the_book():
+    bids = [["101", "1"], ["100", "2"]]
+    book = OrderBook("t", "X", CONTIGUOUS)
+    book.apply(BookSnapshot(venue="t", symbol="X", bids=bids, asks=(("102", "1"),), seq=1))  # type: ignore[arg-type]
+    bids[0][1] = "999"
+    bids.append(["1", "1"])
+    assert book.top(None)[0] == ((Decimal("101"), Decimal("1")), (Decimal("100"), Decimal("2")))
+
+
+def _script(compiled: bool, snapshots_and_deltas) -> list:
+    """Every read after every event of a script, with the loops compiled or in Python."""
+    before = book_mod.use_compiled(compiled)
+    try:
+        book = OrderBook("t", "X", CONTIGUOUS)
+        reads = []
+        for ev in snapshots_and_deltas:
+            reads.append(_outcome(lambda ev=ev: book.apply(ev)))
+            reads.append((book.state, book.seq, len(book), book.top(None), book.top_text(3), book.uncrossed,
+                          book.depth_for_size("buy", Decimal("2.5")).avg_price))
+        return reads
+    finally:
+        book_mod.use_compiled(before)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), side_levels, side_levels), min_size=1, max_size=6))
+def test_books_read_the_same_compiled_and_in_python(steps):
+    """Snapshots (sorted ones are kept as they came, others indexed) and deltas, any text: every
+    read of the book is the same with the hot loops compiled and in Python."""
+    events = []
+    for seq, (is_snapshot, bids, asks) in enumerate(steps, 1):
+        if is_snapshot:
+            events.append(BookSnapshot(venue="t", symbol="X", bids=tuple(bids), asks=tuple(asks), seq=seq))
+        else:
+            events.append(BookDelta(venue="t", symbol="X", bids=tuple(bids), asks=tuple(asks), first_seq=seq,
+                                    seq=seq))
+    assert _script(True, events) == _script(False, events)
+
+
+def test_a_sorted_snapshot_reads_as_one_applied_level_by_level():
+    """The kept snapshot and the indexed book hold the same levels, crossing and all."""
+    bids = (("101", "1"), ("100.5", "2"), ("100", "3"))
+    asks = (("100.75", "1"), ("102", "4"))  # 100.75 crosses 101: both levels share one stamp
+    kept = OrderBook("t", "X", CONTIGUOUS)
+    kept.apply(BookSnapshot(venue="t", symbol="X", bids=bids, asks=asks, seq=1))
+    assert kept._packed
+    shuffled = OrderBook("t", "X", CONTIGUOUS)  # same levels, not sorted: indexed level by level
+    shuffled.apply(BookSnapshot(venue="t", symbol="X", bids=bids[::-1], asks=asks[::-1], seq=1))
+    assert not shuffled._packed
+    assert kept.top(None) == shuffled.top(None)
+    assert kept.top_text(None) == shuffled.top_text(None)
+    assert kept.uncrossed == shuffled.uncrossed == 2
+    delta = BookDelta(venue="t", symbol="X", bids=(("100.5", "0"),), asks=(("103", "1"),), first_seq=2, seq=2)
+    assert kept.apply(delta) is None and shuffled.apply(delta) is None
+    assert kept.top(None) == shuffled.top(None) == (((Decimal("100"), Decimal("3")),),
+                                                    ((Decimal("102"), Decimal("4")), (Decimal("103"), Decimal("1"))))
+
+
+CLEAN_PRICES = ["100", "100.0", "100.5", "101", "101.00", "99", "99.5", "98.25", "102", "103", "0", "abc", "inf"]
+CLEAN_SIZES = ["0", "0.0", "1", "2.5", "3", "0.001", "-1", "nan"]
+deltas = st.lists(st.tuples(st.sampled_from(CLEAN_PRICES), st.sampled_from(CLEAN_SIZES)), min_size=3, max_size=12)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(deltas, min_size=1, max_size=6), st.booleans(), st.integers(0, 300))
+def test_python_bulk_path_matches_the_compiled_loop(batches, descending, stale):
+    """Deltas of three levels or more, all taken by the Python path's bulk pass (its threshold
+    lowered to 3 here): the same levels, spelling index, flag and errors as the compiled loop,
+    also next to a key index close to compaction (``stale`` keys of prices long gone)."""
+    book_mod._BULK_MIN, before = 3, book_mod._BULK_MIN
+    try:
+        _bulk_matches(batches, descending, stale)
+    finally:
+        book_mod._BULK_MIN = before
+
+
+def _bulk_matches(batches, descending, stale):
+    py, c = _Side(descending), _Side(descending)
+    for side in (py, c):
+        side._keys.update({1000.0 + i: f"{1000 + i}" for i in range(stale)})
+    for stamp, batch in enumerate(batches, 1):
+        assert _apply(c, sidec.update, batch, stamp) == _apply(py, _update_py, batch, stamp)
+        assert c.levels == py.levels
+        assert c._keys == py._keys
+
+
+def test_python_bulk_path_takes_the_common_delta():
+    side = _Side(True)
+    side.replace((("100", "1"), ("99", "2"), ("98", "3")), 1)
+    side.unpack()
+    levels = (("100", "0"), ("99", "5"), ("97", "1"), ("96.5", "0"))
+    assert book_mod._update_bulk(side.levels, side._keys, levels, 2) is True
+    assert side.levels == {"99": ("5", 2), "98": ("3", 1), "97": ("1", 2)}
+    assert side._keys[97.0] == "97"
+    # a respelling of a live price is left to the loop (None: nothing touched)
+    assert book_mod._update_bulk(side.levels, side._keys, (("99.0", "1"), ("98", "1"), ("90", "1")), 3) is None
+    assert side.levels == {"99": ("5", 2), "98": ("3", 1), "97": ("1", 2)}

@@ -28,6 +28,7 @@ from perpwire.market.events import (
     BookDelta,
     Event,
     Fill,
+    FundingRate,
     Liquidation,
     OrderStatus,
     OrderUpdate,
@@ -74,6 +75,8 @@ _KIND = msgspec.json.Decoder(BpKind)
 _DATA = msgspec.json.Decoder(BpData, strict=False)
 _POSITION_SNAPSHOT = msgspec.json.Decoder(BpPositionFields, strict=False)
 _US_FROM, _US_TO = 10**14, 10**17  # epoch µs after 1973 (ms_guess's µs band)
+#: Decimal of each funding interval in hours, made once
+_HOURS: dict[int, Decimal] = {}
 _KNOWN_KINDS = frozenset(t.__struct_config__.tag for t in get_args(BpData))
 
 #: No published cap; 91 streams in one frame is the most seen served, so frames stay below it.
@@ -276,8 +279,22 @@ class BackpackCodec(BackpackRest, Codec):
                     ask_size=Decimal(t.A), ts=ms_guess(t.E), seq=t.u)]
 
     def _mark_price(self, m: BpMarkPrice) -> list[Event]:
-        return [self._funding(m.s, m.f, mark_price=Decimal(m.p), index_price=Decimal(m.i),
-                              next_funding_ts=ms_guess(m.n), ts=ms_guess(m.E))]
+        """``_funding`` inline for the funding feed (every market, every second): no keyword packing,
+        the interval's Decimal made once, and at one hour the rate is its own per-hour value."""
+        symbol = m.s
+        hours = self.intervals.get(symbol, self.default_interval)
+        rate = Decimal(m.f)
+        if hours == 1:
+            hourly = rate
+        else:
+            div = _HOURS.get(hours)
+            if div is None:
+                div = _HOURS[hours] = Decimal(hours)
+            hourly = rate / div
+        e = m.E
+        return [FundingRate(venue=VENUE, symbol=symbol, rate=rate, interval_hours=hours, rate_per_hour=hourly,
+                            mark_price=Decimal(m.p), index_price=Decimal(m.i), next_funding_ts=ms_guess(m.n),
+                            ts=e // 1000 if _US_FROM <= e < _US_TO else ms_guess(e))]
 
     def _trade(self, t: BpTrade) -> list[Event]:
         return [Trade(venue=VENUE, symbol=t.s, side=Side.SELL if t.m else Side.BUY, price=Decimal(t.p),

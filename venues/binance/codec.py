@@ -37,12 +37,15 @@ from perpwire.venues.binance.schemas import (
     BinanceBookTicker,
     BinanceCombined,
     BinanceCombinedDepth,
+    BinanceCombinedMark,
+    BinanceCombinedMarkArr,
     BinanceDepthUpdate,
     BinanceEvent,
     BinanceForceOrder,
     BinanceFrame,
     BinanceListenKeyExpired,
     BinanceMarginCall,
+    BinanceMarkLean,
     BinanceMarkPriceUpdate,
     BinanceOrderTradeUpdate,
     BinanceProbe,
@@ -55,6 +58,9 @@ _STREAM_PREFIX = b'{"stream":"'
 _EVENT_PREFIX = b'{"e":"'
 _ARRAY_PREFIX = b'[{"e":"'
 _DEPTH_EVENT = b'{"e":"depthUpdate"'
+_MARK_EVENT = b'{"e":"markPriceUpdate"'
+_MARK_ARRAY = b'[{"e":"markPriceUpdate"'
+_ALL_MARKS = b"!markPrice"
 _frame = msgspec.json.Decoder(BinanceFrame | list[msgspec.Raw])
 _event = msgspec.json.Decoder(BinanceEvent | list[BinanceMarkPriceUpdate])
 _combined = msgspec.json.Decoder(BinanceCombined)
@@ -62,6 +68,12 @@ _combined_depth = msgspec.json.Decoder(BinanceCombinedDepth)
 _snapshot_frame = msgspec.json.Decoder(BinanceSnapshotFrame)
 _depth = msgspec.json.Decoder(BinanceDepthUpdate)
 _probe = msgspec.json.Decoder(BinanceProbe | list[BinanceProbe])
+_mark = msgspec.json.Decoder(BinanceMarkLean)
+_marks = msgspec.json.Decoder(tuple[BinanceMarkLean, ...])
+_combined_mark = msgspec.json.Decoder(BinanceCombinedMark)
+_combined_marks = msgspec.json.Decoder(BinanceCombinedMarkArr)
+#: Decimal of each funding interval in hours, made once (``rate / hours`` is ``per_hour``'s division)
+_HOURS: dict[int, Decimal] = {}
 
 #: update speeds the venue uses when a stream name carries none (partial and diff depth 250 ms,
 #: markPrice 3 s, as the Aster and Binance USD-M stream docs give them)
@@ -227,6 +239,10 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
                     self.stats.events += 1
                     return [LazyBookSnapshot(venue=self.name, symbol=frame[11:at].decode().upper(), payload=frame)]
                 out = self._diff_depth(frame, _combined_depth)
+            elif frame[at + 1 : at + 10] == b"markPrice":  # <sym>@markPrice[@1s]: the funding feed
+                out = self._marks_fast(frame, _combined_mark)
+            elif frame[11:at] == _ALL_MARKS:  # !markPrice@arr[@1s]: every symbol's funding
+                out = self._marks_fast(frame, _combined_marks)
             else:
                 out = self._decode_combined(frame)
         elif frame[:6] == _EVENT_PREFIX or frame[:7] == _ARRAY_PREFIX:
@@ -260,8 +276,42 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
             return self._decode(frame)
         return self._handle(m.data)
 
+    def _marks_fast(self, frame: bytes | str, decoder: msgspec.json.Decoder) -> list[Event]:
+        """The funding feed straight into events: a markPrice frame (combined or raw, one update
+        or the whole-venue array) decoded in one pass into ``BinanceMarkLean`` (only the fields
+        used); whatever does not fit takes the general path (same events or errors)."""
+        try:
+            m = decoder.decode(frame)
+        except msgspec.ValidationError:
+            return self._decode(frame)
+        kind = type(m)
+        if kind is BinanceCombinedMark or kind is BinanceCombinedMarkArr:
+            m = m.data
+        if type(m) is BinanceMarkLean:
+            return [self._mark_lean(m)]
+        return [self._mark_lean(item) for item in m]
+
+    def _mark_lean(self, m: BinanceMarkLean) -> Event:
+        """``_mark_price`` for the lean struct: the same event, built with no other object between."""
+        r = m.r
+        if not r:  # delivery contracts have no funding: mark and index only
+            return MarkPrice(venue=self.name, symbol=m.s, mark_price=Decimal(m.p), index_price=Decimal(m.i), ts=m.E)
+        rate = Decimal(r)
+        hours = self._intervals.get(m.s, self.funding_interval_hours)
+        div = _HOURS.get(hours)
+        if div is None:
+            div = _HOURS[hours] = Decimal(hours)
+        return FundingRate(
+            venue=self.name, symbol=m.s, rate=rate, interval_hours=hours, rate_per_hour=rate / div,
+            mark_price=Decimal(m.p), index_price=Decimal(m.i), next_funding_ts=m.T or None, ts=m.E,
+        )
+
     def _decode_raw(self, frame: bytes) -> list[Event]:
         """A compact raw (``/ws``) event or event array, decoded in one pass; a shortcut too."""
+        if frame.startswith(_MARK_EVENT):
+            return self._marks_fast(frame, _mark)
+        if frame.startswith(_MARK_ARRAY):
+            return self._marks_fast(frame, _marks)
         if frame.startswith(_DEPTH_EVENT):
             if self._book_symbols:
                 return self._decode(frame)  # may be a partial-depth frame, kept lazily
@@ -276,7 +326,11 @@ class BinanceCodec(BinanceStreams, BinanceRest, Codec):
         """The general path: any frame, read through the ``BinanceFrame`` envelope."""
         f = _frame.decode(frame)
         if type(f) is list:  # a raw array: !markPrice@arr on a /ws connection
-            return self._events(frame)
+            try:
+                marks = _marks.decode(frame)
+            except msgspec.ValidationError:
+                return self._events(frame)
+            return [self._mark_lean(m) for m in marks]
         name = f.stream
         if name is not None:
             at = name.find("@depth")

@@ -22,12 +22,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from perpwire.market.events import BBO, Event, FundingRate
-from perpwire.market.funding import per_hour
 from perpwire.venues.bybit.schemas import BybitData, BybitTicker
 
 VENUE = "bybit"
 DEFAULT_INTERVAL_HOURS = 8
 _SYMBOL_LIMIT = 8192  # merged tickers kept; far above any venue's symbol count
+#: Decimal of each funding interval in hours, made once
+_HOURS: dict[int, Decimal] = {}
 
 
 def _dec(text: str) -> Decimal | None:
@@ -176,7 +177,12 @@ class TickerState:
         else:
             hours = self.interval_hours(m.symbol)
         if m.per_hour is None or m.interval is None:
-            m.per_hour = per_hour(rate, hours)
+            div = _HOURS.get(hours)
+            if div is None:  # per_hour's division, the interval's Decimal made once
+                if hours <= 0:
+                    raise ValueError(f"funding interval must be positive, got {hours}")
+                div = _HOURS[hours] = Decimal(hours)
+            m.per_hour = rate / div
         return FundingRate(
             venue=VENUE, symbol=m.symbol, rate=rate, interval_hours=hours, rate_per_hour=m.per_hour,
             mark_price=m.mark, index_price=m.index, next_funding_ts=m.next_ts, ts=ts,

@@ -38,7 +38,6 @@ from perpwire.market.events import (
     Unsubscribed,
     VenueRejected,
 )
-from perpwire.market.funding import per_hour
 from perpwire.market.sequence import UNCHECKED
 from perpwire.venues.base import (
     Channel,
@@ -292,12 +291,14 @@ class HyperliquidCodec(HyperliquidRest, Codec):
         )]
 
     def _asset_ctx(self, msg: HyperliquidAssetCtxMsg) -> list[Event]:
-        ctx = msg.data.ctx
+        data = msg.data
+        ctx = data.ctx
         rate = Decimal(ctx.funding)
+        # the venue's rate already is a fraction per hour: per_hour(rate, 1) is rate itself (same
+        # value, same exponent), so the one Decimal serves both fields
         return [FundingRate(
-            venue=self.name, symbol=msg.data.coin, rate=rate, interval_hours=FUNDING_INTERVAL_HOURS,
-            rate_per_hour=per_hour(rate, FUNDING_INTERVAL_HOURS), mark_price=Decimal(ctx.markPx),
-            index_price=Decimal(ctx.oraclePx),
+            venue=_VENUE, symbol=data.coin, rate=rate, interval_hours=FUNDING_INTERVAL_HOURS, rate_per_hour=rate,
+            mark_price=Decimal(ctx.markPx), index_price=Decimal(ctx.oraclePx),
         )]
 
     def _trades(self, msg: HyperliquidTradesMsg) -> list[Event]:

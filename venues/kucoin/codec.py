@@ -42,6 +42,7 @@ from perpwire.market.events import (
     BookSnapshot,
     Connected,
     Event,
+    FundingRate,
     LazyBookSnapshot,
     MarkPrice,
     Ping,
@@ -79,6 +80,8 @@ _PENDING_LIMIT = 1024  # unanswered requests remembered; the oldest go first
 _DEPTH_TOPIC = b'{"topic":"/contractMarket/level2Depth'
 _DEPTH_LEVELS = frozenset((b"5", b"50"))
 _ROUTE_LIMIT = 4096  # topics remembered with their handler and symbol
+#: Decimal of each funding interval in hours, made once
+_HOURS: dict[int, Decimal] = {}
 _Handler = Callable[[KucoinData, str, str, bytes | str], list[Event]]
 _Route = tuple[_Handler | None, str]
 
@@ -359,7 +362,18 @@ class KucoinCodec(KucoinRest, Codec):
             else:
                 # the minute-by-minute estimate for the running interval
                 hours, settled = None, False
-            return [self.contracts.funding(VENUE, symbol, rate, ts, interval_hours=hours, settled=settled)]
+            # ContractTable.funding inline (the once-a-minute feed of every contract): the same
+            # event, without keyword packing, the interval's Decimal made once
+            contracts = self.contracts
+            if hours is None:
+                hours = contracts.interval_hours(symbol)
+            div = _HOURS.get(hours)
+            if div is None:
+                if hours <= 0:
+                    raise ValueError(f"funding interval must be positive, got {hours}")
+                div = _HOURS[hours] = Decimal(hours)
+            return [FundingRate(venue=VENUE, symbol=symbol, rate=rate, interval_hours=hours, rate_per_hour=rate / div,
+                                next_funding_ts=contracts.next_funding(symbol, ts), ts=ts, settled=settled)]
         if subject == "mark.index.price":
             if d.markPrice is None or d.timestamp is None:
                 raise ValueError("mark.index.price without markPrice or timestamp")

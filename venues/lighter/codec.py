@@ -33,7 +33,7 @@ The ``subscribed/...`` ack of such a frame is always kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 
 import msgspec
@@ -54,6 +54,7 @@ from perpwire.market.events import (
     Unsubscribed,
     VenueRejected,
 )
+from perpwire.market.funding import per_hour
 from perpwire.market.sequence import PREV_NONCE
 from perpwire.market.units import dec, ms_from_us
 from perpwire.venues.base import (
@@ -67,7 +68,6 @@ from perpwire.venues.base import (
     VenueSpec,
 )
 from perpwire.venues.lighter import account
-from perpwire.venues.lighter.account import opt_dec
 from perpwire.venues.lighter.rest import (
     DEFAULT_INTERVAL_HOURS,
     READ_ERRORS,
@@ -75,11 +75,11 @@ from perpwire.venues.lighter.rest import (
     VENUE,
     LighterRest,
     next_funding_ms,
-    pct_rate,
 )
 from perpwire.venues.lighter.schemas import LighterFrame, LighterFrameLenient, LighterMarketStats, LighterOrderBook
 
 WS_URL = "wss://mainnet.zklighter.elliot.ai/stream"
+_HUNDRED = Decimal(100)
 _FRAME = msgspec.json.Decoder(LighterFrame)
 _FRAME_LENIENT = msgspec.json.Decoder(LighterFrameLenient)
 _STATS_ONE = msgspec.json.Decoder(LighterMarketStats)
@@ -417,19 +417,41 @@ class LighterCodec(LighterRest, Codec):
             raise ValueError("market_stats frame without market_stats")
         rows = _STATS_ALL.decode(f.market_stats).values() if ident == "all" else (_STATS_ONE.decode(f.market_stats),)
         h = self.interval_hours
+        ts = f.timestamp
+        markets = self.markets
         out: list[Event] = []
         for s in rows:
             symbol = str(s.market_id)
             if s.symbol:
-                self.markets.setdefault(symbol, s.symbol)
+                markets.setdefault(symbol, s.symbol)
             if not s.current_funding_rate:
                 continue  # no estimate published for this market (not a zero rate): no FundingRate
-            rate, hourly = pct_rate(s.current_funding_rate, h)
+            # pct_rate and opt_dec inline (the same Decimals, the same refusals): at one hour the
+            # fraction per hour is the rate itself, so one Decimal serves both
+            mark, index = s.mark_price, s.index_price
+            try:
+                hourly = Decimal(s.current_funding_rate) / _HUNDRED
+                mark = Decimal(mark) if mark else None
+                index = Decimal(index) if index else None
+            except InvalidOperation:
+                raise ValueError(f"market_stats {symbol}: not a decimal among current_funding_rate "
+                                 f"{s.current_funding_rate!r}, mark_price {s.mark_price!r}, "
+                                 f"index_price {s.index_price!r}") from None
+            if not (hourly.is_finite() and (mark is None or mark.is_finite())
+                    and (index is None or index.is_finite())):
+                raise ValueError(f"market_stats {symbol}: not a finite decimal among current_funding_rate "
+                                 f"{s.current_funding_rate!r}, mark_price {s.mark_price!r}, "
+                                 f"index_price {s.index_price!r}")
+            if h == 1:
+                rate = hourly
+            else:
+                rate = hourly * h
+                hourly = per_hour(rate, h)
+            last = s.funding_timestamp
             out.append(FundingRate(
-                venue=VENUE, symbol=symbol, rate=rate, interval_hours=h, rate_per_hour=hourly,
-                mark_price=opt_dec(s.mark_price), index_price=opt_dec(s.index_price),
-                next_funding_ts=next_funding_ms(s.funding_timestamp, h) if s.funding_timestamp else None,
-                ts=f.timestamp,
+                venue=VENUE, symbol=symbol, rate=rate, interval_hours=h, rate_per_hour=hourly, mark_price=mark,
+                index_price=index, next_funding_ts=next_funding_ms(last, h) if last else None,
+                ts=ts,
             ))
         return out
 

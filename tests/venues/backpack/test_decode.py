@@ -213,3 +213,14 @@ def test_decode_known_event_with_a_bad_field_raises_decode_error(codec):
 def test_decode_liquidation_with_unknown_side_raises_decode_error(codec):
     with pytest.raises(DecodeError):
         codec.decode(fx("liquidation_docs.json").replace(b'"Bid"', b'"Long"'))
+
+
+@pytest.mark.parametrize("hours", [1, 8])
+def test_mark_price_inline_event_is_the_one_funding_builds(codec, hours):
+    """The funding feed's inline event equals ``_funding``'s (the REST path's), text for text."""
+    codec.intervals["AAPL.US_USDC_PERP"] = hours
+    [f] = codec.decode(fx("markPrice.json"))
+    raw = fx_json("markPrice.json")["data"]
+    want = codec._funding(raw["s"], raw["f"], mark_price=D(raw["p"]), index_price=D(raw["i"]),
+                          next_funding_ts=raw["n"], ts=raw["E"] // 1000)
+    assert f == want and str(f.rate_per_hour) == str(want.rate_per_hour)

@@ -309,3 +309,47 @@ def test_decode_text_combined_depth20_is_lazy_and_materializes_like_bytes():
     (text,), (raw,) = codec.decode(frame.decode()), codec.decode(frame)
     assert text.symbol == raw.symbol == "BTCUSDT"
     assert codec.materialize(text) == codec.materialize(raw)
+
+
+def _mark_frames() -> list[bytes]:
+    """Every way a markPrice update arrives: raw and combined, one and the whole-venue array, the
+    live fixtures compacted, a delivery contract and a symbol on a learned interval among them."""
+    live = json.loads(load("markPriceUpdate.json"))
+    docs = json.loads(load("markPriceUpdate_docs.json"))
+    delivery = {**live, "s": "BTCUSDT_230331", "r": "", "T": 0}
+    four_hours = {**docs, "s": "ETHUSDT"}
+    rows = [live, docs, delivery, four_hours]
+
+    def compact(obj) -> bytes:
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+    return [
+        compact(live), compact(rows),
+        compact({"stream": "btcusdt@markPrice@1s", "data": live}),
+        compact({"stream": "btcusdt@markPrice", "data": docs}),
+        compact({"stream": "!markPrice@arr@1s", "data": rows}),
+        compact({"stream": "!markPrice@arr", "data": rows}),
+    ]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_funding_fast_path_gives_the_general_paths_events(index):
+    """The lean one-pass read of markPrice frames is a shortcut: the same events, Decimal for
+    Decimal (value and exponent), as the envelope-then-event path every other frame takes."""
+    frame = _mark_frames()[index]
+    codec = BinanceCodec(funding_intervals={"ETHUSDT": 4})
+    fast = codec.decode(frame)
+    general = codec._decode(frame)
+    assert fast == general and fast
+    assert [tuple(map(str, (e.mark_price, getattr(e, "rate", ""), getattr(e, "rate_per_hour", "")))) for e in fast] \
+        == [tuple(map(str, (e.mark_price, getattr(e, "rate", ""), getattr(e, "rate_per_hour", "")))) for e in general]
+    assert {type(e).__name__ for e in fast} <= {"FundingRate", "MarkPrice"}
+
+
+def test_funding_fast_path_leaves_a_broken_update_to_the_general_path():
+    """A markPrice update that does not fit (a price as a number) fails as the general path fails:
+    one DecodeError naming the venue."""
+    frame = b'{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":1,"i":"2",' \
+            b'"r":"0.0001","T":5}}'
+    with pytest.raises(DecodeError, match="binance"):
+        BinanceCodec().decode(frame)

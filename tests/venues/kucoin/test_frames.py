@@ -214,3 +214,17 @@ def test_decode_same_topic_twice_uses_cached_route_with_same_result():
     assert codec.decode(load("tickerV2.json")) == first
     assert codec.decode(load("tickerV2.json").replace(b'"type":"message"', b'"type":"notice"')) == []
     assert codec.stats.unknown == {"notice": 1}
+
+
+@pytest.mark.parametrize("granularity", [b"60000", b"28800000", b"14400000"])
+def test_funding_rate_inline_event_is_the_one_the_contract_table_builds(granularity):
+    """The funding feed's inline event equals ``ContractTable.funding``'s, estimate or settled."""
+    codec = KucoinCodec()
+    frame = load("instrument_funding_rate.json").replace(b"60000", granularity)
+    [fr] = codec.decode(frame)
+    data = json.loads(frame)["data"]
+    settled = int(granularity) >= 3_600_000
+    want = codec.contracts.funding("kucoin", "XBTUSDCM", Decimal(str(data["fundingRate"])), data["timestamp"],
+                                   interval_hours=int(granularity) // 3_600_000 if settled else None,
+                                   settled=settled)
+    assert fr == want and str(fr.rate_per_hour) == str(want.rate_per_hour)

@@ -244,3 +244,30 @@ def test_unmodelled_frames_counted_unknown(name):
     assert codec.decode(_raw(name)) == []
     assert sum(codec.stats.unknown.values()) == 1
     assert codec.stats.frames == 1
+
+
+@pytest.mark.parametrize("hours", [1, 8])
+@pytest.mark.parametrize("name", ["market_stats.json", "market_stats_ccxt.json", "market_stats_all.json"])
+def test_market_stats_fast_loop_gives_what_pct_rate_gives(name, hours):
+    """The inlined conversion is pct_rate's, Decimal for Decimal (value and exponent), at any interval."""
+    from perpwire.venues.lighter.rest import next_funding_ms, pct_rate
+
+    codec = LighterCodec(funding_interval_hours=hours)
+    raw = json.loads(_raw(name))
+    stats = raw["market_stats"]
+    rows = stats.values() if "market_id" not in stats else [stats]
+    want = {}
+    for row in rows:
+        if row.get("current_funding_rate"):
+            rate, hourly = pct_rate(row["current_funding_rate"], hours)
+            want[str(row["market_id"])] = (str(rate), str(hourly), row["mark_price"], row["index_price"],
+                                           next_funding_ms(row["funding_timestamp"], hours))
+    got = {fr.symbol: (str(fr.rate), str(fr.rate_per_hour), str(fr.mark_price), str(fr.index_price),
+                       fr.next_funding_ts) for fr in codec.decode(_raw(name)) if isinstance(fr, FundingRate)}
+    assert got == want and got
+
+
+def test_market_stats_bad_number_names_the_market():
+    frame = _raw("market_stats.json").replace(b'"2963.63"', b'"abc"')
+    with pytest.raises(DecodeError, match="market_stats 0: not a decimal"):
+        LighterCodec().decode(frame)
