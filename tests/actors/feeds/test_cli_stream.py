@@ -53,3 +53,17 @@ def test_ctrl_c_ends_the_stream_gracefully_with_130():
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "perpwire: stream:" in err
     assert all(json.loads(x) for x in out.splitlines())  # every line written whole
+
+
+async def test_sim_url_reads_the_urls_of_a_running_simulator(live_sim):
+    import argparse
+    import io
+
+    from perpwire.actors.feeds import cli as feeds_cli
+
+    args = feeds_cli.add_arguments(argparse.ArgumentParser()).parse_args(
+        ["backpack", "BTC/USDC:USDC", "--channels", "bbo,trades", "--sim-url", live_sim.base_url, "--count", "5"])
+    out = io.StringIO()
+    assert await feeds_cli.stream(args, out) == 0
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert len(lines) == 5 and {x["symbol"] for x in lines} == {"BTC_USDC_PERP"}
