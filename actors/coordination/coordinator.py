@@ -362,7 +362,8 @@ class Coordinator:
             "settlements": self.desk.settlements, "symbols": len(self.desk.stats),
             "silent_symbols": [f"{g.venue}:{g.symbol}" for g in self.gaps], "stats_refreshes": self.stats_refreshes,
             "repair": dict(self.repair.counters) if self.repair else {},
-            "executions": [{"action": r.action, "ok": r.ok, "reason": r.reason, "sources": list(r.book_sources)}
+            "executions": [{"action": r.action, "ok": r.ok, "reason": r.reason, "sources": list(r.book_sources),
+                            "position_id": r.position_id}
                            for r in (self.executor.reports if self.executor else [])],
             "update_to_rank_p50_ms": lat[len(lat) // 2] if lat else None,
             "update_to_rank_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
