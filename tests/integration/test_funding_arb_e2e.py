@@ -145,6 +145,6 @@ async def test_rejected_leg_is_unwound_and_no_position_remains(deployment):
         opened = {p["id"] for p in await coord.positions.remote() if p["open"]}
         booked = {e["position_id"] for e in (await coord.summary.remote())["executions"]
                   if e["action"] == "open" and e["ok"]}
-        return opened <= booked or None
+        return opened <= booked
 
     await until(accounted, what="every open position accounted for by a successful open")
